@@ -1,0 +1,518 @@
+//! The checks: pure functions from what was observed (a module's exports and imports, a
+//! [`RunRecord`]) to verdicts with messages a student can act on.
+
+use wasmtime::{ExternType, Module, ValType};
+
+use crate::abi::{self, Signature};
+use crate::heap::{Block, Misuse, Site};
+use crate::report::{CheckResult, Failure, ScenarioReport, StepLine, Verdict};
+use crate::run::{Fault, Problem, RunRecord, value_type_name};
+use crate::spec::{Exports, MemoryCheck, Scenario};
+
+/// The module's imports: only those the grader provides may appear.
+pub fn imports(module: &Module) -> CheckResult {
+    let unsupported = crate::run::unsupported_imports(module);
+    if unsupported.is_empty() {
+        return CheckResult::pass("imports");
+    }
+    let names: Vec<String> = unsupported.iter().map(|i| describe_import(i)).collect();
+    let mut failure = Failure::new(
+        Verdict::UnsupportedImport,
+        format!("your module needs {} that the grader does not provide", plural(names.len(), "JavaScript import")),
+    )
+    .hint(
+        "the grader runs your code without a browser: to print, use `course_guest::log!(...)` instead of \
+         `web_sys::console` or `println!`; compute in Rust instead of calling `js_sys`",
+    );
+    for n in names {
+        failure = failure.detail(format!("- {n}"));
+    }
+    CheckResult::fail("imports", failure)
+}
+
+/// `./submission_bg.js.__wbg_log_0a1b2c` → "`log` (a JavaScript function imported through
+/// `#[wasm_bindgen]`, e.g. by `web_sys` or `js_sys`)".
+fn describe_import(import: &str) -> String {
+    let (module, name) = import.rsplit_once('.').unwrap_or(("", import));
+    let js = name
+        .strip_prefix("__wbg_")
+        .map(|rest| rest.rsplit_once('_').map_or(rest, |(n, _)| n))
+        .unwrap_or(name);
+    if module.ends_with("_bg.js") {
+        format!("`{js}`: a JavaScript function imported through `#[wasm_bindgen]` (e.g. by `web_sys` or `js_sys`)")
+    } else {
+        format!("`{name}` from module `{module}`")
+    }
+}
+
+/// Every declared export exists with the core signature its Rust signature lowers to.
+pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckResult {
+    let mut failures = Vec::new();
+    let mut check_fn = |export: String, sig: &Signature, class: Option<&str>| {
+        let mut ret = sig.ret.clone();
+        if let Some(c) = class {
+            ret.resolve_self(c);
+        }
+        let params = sig.core_params();
+        let results = ret.results();
+        let owner = class.map(|c| format!("`{c}::")).unwrap_or_else(|| "`".into());
+        match module.get_export(&export) {
+            Some(ExternType::Func(ty)) => {
+                let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
+                    a.len() == b.len() && a.zip(b).all(|(x, y)| value_type_name(&x) == value_type_name(y))
+                };
+                if !same(&mut ty.params(), &params) || !same(&mut ty.results(), &results) {
+                    let js = ts_declaration(typescript, class, &sig.name)
+                        .map(|d| format!("JavaScript sees yours as `{d}`"))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "in wasm yours takes ({}) and returns ({})",
+                                names(ty.params()),
+                                names(ty.results())
+                            )
+                        });
+                    failures.push(
+                        Failure::new(
+                            Verdict::WrongSignature,
+                            format!("{owner}{}` does not have the signature the exercise asks for", sig.name),
+                        )
+                        .detail(format!("expected `{}`", sig.text))
+                        .detail(js)
+                        .hint("check each parameter's type and the return type against the exercise statement"),
+                    );
+                }
+            }
+            _ => {
+                let how = match class {
+                    Some(c) => format!(
+                        "add `pub {}` inside a `#[wasm_bindgen] impl {c}` block",
+                        sig.text.trim_start_matches("pub ")
+                    ),
+                    None => format!("add `#[wasm_bindgen] pub {}`", sig.text.trim_start_matches("pub ")),
+                };
+                failures.push(
+                    Failure::new(Verdict::MissingExport, format!("your module has no export {owner}{}`", sig.name))
+                        .hint(format!("{how}; an item must be `pub` and marked `#[wasm_bindgen]` to be exported")),
+                );
+            }
+        }
+    };
+    for f in &declared.functions {
+        check_fn(f.name.clone(), f, None);
+    }
+    for (class, s) in &declared.structs {
+        for sig in s.constructor.iter().chain(&s.methods) {
+            check_fn(abi::method_export(class, &sig.name), sig, Some(class));
+        }
+    }
+    for class in declared.structs.keys() {
+        if module.get_export(&abi::free_export(class)).is_none() {
+            failures.push(
+                Failure::new(Verdict::MissingExport, format!("your module does not export the struct `{class}`"))
+                    .hint(format!("mark it `#[wasm_bindgen] pub struct {class}`")),
+            );
+        }
+    }
+    match failures.into_iter().reduce(|mut first, other| {
+        first.details.push(format!("also: {}", other.message));
+        first
+    }) {
+        None => CheckResult::pass("exports"),
+        Some(f) => CheckResult::fail("exports", f),
+    }
+}
+
+fn names(types: impl Iterator<Item = ValType>) -> String {
+    types.map(|t| value_type_name(&t)).collect::<Vec<_>>().join(", ")
+}
+
+/// The `.d.ts` line that declares `name` (in `class`, if given), without `export function`.
+pub fn ts_declaration(ts: &str, class: Option<&str>, name: &str) -> Option<String> {
+    let clean = |l: &str| l.trim().trim_end_matches(';').to_owned();
+    match class {
+        None => ts
+            .lines()
+            .find_map(|l| l.strip_prefix("export function ").filter(|r| r.starts_with(&format!("{name}(")))),
+        Some(class) => {
+            let body = ts.split(&format!("export class {class} {{")).nth(1)?.split("\n}").next()?;
+            body.lines().map(str::trim).find(|l| {
+                let l = l.strip_prefix("static ").unwrap_or(l);
+                l.starts_with(&format!("{name}(")) || (name == "new" && l.starts_with("constructor("))
+            })
+        }
+    }
+    .map(clean)
+}
+
+/// The transcript of a run, for the report.
+pub fn transcript(record: &RunRecord) -> Vec<StepLine> {
+    record
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let faulted = record.fault.as_ref().is_some_and(|(at, _)| *at == Some(i)) && !record.fault_expected;
+            StepLine {
+                text: s.text.clone(),
+                result: s.result.as_ref().map(ToString::to_string),
+                ok: s.problem.is_none() && !faulted,
+            }
+        })
+        .collect()
+}
+
+fn step_ref(record: &RunRecord, i: usize) -> String {
+    match record.steps.get(i) {
+        Some(s) => format!("step {} (`{}`)", i + 1, s.text),
+        None => format!("step {}", i + 1),
+    }
+}
+
+fn when(record: &RunRecord, step: Option<usize>) -> String {
+    match step {
+        Some(i) => step_ref(record, i),
+        None => "setup".into(),
+    }
+}
+
+/// Every check of one scenario run, in the order the report shows them.
+pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
+    let mut checks = vec![behaviour(record)];
+    let stopped = record.fault.is_some();
+    for check in MemoryCheck::ALL {
+        if !scenario.checks(check) {
+            continue;
+        }
+        let needs_tracking = matches!(check, MemoryCheck::Leaks | MemoryCheck::Allocator);
+        let result = if needs_tracking && !record.tracked {
+            CheckResult::skipped(check.name(), "the module does not report its allocations")
+        } else {
+            match check {
+                MemoryCheck::Allocator => allocator(record),
+                MemoryCheck::Alignment => alignment(record),
+                MemoryCheck::UseAfterFree => pointers(record),
+                MemoryCheck::Growth => growth(record, scenario.max_growth_pages),
+                MemoryCheck::Leaks if stopped => {
+                    CheckResult::skipped("leaks", "the scenario stopped before its end")
+                }
+                MemoryCheck::Leaks => leaks(record),
+            }
+        };
+        checks.push(result);
+    }
+    let passed = checks.iter().all(|c| c.failure().is_none());
+    ScenarioReport {
+        name: scenario.name.clone(),
+        hidden: scenario.hidden,
+        points: scenario.points,
+        earned: if passed { scenario.points } else { 0.0 },
+        steps: transcript(record),
+        checks,
+        logs: record.logs.clone(),
+        logs_dropped: record.logs_dropped,
+        fuel_used: record.fuel_used,
+        pages_before: record.pages_before,
+        pages_after: record.pages_after,
+    }
+}
+
+/// Results, expected panics, and any fault.
+pub fn behaviour(record: &RunRecord) -> CheckResult {
+    for (i, step) in record.steps.iter().enumerate() {
+        let failure = match &step.problem {
+            Some(Problem::WrongValue { expected, actual }) => Failure::new(
+                Verdict::WrongResult,
+                match actual {
+                    Some(a) => format!("`{}` gave {a}, expected {expected}", step.text),
+                    None => format!("`{}` returned nothing, expected {expected}", step.text),
+                },
+            ),
+            Some(Problem::MissingPanic { expected }) => Failure::new(
+                Verdict::MissingPanic,
+                format!("`{}` returned normally, but it should panic", step.text),
+            )
+            .hint(match expected {
+                Some(m) => format!("the exercise expects a panic whose message contains {m:?}"),
+                None => "check the input and `panic!` (or `assert!`) when it is invalid".into(),
+            }),
+            Some(Problem::WrongPanic { expected, actual }) => Failure::new(
+                Verdict::WrongPanic,
+                format!("`{}` panicked, but not with the expected message", step.text),
+            )
+            .detail(format!("expected a message containing {expected:?}"))
+            .detail(format!("got: {}", actual.as_deref().unwrap_or("(no message)"))),
+            Some(Problem::ResultOutOfBounds { ptr, bytes }) => Failure::new(
+                Verdict::ResultOutOfBounds,
+                format!("`{}` returned {bytes} bytes at address {ptr}, which lies outside linear memory", step.text),
+            ),
+            Some(Problem::NotUtf8) => {
+                Failure::new(Verdict::WrongResult, format!("`{}` returned a string that is not UTF-8", step.text))
+            }
+            _ => continue,
+        };
+        return CheckResult::fail("behaviour", failure.at(step_ref(record, i)));
+    }
+    match &record.fault {
+        Some(_) if record.fault_expected => CheckResult::pass("behaviour"),
+        Some((step, fault)) => CheckResult::fail("behaviour", fault_failure(record, *step, fault)),
+        None => CheckResult::pass("behaviour"),
+    }
+}
+
+fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Failure {
+    let at = when(record, step);
+    let (verdict, message, hint) = match fault {
+        Fault::Panic(Some(message)) => (Verdict::Panic, format!("your code panicked: {message}"), None),
+        Fault::Panic(None) => (
+            Verdict::Panic,
+            "your code panicked or aborted (wasm `unreachable`)".to_owned(),
+            Some("an `unwrap()` on `None`/`Err`, an index out of range or an overflow in a debug build all end here".to_owned()),
+        ),
+        Fault::OutOfFuel => (
+            Verdict::TooSlow,
+            "ran out of its instruction budget: it is too slow, or it never ends".to_owned(),
+            Some("look for a loop whose condition never changes, or work repeated inside a loop".to_owned()),
+        ),
+        Fault::WallTimeout => (
+            Verdict::Timeout,
+            "did not finish within the time limit".to_owned(),
+            Some("look for a loop that never ends".to_owned()),
+        ),
+        Fault::OutOfMemory { pages, requested } => (
+            Verdict::OutOfMemory,
+            format!(
+                "ran out of memory: it asked to grow linear memory from {pages} to {requested} pages ({} MiB), past the limit",
+                requested * 64 / 1024
+            ),
+            Some("allocate what the data needs, not more: check sizes passed to `Vec::with_capacity` or `vec![0; n]`".to_owned()),
+        ),
+        Fault::StackOverflow => (
+            Verdict::StackOverflow,
+            "overflowed the call stack".to_owned(),
+            Some("a recursive function needs a base case that every call reaches; or make it a loop".to_owned()),
+        ),
+        Fault::OutOfBounds => (
+            Verdict::OutOfBounds,
+            "accessed memory outside linear memory (an out-of-bounds load or store traps)".to_owned(),
+            Some("a raw pointer or an offset computed by hand points past the end of memory".to_owned()),
+        ),
+        Fault::Thrown(message) => (Verdict::Thrown, format!("threw a JavaScript error: {message}"), None),
+        Fault::Trap(message) => (Verdict::Trap, format!("stopped with a trap: {message}"), None),
+    };
+    let mut f = Failure::new(verdict, message).at(at);
+    if let Some(h) = hint {
+        f = f.hint(h);
+    }
+    f
+}
+
+fn site_text(site: &Site) -> Option<String> {
+    match (&site.function, &site.location) {
+        (Some(f), Some(l)) => Some(format!("{l} in `{f}`")),
+        (Some(f), None) => Some(format!("in `{f}`")),
+        (None, Some(l)) => Some(l.clone()),
+        (None, None) => None,
+    }
+}
+
+pub fn allocator(record: &RunRecord) -> CheckResult {
+    let Some(event) = record.misuse.first() else { return CheckResult::pass("allocator") };
+    let mut f = match &event.misuse {
+        Misuse::DoubleFree { ptr, size, first_freed_step } => Failure::new(
+            Verdict::DoubleFree,
+            format!("freed the {size}-byte block at {ptr:#x} twice (first freed during {})", when(record, *first_freed_step)),
+        )
+        .hint("each allocation is freed exactly once: after `Vec::from_raw_parts` or `Box::from_raw` takes ownership, nothing else may free it"),
+        Misuse::UnknownFree { ptr, size } => Failure::new(
+            Verdict::UnknownFree,
+            format!("freed {size} bytes at {ptr:#x}, which the allocator never handed out"),
+        )
+        .hint("only free a pointer exactly as the allocator returned it, with the same layout"),
+        Misuse::LayoutMismatch { ptr, allocated, freed } => Failure::new(
+            Verdict::LayoutMismatch,
+            format!(
+                "freed the block at {ptr:#x} as {} bytes aligned to {}, but it was allocated as {} bytes aligned to {}",
+                freed.0, freed.1, allocated.0, allocated.1
+            ),
+        )
+        .hint("rebuild a `Vec` with its original capacity (`Vec::from_raw_parts(ptr, len, capacity)`), not its length"),
+    };
+    f = f.at(when(record, event.step));
+    if let Some(site) = site_text(&event.site) {
+        f = f.detail(format!("freed {site}"));
+    }
+    if record.misuse.len() > 1 {
+        f = f.detail(format!("and {} more misuse of the allocator", record.misuse.len() - 1));
+    }
+    CheckResult::fail("allocator", f)
+}
+
+pub fn alignment(record: &RunRecord) -> CheckResult {
+    for (i, step) in record.steps.iter().enumerate() {
+        if let Some(Problem::MisalignedView { ptr, elem }) = &step.problem {
+            return CheckResult::fail(
+                "alignment",
+                Failure::new(
+                    Verdict::MisalignedView,
+                    format!(
+                        "address {ptr} ({ptr:#x}) is not a multiple of {}, so JavaScript cannot make a `{}` there (it throws a RangeError)",
+                        elem.size(),
+                        elem.js_array()
+                    ),
+                )
+                .at(step_ref(record, i))
+                .hint(format!(
+                    "store the data in a `Vec<{}>` (whose pointer is always aligned) instead of casting a byte pointer; check with `ptr as usize % {} == 0`",
+                    elem.rust_name(),
+                    elem.size()
+                )),
+            );
+        }
+    }
+    if let Some(m) = record.misaligned.first() {
+        return CheckResult::fail(
+            "alignment",
+            Failure::new(
+                Verdict::MisalignedAllocation,
+                format!("an allocation of {} bytes asked for alignment {} but got address {:#x}", m.size, m.align, m.ptr),
+            )
+            .hint("a custom allocator must return addresses that are multiples of `layout.align()`"),
+        );
+    }
+    CheckResult::pass("alignment")
+}
+
+/// Host accesses through pointers and views: use-after-free, stale views, out-of-bounds views.
+pub fn pointers(record: &RunRecord) -> CheckResult {
+    for (i, step) in record.steps.iter().enumerate() {
+        let f = match &step.problem {
+            Some(Problem::UseAfterFree { view, ptr, made_in, freed_in }) => Failure::new(
+                Verdict::UseAfterFree,
+                format!(
+                    "view `{view}` reads memory at {ptr:#x} that was freed{} after the view was made in {}",
+                    freed_in.map(|s| format!(" during {}", step_ref(record, s))).unwrap_or_default(),
+                    step_ref(record, *made_in)
+                ),
+            )
+            .hint("the buffer moved or was dropped: when a `Vec` grows past its capacity it reallocates, and every pointer to the old buffer dangles; reserve the capacity up front, or hand out a fresh pointer after each change"),
+            Some(Problem::StaleView { view, made_in, grew_in }) => Failure::new(
+                Verdict::StaleView,
+                format!(
+                    "view `{view}` was made in {}, but memory grew during {}, which detaches every view made before",
+                    step_ref(record, *made_in),
+                    step_ref(record, *grew_in)
+                ),
+            )
+            .hint("this call must not grow memory: allocate what it needs once, up front, so a view JavaScript keeps stays valid"),
+            Some(Problem::ViewOutOfBounds { ptr, bytes, memory }) => Failure::new(
+                Verdict::ViewOutOfBounds,
+                format!("a view of {bytes} bytes at {ptr:#x} reaches past the end of memory ({memory} bytes)"),
+            )
+            .hint("the pointer or length you return does not describe your buffer: return `vec.as_ptr()` and `vec.len()`"),
+            _ => continue,
+        };
+        return CheckResult::fail("use-after-free", f.at(step_ref(record, i)));
+    }
+    CheckResult::pass("use-after-free")
+}
+
+pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
+    let grown = record.growth.guest_pages;
+    if let Some((pages, requested)) = record.growth.denied
+        && !matches!(record.fault, Some((_, Fault::OutOfMemory { .. })))
+    {
+        return CheckResult::fail(
+            "growth",
+            Failure::new(
+                Verdict::OutOfMemory,
+                format!("tried to grow memory from {pages} to {requested} pages, past the limit; the growth was refused"),
+            )
+            .hint("`memory.grow` returns -1 when it fails: ask for the pages the data needs"),
+        );
+    }
+    match budget {
+        Some(max) if grown > u64::from(max) => CheckResult::fail(
+            "growth",
+            Failure::new(
+                Verdict::GrowthOverBudget,
+                format!(
+                    "memory grew by {grown} pages ({} KiB) during this scenario; the budget is {max} pages ({} KiB)",
+                    grown * 64,
+                    u64::from(max) * 64
+                ),
+            )
+            .detail(format!("pages before: {}, after: {}", record.pages_before, record.pages_after))
+            .hint("one page is 65,536 bytes: work out how many bytes the data needs and allocate that once, instead of growing or copying repeatedly"),
+        ),
+        _ => CheckResult::pass("growth"),
+    }
+}
+
+pub fn leaks(record: &RunRecord) -> CheckResult {
+    let Some(leaked) = &record.leaked else { return CheckResult::skipped("leaks", "the scenario stopped early") };
+    if leaked.is_empty() {
+        return CheckResult::pass("leaks");
+    }
+    let bytes: u64 = leaked.iter().map(|b| u64::from(b.size)).sum();
+    let mut f = Failure::new(
+        Verdict::Leak,
+        format!(
+            "{} ({bytes} bytes) made during the scenario {} never freed, even after every object was freed",
+            plural(leaked.len(), "allocation"),
+            if leaked.len() == 1 { "was" } else { "were" }
+        ),
+    )
+    .hint("memory is freed when its owner is dropped: avoid `mem::forget` and `Box::leak`, return owned values (`Vec<T>`) so the caller frees them, and keep buffers inside the struct that JavaScript frees");
+    let mut grouped: Vec<(String, usize, u64)> = Vec::new();
+    for b in leaked {
+        let key = describe_block(record, b);
+        match grouped.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(g) => {
+                g.1 += 1;
+                g.2 += u64::from(b.size);
+            }
+            None => grouped.push((key, 1, u64::from(b.size))),
+        }
+    }
+    if let Some(loc) = leaked.iter().find_map(|b| b.site.location.clone()) {
+        f = f.at(loc);
+    }
+    const SHOWN: usize = 5;
+    for (key, count, bytes) in grouped.iter().take(SHOWN) {
+        f = f.detail(format!("- {} of {bytes} bytes allocated {key}", plural(*count, "block")));
+    }
+    if grouped.len() > SHOWN {
+        f = f.detail(format!("- … and {} more places", grouped.len() - SHOWN));
+    }
+    CheckResult::fail("leaks", f)
+}
+
+fn describe_block(record: &RunRecord, b: &Block) -> String {
+    let site = site_text(&b.site).unwrap_or_else(|| "(site unknown)".into());
+    format!("{site}, during {}", when(record, b.step))
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TS: &str = "export class Buffer {\n  free(): void;\n  constructor(size: number);\n  ptr(): number;\n  static with(size: number): Buffer;\n}\n\nexport function process(data: Uint8Array | number[]): Uint8Array;\n";
+
+    #[test]
+    fn finds_typescript_declarations() {
+        assert_eq!(ts_declaration(TS, None, "process").as_deref(), Some("process(data: Uint8Array | number[]): Uint8Array"));
+        assert_eq!(ts_declaration(TS, Some("Buffer"), "new").as_deref(), Some("constructor(size: number)"));
+        assert_eq!(ts_declaration(TS, Some("Buffer"), "with").as_deref(), Some("static with(size: number): Buffer"));
+        assert_eq!(ts_declaration(TS, None, "proc"), None);
+    }
+
+    #[test]
+    fn imports_are_named_as_javascript_functions() {
+        assert!(describe_import("./submission_bg.js.__wbg_log_1a2b3c").starts_with("`log`"));
+        assert_eq!(describe_import("env.getrandom"), "`getrandom` from module `env`");
+    }
+}

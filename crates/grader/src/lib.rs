@@ -1,0 +1,278 @@
+//! Grades a student's Rust → WebAssembly submission: build → bindgen → load → run scenarios →
+//! checks → report, data flowing one way.
+//!
+//! ```text
+//! src/ ──build──> raw wasm ──bindgen──> processed wasm ──load──> Module
+//!                                                         │
+//!   Spec (exports, scenarios) ──> preflight checks ───────┤
+//!                                                         ▼
+//!                     run (fresh store per scenario) ──> RunRecord ──checks──> Report
+//! ```
+//!
+//! Student behaviour is never an `Err`: a compile error, a trap, a leak or a wrong result is a
+//! [`Verdict`] in the [`Report`]. [`HarnessError`] means the grader itself, or its input (an
+//! exercise's scenarios), is at fault.
+
+pub mod abi;
+pub mod bindgen;
+pub mod build;
+pub mod check;
+pub mod engine;
+pub mod heap;
+pub mod report;
+pub mod run;
+pub mod spec;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use report::{CheckResult, Failure, Render, Report, ScenarioReport, Status, Timings, Verdict};
+pub use spec::{Scenario, Spec, Step, Value};
+
+use engine::{Detail, Limits, Sandbox};
+use run::{RunRecord, SiteCapture};
+
+/// The grader's own failures: never the student's.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("`{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Cargo(String),
+    #[error("{0}")]
+    Toolchain(String),
+    #[error("could not set up wasmtime: {0}")]
+    Engine(String),
+    #[error("scenario {scenario:?} does not fit the exercise: {source}")]
+    Scenario { scenario: String, source: run::ScenarioError },
+}
+
+impl HarnessError {
+    pub fn io(path: &Path, source: std::io::Error) -> HarnessError {
+        HarnessError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// What to grade.
+#[derive(Debug, Clone)]
+pub enum Submission {
+    /// A crate folder whose `src/` is the student's code.
+    Crate(PathBuf),
+    /// A module file: raw rustc output (bindgen runs on it), an already processed module, or a
+    /// `.wat` text module.
+    Module(PathBuf),
+}
+
+/// Where the grader keeps its files, and its limits.
+#[derive(Debug, Clone)]
+pub struct GraderOptions {
+    /// Staged crates, the shared target directory and the module cache live under here.
+    pub work_dir: PathBuf,
+    /// The guest support crate linked into every submission.
+    pub guest_crate: PathBuf,
+    pub limits: Limits,
+    pub build_timeout: Duration,
+}
+
+impl GraderOptions {
+    pub fn new(work_dir: impl Into<PathBuf>, guest_crate: impl Into<PathBuf>) -> GraderOptions {
+        GraderOptions {
+            work_dir: work_dir.into(),
+            guest_crate: guest_crate.into(),
+            limits: Limits::default(),
+            build_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A grading session: engines and caches shared by every submission it grades.
+#[derive(Debug)]
+pub struct Grader {
+    sandbox: Sandbox,
+    dirs: build::BuildDirs,
+}
+
+/// The module and what else later steps need from the build.
+struct Loaded {
+    module: wasmtime::Module,
+    typescript: String,
+    /// The raw module and staged crate, for the detailed re-run that locates leaks.
+    raw: Option<(Vec<u8>, PathBuf)>,
+}
+
+impl Grader {
+    pub fn new(options: GraderOptions) -> Result<Grader, HarnessError> {
+        let guest_crate = std::path::absolute(&options.guest_crate).map_err(|e| HarnessError::io(&options.guest_crate, e))?;
+        let work = std::path::absolute(&options.work_dir).map_err(|e| HarnessError::io(&options.work_dir, e))?;
+        let sandbox = Sandbox::new(options.limits, Some(work.join("modules"))).map_err(|e| HarnessError::Engine(format!("{e:#}")))?;
+        let dirs = build::BuildDirs {
+            staging: work.join("staging"),
+            target: work.join("target"),
+            guest_crate,
+            timeout: options.build_timeout,
+        };
+        Ok(Grader { sandbox, dirs })
+    }
+
+    /// Grades one submission against one exercise's spec. `slot` names the staging folder (one
+    /// per exercise keeps each exercise's incremental build warm).
+    pub fn grade(&self, exercise: &str, slot: &str, submission: &Submission, spec: &Spec) -> Result<Report, HarnessError> {
+        let mut timings = Timings::default();
+        let possible = spec.scenarios.iter().map(|s| s.points).sum();
+        let mut report = Report {
+            exercise: exercise.to_owned(),
+            preflight: Vec::new(),
+            scenarios: Vec::new(),
+            earned: 0.0,
+            possible,
+            timings: Timings::default(),
+        };
+        let loaded = match self.load(slot, submission, &mut timings)? {
+            Ok(loaded) => loaded,
+            Err(check) => {
+                report.preflight.push(check);
+                report.timings = timings;
+                return Ok(report);
+            }
+        };
+        let t = Instant::now();
+        report.preflight.push(check::imports(&loaded.module));
+        report.preflight.push(check::exports(&loaded.module, &spec.exports, &loaded.typescript));
+        timings.checks += t.elapsed();
+        if report.preflight.iter().any(|c| c.failure().is_some()) {
+            report.timings = timings;
+            return Ok(report);
+        }
+        // Guest code runs on a thread with a native stack far larger than the wasm stack limit.
+        let scenarios = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("guest".into())
+                .stack_size(engine::GUEST_THREAD_STACK)
+                .spawn_scoped(scope, || self.run_scenarios(&loaded, spec, &mut timings))
+                .map_err(|e| HarnessError::Engine(format!("could not start the guest thread: {e}")))?
+                .join()
+                .expect("the guest thread does not panic")
+        })?;
+        report.earned = scenarios.iter().map(|s| s.earned).sum();
+        report.scenarios = scenarios;
+        report.timings = timings;
+        Ok(report)
+    }
+
+    fn run_scenarios(&self, loaded: &Loaded, spec: &Spec, timings: &mut Timings) -> Result<Vec<ScenarioReport>, HarnessError> {
+        let mut out = Vec::new();
+        for scenario in &spec.scenarios {
+            let t = Instant::now();
+            let mut record = self.run_one(&loaded.module, Detail::Names, spec, scenario, SiteCapture::Names)?;
+            timings.run += t.elapsed();
+            if record.leaked.as_ref().is_some_and(|l| !l.is_empty()) {
+                let t = Instant::now();
+                self.locate_leaks(loaded, spec, scenario, &mut record);
+                timings.rerun += t.elapsed();
+            }
+            let t = Instant::now();
+            out.push(check::scenario(scenario, &record));
+            timings.checks += t.elapsed();
+        }
+        Ok(out)
+    }
+
+    fn run_one(
+        &self,
+        module: &wasmtime::Module,
+        detail: Detail,
+        spec: &Spec,
+        scenario: &Scenario,
+        capture: SiteCapture,
+    ) -> Result<RunRecord, HarnessError> {
+        run::run(&self.sandbox, module, detail, &spec.exports, scenario, capture)
+            .map_err(|source| HarnessError::Scenario { scenario: scenario.name.clone(), source })
+    }
+
+    /// Re-runs a leaking scenario with DWARF line tables, capturing a detailed backtrace only
+    /// for the leaked allocations (the run is deterministic, so allocation ids repeat), and
+    /// copies the source locations found onto the first run's record.
+    fn locate_leaks(&self, loaded: &Loaded, spec: &Spec, scenario: &Scenario, record: &mut RunRecord) {
+        let Some((raw, source_root)) = &loaded.raw else { return };
+        let Some(leaked) = record.leaked.as_mut() else { return };
+        let ids: BTreeSet<u64> = leaked.iter().take(16).map(|b| b.id).collect();
+        let Ok(processed) = bindgen::process(raw, true) else { return };
+        let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Lines) else { return };
+        let root = source_root.display().to_string().replace('\\', "/");
+        let capture = SiteCapture::Lines { ids, source_root: Some(root) };
+        let Ok(again) = self.run_one(&module, Detail::Lines, spec, scenario, capture) else { return };
+        let Some(again_leaked) = again.leaked else { return };
+        for block in leaked.iter_mut() {
+            if let Some(twin) = again_leaked.iter().find(|b| b.id == block.id && b.size == block.size) {
+                if twin.site.location.is_some() {
+                    block.site.location = twin.site.location.clone();
+                }
+                if block.site.function.is_none() {
+                    block.site.function = twin.site.function.clone();
+                }
+            }
+        }
+    }
+
+    /// Build, bindgen and compile. `Ok(Err(check))` is the submission's failure.
+    fn load(&self, slot: &str, submission: &Submission, timings: &mut Timings) -> Result<Result<Loaded, CheckResult>, HarnessError> {
+        let t = Instant::now();
+        let (wasm, origin, source_root) = match submission {
+            Submission::Crate(dir) => match build::build(&self.dirs, slot, &dir.join("src"))? {
+                Ok(built) => {
+                    timings.build_fresh = built.fresh;
+                    (built.wasm, "your crate".to_owned(), Some(built.source_root))
+                }
+                Err(failure) => {
+                    timings.build = t.elapsed();
+                    return Ok(Err(CheckResult::fail("compile", failure)));
+                }
+            },
+            Submission::Module(path) => {
+                let bytes = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
+                (bytes, format!("`{}`", path.display()), None)
+            }
+        };
+        timings.build = t.elapsed();
+        let t = Instant::now();
+        let is_binary = wasm.starts_with(b"\0asm");
+        let raw = is_binary && contains(&wasm, b"__wasm_bindgen_unstable");
+        let (processed, typescript) = if raw {
+            match bindgen::process(&wasm, false) {
+                Ok(p) => (p.wasm, p.typescript),
+                Err(e) => {
+                    return Ok(Err(CheckResult::fail(
+                        "module",
+                        Failure::new(Verdict::InvalidModule, format!("wasm-bindgen could not process {origin}: {e}"))
+                            .hint(format!("the crate must use wasm-bindgen {}", build::WASM_BINDGEN_VERSION)),
+                    )));
+                }
+            }
+        } else {
+            (wasm.clone(), String::new())
+        };
+        timings.bindgen = t.elapsed();
+        let t = Instant::now();
+        let module = match self.sandbox.module(&processed, Detail::Names) {
+            Ok(m) => m,
+            Err(e) => {
+                let what = if is_binary { "is not a valid wasm module" } else { "is neither a wasm binary nor valid wasm text" };
+                return Ok(Err(CheckResult::fail(
+                    "module",
+                    Failure::new(Verdict::InvalidModule, format!("{origin} {what}")).detail(e),
+                )));
+            }
+        };
+        timings.compile = t.elapsed();
+        let raw = match (raw, source_root) {
+            (true, Some(root)) => Some((wasm, root)),
+            _ => None,
+        };
+        Ok(Ok(Loaded { module, typescript, raw }))
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,452 @@
+//! What to grade: the exports a submission must provide and the scenarios that drive them.
+//!
+//! These are plain data types. They deserialize from TOML (the `[exports]` and `[[scenario]]`
+//! tables of an `exercise.toml`), and tests build them in Rust directly.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::abi::{Signature, Ty};
+
+/// Everything the grader needs to know about one exercise.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default)]
+    pub exports: Exports,
+    #[serde(default, rename = "scenario")]
+    pub scenarios: Vec<Scenario>,
+}
+
+/// The exports the student must provide, written as Rust signatures.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exports {
+    /// Free functions, e.g. `"fn double(data: &[u8]) -> Vec<u8>"`.
+    #[serde(default)]
+    pub functions: Vec<Signature>,
+    /// Exported structs by name.
+    #[serde(default)]
+    pub structs: BTreeMap<String, StructExport>,
+}
+
+/// An exported struct: its constructor and methods.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructExport {
+    /// `#[wasm_bindgen(constructor)]`, e.g. `"fn new(size: usize) -> Buffer"`.
+    pub constructor: Option<Signature>,
+    /// Methods and associated functions, e.g. `"fn ptr(&self) -> *const u8"`.
+    #[serde(default)]
+    pub methods: Vec<Signature>,
+}
+
+impl Exports {
+    /// Looks up a free function or `Struct::method` by the name a step uses.
+    pub fn function(&self, name: &str) -> Option<&Signature> {
+        self.functions.iter().find(|f| f.name == name)
+    }
+
+    pub fn method(&self, class: &str, name: &str) -> Option<&Signature> {
+        let s = self.structs.get(class)?;
+        s.methods.iter().find(|m| m.name == name)
+    }
+}
+
+/// Which memory checks a scenario applies. All are on unless the scenario says otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryCheck {
+    Leaks,
+    Allocator,
+    Alignment,
+    Growth,
+    UseAfterFree,
+}
+
+impl MemoryCheck {
+    pub const ALL: [MemoryCheck; 5] = [
+        MemoryCheck::Leaks,
+        MemoryCheck::Allocator,
+        MemoryCheck::Alignment,
+        MemoryCheck::Growth,
+        MemoryCheck::UseAfterFree,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryCheck::Leaks => "leaks",
+            MemoryCheck::Allocator => "allocator",
+            MemoryCheck::Alignment => "alignment",
+            MemoryCheck::Growth => "growth",
+            MemoryCheck::UseAfterFree => "use-after-free",
+        }
+    }
+}
+
+fn all_checks() -> Vec<MemoryCheck> {
+    MemoryCheck::ALL.to_vec()
+}
+
+fn default_fuel() -> u64 {
+    Scenario::DEFAULT_FUEL
+}
+
+fn default_points() -> f64 {
+    1.0
+}
+
+/// One scenario: a fresh instance, a sequence of steps, and the budgets and checks that apply.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub steps: Vec<Step>,
+    /// Wasm instructions the scenario may execute (wasmtime fuel); running out is "too slow".
+    #[serde(default = "default_fuel")]
+    pub fuel: u64,
+    /// How many 64 KiB pages the student's code may add to memory during the scenario. Pages
+    /// the host grows itself do not count.
+    pub max_growth_pages: Option<u32>,
+    #[serde(default = "all_checks")]
+    pub checks: Vec<MemoryCheck>,
+    #[serde(default = "default_points")]
+    pub points: f64,
+    /// Hidden scenarios are graded but never described to the student.
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+impl Scenario {
+    pub const DEFAULT_FUEL: u64 = 50_000_000;
+
+    pub fn new(name: impl Into<String>, steps: Vec<Step>) -> Scenario {
+        Scenario {
+            name: name.into(),
+            steps,
+            fuel: Self::DEFAULT_FUEL,
+            max_growth_pages: None,
+            checks: all_checks(),
+            points: 1.0,
+            hidden: false,
+        }
+    }
+
+    pub fn checks(&self, check: MemoryCheck) -> bool {
+        self.checks.contains(&check)
+    }
+}
+
+/// A value passed to or expected from the submission, as JavaScript would see it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A string. In an argument, `"$name"` refers to a value bound earlier with `as`.
+    Str(String),
+    /// A typed array (`Uint8Array`, `Float64Array`, ...) or a list of values.
+    List(Vec<Value>),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Equality as a test expects it: numbers compare by value (within `tolerance`), lists
+    /// element by element.
+    pub fn matches(&self, actual: &Value, tolerance: f64) -> bool {
+        match (self, actual) {
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.matches(b, tolerance))
+            }
+            (a, b) => match (a.as_f64(), b.as_f64()) {
+                (Some(a), Some(b)) => a == b || (a - b).abs() <= tolerance || (a.is_nan() && b.is_nan()),
+                _ => a == b,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                const SHOWN: usize = 16;
+                write!(f, "[")?;
+                for (i, item) in items.iter().take(SHOWN).enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                if items.len() > SHOWN {
+                    write!(f, ", … {} more", items.len() - SHOWN)?;
+                }
+                write!(f, "]")
+            }
+        }
+    }
+}
+
+/// A step of a scenario, as JavaScript code using the module would take it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Call a free function, a method (`"buf.len"`) or an associated function (`"Buffer::with"`).
+    Call(Call),
+    /// `new Class(args)`: run the constructor and keep the object under a name.
+    New(Call),
+    /// `obj.free()`: free an object the host owns.
+    Free { object: String },
+    /// `new Uint8Array(memory.buffer, ptr, len)` (or another element type).
+    View { name: String, ptr: Value, len: Value, elem: crate::abi::Elem },
+    /// Write values through a view, starting at element `at`.
+    Write { view: String, at: u32, values: Vec<Value> },
+    /// Read `len` elements through a view, starting at element `at`.
+    Read { view: String, at: u32, len: u32, expect: Option<Value> },
+    /// `memory.grow(pages)` from the host. Every view made before it is detached.
+    Grow { pages: u32 },
+}
+
+/// A call: the callee, its arguments, what to expect and where to keep the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub target: String,
+    pub args: Vec<Value>,
+    pub expect: Expect,
+    /// Binds the result (an object, for `New`) to this name.
+    pub bind: Option<String>,
+}
+
+/// What a call must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    /// Return anything, without trapping.
+    Returns,
+    /// Return this value (numbers within `tolerance`).
+    Value { value: Value, tolerance: f64 },
+    /// Panic, and if given, with a message containing this text.
+    Panic(Option<String>),
+}
+
+impl Step {
+    pub fn call(target: &str, args: Vec<Value>) -> Call {
+        Call { target: target.into(), args, expect: Expect::Returns, bind: None }
+    }
+}
+
+impl Call {
+    pub fn expect(mut self, value: Value) -> Call {
+        self.expect = Expect::Value { value, tolerance: 0.0 };
+        self
+    }
+
+    pub fn expect_panic(mut self, containing: Option<&str>) -> Call {
+        self.expect = Expect::Panic(containing.map(str::to_owned));
+        self
+    }
+
+    pub fn bind(mut self, name: &str) -> Call {
+        self.bind = Some(name.into());
+        self
+    }
+}
+
+/// The TOML form of a step: a table with exactly one action key (`call`, `new`, `free`,
+/// `view`, `write`, `read`, `grow`) and the keys that action takes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    call: Option<String>,
+    new: Option<String>,
+    free: Option<String>,
+    view: Option<String>,
+    write: Option<String>,
+    read: Option<String>,
+    grow: Option<u32>,
+    #[serde(default)]
+    args: Vec<Value>,
+    expect: Option<Value>,
+    tolerance: Option<f64>,
+    expect_panic: Option<ExpectPanic>,
+    #[serde(rename = "as")]
+    bind: Option<String>,
+    ptr: Option<Value>,
+    len: Option<Value>,
+    #[serde(rename = "type")]
+    elem: Option<String>,
+    at: Option<u32>,
+    values: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ExpectPanic {
+    Any(bool),
+    Containing(String),
+}
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let raw = RawStep::deserialize(deserializer)?;
+        Step::from_raw(raw).map_err(D::Error::custom)
+    }
+}
+
+impl Step {
+    fn from_raw(raw: RawStep) -> Result<Step, String> {
+        let actions = [
+            raw.call.is_some(),
+            raw.new.is_some(),
+            raw.free.is_some(),
+            raw.view.is_some(),
+            raw.write.is_some(),
+            raw.read.is_some(),
+            raw.grow.is_some(),
+        ];
+        if actions.iter().filter(|a| **a).count() != 1 {
+            return Err("a step needs exactly one of `call`, `new`, `free`, `view`, `write`, `read`, `grow`".into());
+        }
+        let expect = || -> Result<Expect, String> {
+            match (&raw.expect, &raw.expect_panic) {
+                (Some(_), Some(_)) => Err("a step cannot have both `expect` and `expect_panic`".into()),
+                (Some(v), None) => Ok(Expect::Value { value: v.clone(), tolerance: raw.tolerance.unwrap_or(0.0) }),
+                (None, Some(ExpectPanic::Any(true))) => Ok(Expect::Panic(None)),
+                (None, Some(ExpectPanic::Any(false))) => Ok(Expect::Returns),
+                (None, Some(ExpectPanic::Containing(s))) => Ok(Expect::Panic(Some(s.clone()))),
+                (None, None) => Ok(Expect::Returns),
+            }
+        };
+        let call = |target: &String| -> Result<Call, String> {
+            Ok(Call { target: target.clone(), args: raw.args.clone(), expect: expect()?, bind: raw.bind.clone() })
+        };
+        if let Some(target) = &raw.call {
+            return Ok(Step::Call(call(target)?));
+        }
+        if let Some(class) = &raw.new {
+            if raw.bind.is_none() {
+                return Err(format!("`new = {class:?}` needs `as = \"name\"` to name the object"));
+            }
+            return Ok(Step::New(call(class)?));
+        }
+        if let Some(object) = raw.free {
+            return Ok(Step::Free { object });
+        }
+        if let Some(pages) = raw.grow {
+            return Ok(Step::Grow { pages });
+        }
+        let elem = match &raw.elem {
+            Some(name) => crate::abi::Elem::parse(name).ok_or_else(|| {
+                format!("`type = {name:?}` is not an element type: use u8, i8, u16, i16, u32, i32, u64, i64, f32 or f64")
+            })?,
+            None => crate::abi::Elem::U8,
+        };
+        if let Some(name) = raw.view {
+            let ptr = raw.ptr.ok_or("a `view` step needs `ptr`")?;
+            let len = raw.len.ok_or("a `view` step needs `len`")?;
+            return Ok(Step::View { name, ptr, len, elem });
+        }
+        if let Some(view) = raw.write {
+            let values = raw.values.ok_or("a `write` step needs `values`")?;
+            return Ok(Step::Write { view, at: raw.at.unwrap_or(0), values });
+        }
+        let view = raw.read.expect("one action is set");
+        let len = match raw.len {
+            Some(Value::Int(n)) if n >= 0 => n as u32,
+            Some(_) => return Err("`len` of a `read` step is a number of elements".into()),
+            None => return Err("a `read` step needs `len`".into()),
+        };
+        Ok(Step::Read { view, at: raw.at.unwrap_or(0), len, expect: raw.expect })
+    }
+}
+
+/// Parses a signature from its TOML string.
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        Signature::parse(&text).map_err(D::Error::custom)
+    }
+}
+
+/// Parses a type from its TOML string.
+impl<'de> Deserialize<'de> for Ty {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        Ty::parse(&text).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse_from_toml() {
+        let spec: Spec = toml::from_str(
+            r#"
+            [exports]
+            functions = ["fn double(data: &[u8]) -> Vec<u8>"]
+            [exports.structs.Buffer]
+            constructor = "fn new(size: usize) -> Buffer"
+            methods = ["fn ptr(&self) -> *const u8"]
+
+            [[scenario]]
+            name = "round trip"
+            max_growth_pages = 2
+            steps = [
+              { call = "double", args = [[1, 2]], expect = [2, 4] },
+              { new = "Buffer", args = [8], as = "buf" },
+              { call = "buf.ptr", as = "p" },
+              { view = "v", ptr = "$p", len = 8, type = "f64" },
+              { write = "v", values = [1.5] },
+              { read = "v", len = 1, expect = [1.5] },
+              { grow = 1 },
+              { call = "boom", expect_panic = "index out of bounds" },
+              { free = "buf" },
+            ]
+            "#,
+        )
+        .unwrap();
+        let steps = &spec.scenarios[0].steps;
+        assert_eq!(steps.len(), 9);
+        assert_eq!(
+            steps[0],
+            Step::Call(Step::call("double", vec![Value::List(vec![Value::Int(1), Value::Int(2)])]).expect(
+                Value::List(vec![Value::Int(2), Value::Int(4)])
+            ))
+        );
+        assert!(matches!(&steps[3], Step::View { elem: crate::abi::Elem::F64, .. }));
+        assert_eq!(steps[7], Step::Call(Step::call("boom", vec![]).expect_panic(Some("index out of bounds"))));
+        assert_eq!(spec.scenarios[0].max_growth_pages, Some(2));
+        assert_eq!(spec.exports.method("Buffer", "ptr").unwrap().params.len(), 0);
+    }
+
+    #[test]
+    fn a_step_with_two_actions_is_rejected() {
+        let err = toml::from_str::<Spec>("[[scenario]]\nname = \"x\"\nsteps = [{ call = \"f\", grow = 1 }]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("exactly one of"), "{err}");
+    }
+
+    #[test]
+    fn numbers_match_across_int_and_float() {
+        assert!(Value::Int(3).matches(&Value::Float(3.0), 0.0));
+        assert!(!Value::Int(3).matches(&Value::Float(3.5), 0.0));
+        assert!(Value::Float(0.1 + 0.2).matches(&Value::Float(0.3), 1e-9));
+    }
+}
