@@ -143,7 +143,7 @@ impl Cx<'_> {
         let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
         for question in questions {
             let Some(id) = question.id.as_deref() else { continue };
-            let span = self.value_span_in(&question.span, "id").unwrap_or(question.span.clone());
+            let span = question.id_span.clone().unwrap_or(question.span.clone());
             if let Some(first) = seen.get(id) {
                 let (line, _) = line_col(self.source, first.start);
                 self.push(
@@ -162,7 +162,7 @@ impl Cx<'_> {
         for question in questions {
             let Some(key) = question.multipart.as_deref() else { continue };
             if !parts.contains_key(key) {
-                let span = self.value_span_in(&question.span, "multipart").unwrap_or(question.span.clone());
+                let span = question.multipart_span.clone().unwrap_or(question.span.clone());
                 let mut d = Diagnostic::error(Rule::UnknownMultipartKey, span, format!("unknown multipart key `{key}`"))
                     .with_label("not a key of the top-level `[multipart]` table");
                 d = match suggest(key, parts.keys().map(String::as_str)) {
@@ -186,25 +186,6 @@ impl Cx<'_> {
                 );
             }
         }
-    }
-
-    /// Finds where `key = value` sits inside a question's span (for checks made after loading).
-    fn value_span_in(&self, question: &Range<usize>, key: &str) -> Option<Range<usize>> {
-        let text = self.source.get(question.clone())?;
-        let mut offset = question.start;
-        for line in text.split_inclusive('\n') {
-            let trimmed = line.trim_start();
-            if let Some(rest) = trimmed.strip_prefix(key)
-                && rest.trim_start().starts_with('=')
-            {
-                let value_start = line.find('=')? + 1;
-                let value = line[value_start..].trim();
-                let start = offset + value_start + line[value_start..].find(value)?;
-                return Some(start..start + value.len());
-            }
-            offset += line.len();
-        }
-        None
     }
 
     fn question(&mut self, number: usize, value: &Value<'_>) -> Option<Question> {
@@ -267,6 +248,8 @@ impl Cx<'_> {
             prompt_explanation: prompt_explanation.unwrap_or(false),
             kind,
             span,
+            id_span: table.get("id").map(Spanned::span),
+            multipart_span: table.get("multipart").map(Spanned::span),
         })
     }
 

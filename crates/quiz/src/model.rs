@@ -56,9 +56,14 @@ pub struct Question {
     /// mdbook-quiz's `promptExplanation`: ask the student to explain their answer.
     pub prompt_explanation: bool,
     pub kind: QuestionKind,
-    /// Byte range of the question's table in the source, for diagnostics.
+    /// Where the question starts in the source (its `[[questions]]` header), for diagnostics.
     #[serde(skip)]
     pub span: Range<usize>,
+    /// Where `id` and `multipart` values are written, for diagnostics found after loading.
+    #[serde(skip)]
+    pub id_span: Option<Range<usize>>,
+    #[serde(skip)]
+    pub multipart_span: Option<Range<usize>>,
 }
 
 impl Question {

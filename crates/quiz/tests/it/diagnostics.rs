@@ -1,0 +1,51 @@
+//! Snapshots of the diagnostics for broken quiz files, one fixture per validation rule, named
+//! by the rule it must trip. Tracing fixtures are verified with `rustc` like `--check` does.
+
+use quiz::{QuizFile, Rule, verify_quiz};
+
+use crate::shown;
+
+#[test]
+fn each_broken_fixture_trips_its_rule() {
+    insta::glob!("../fixtures/invalid", "*.toml", |path| {
+        let file = QuizFile::load(path).unwrap();
+        let mut found = file.parsed.diagnostics.clone();
+        if let Some(quiz) = &file.parsed.quiz {
+            let mut options = crate::verify_options();
+            options.run_timeout = std::time::Duration::from_secs(2);
+            found.extend(verify_quiz(quiz, &options));
+        }
+        let rule = file.name.as_str();
+        assert!(
+            found.iter().any(|d| d.rule.name() == rule),
+            "`{}` should trip `{rule}` but gave:\n{}",
+            shown(path),
+            file.render(&shown(path), &found, false)
+        );
+        let rendered = file.render(&shown(path), &found, false);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_prepend_module_to_snapshot(false);
+        // insta leaves the suffix empty when a glob matches one file; name it always.
+        settings.set_snapshot_suffix(path.file_name().unwrap().to_string_lossy());
+        settings.add_filter(r"quiz-tracing-[A-Za-z0-9]+", "quiz-tracing-[tmp]");
+        settings.bind(|| insta::assert_snapshot!("diagnostics", rendered));
+    });
+}
+
+#[test]
+fn every_rule_has_a_broken_fixture() {
+    let dir = crate::fixtures().join("invalid");
+    for rule in Rule::ALL {
+        assert!(dir.join(format!("{}.toml", rule.name())).is_file(), "add tests/fixtures/invalid/{}.toml", rule.name());
+    }
+}
+
+#[test]
+fn valid_fixtures_have_no_diagnostics_even_after_verification() {
+    for path in quiz::quiz_files(&crate::fixtures().join("valid")).unwrap() {
+        let file = QuizFile::load(&path).unwrap();
+        let mut found = file.parsed.diagnostics.clone();
+        found.extend(verify_quiz(file.quiz().unwrap(), &crate::verify_options()));
+        assert!(found.is_empty(), "{}", file.render(&shown(&path), &found, false));
+    }
+}
