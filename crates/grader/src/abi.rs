@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(s.js(), "process(data: Uint8Array): Uint8Array");
         let m = Signature::parse("fn ptr(&self) -> *const u8").unwrap();
         assert_eq!(m.receiver, Receiver::Borrow);
-        assert_eq!(m.core_params(), vec![ValType::I32]);
+        assert!(matches!(m.core_params()[..], [ValType::I32]));
         let c = Signature::parse("fn new(size: usize, fill: Option<f64>) -> Self").unwrap();
         assert_eq!(c.params[1].1, Ty::Option(Box::new(Ty::F64)));
         assert!(Signature::parse("fn f(x: HashMap<u8, u8>)").unwrap_err().contains("not a type"));

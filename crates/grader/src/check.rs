@@ -240,7 +240,7 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                 format!("`{}` panicked, but not with the expected message", step.text),
             )
             .detail(format!("expected a message containing {expected:?}"))
-            .detail(format!("got: {}", actual.as_deref().unwrap_or("(no message)"))),
+            .detail(format!("got: {}", actual.as_deref().map_or("(no message)", |m| split_panic(m).1))),
             Some(Problem::ResultOutOfBounds { ptr, bytes }) => Failure::new(
                 Verdict::ResultOutOfBounds,
                 format!("`{}` returned {bytes} bytes at address {ptr}, which lies outside linear memory", step.text),
@@ -260,9 +260,16 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
 }
 
 fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Failure {
-    let at = when(record, step);
+    let mut at = when(record, step);
     let (verdict, message, hint) = match fault {
-        Fault::Panic(Some(message)) => (Verdict::Panic, format!("your code panicked: {message}"), None),
+        Fault::Panic(Some(message)) => {
+            // The hook's message is "panicked at src/lib.rs:6:9:\nthe message".
+            let (location, text) = split_panic(message);
+            if let Some(location) = location {
+                at = format!("{location}, during {at}");
+            }
+            (Verdict::Panic, format!("your code panicked: {text}"), None)
+        }
         Fault::Panic(None) => (
             Verdict::Panic,
             "your code panicked or aborted (wasm `unreachable`)".to_owned(),
@@ -304,6 +311,14 @@ fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Fail
         f = f.hint(h);
     }
     f
+}
+
+/// Splits a panic hook message into its location and its text.
+pub fn split_panic(message: &str) -> (Option<&str>, &str) {
+    match message.strip_prefix("panicked at ").and_then(|r| r.split_once(":\n")) {
+        Some((location, text)) => (Some(location), text),
+        None => (None, message),
+    }
 }
 
 fn site_text(site: &Site) -> Option<String> {
@@ -436,8 +451,10 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
             Failure::new(
                 Verdict::GrowthOverBudget,
                 format!(
-                    "memory grew by {grown} pages ({} KiB) during this scenario; the budget is {max} pages ({} KiB)",
+                    "memory grew by {} ({} KiB) during this scenario; the budget is {} ({} KiB)",
+                    plural(grown as usize, "page"),
                     grown * 64,
+                    plural(max as usize, "page"),
                     u64::from(max) * 64
                 ),
             )

@@ -161,12 +161,20 @@ pub fn run(
     };
     record.tracked = runner.tracked;
     record.pages_before = runner.pages(&store);
+    // Creating the memory counts as growth from zero pages: only what follows is the scenario's.
+    let growth = &mut store.data_mut().limiter.growth;
+    growth.guest_pages = 0;
+    growth.host_pages = 0;
     let baseline = store.data().heap.live_ids();
     let mut pages_seen = record.pages_before;
     for (i, step) in scenario.steps.iter().enumerate() {
         store.data_mut().step = Some(i);
         match runner.step(&mut store, exports, step, i)? {
             Taken::Ok(step_record) => record.steps.push(step_record),
+            Taken::Stop(step_record) => {
+                record.steps.push(step_record);
+                break;
+            }
             Taken::Fault(text, fault) => {
                 let expected = match (step, &fault) {
                     (Step::Call(c) | Step::New(c), Fault::Panic(message)) => match &c.expect {
@@ -230,6 +238,9 @@ fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Op
 
 enum Taken {
     Ok(StepRecord),
+    /// A host-side failure JavaScript would throw on (a `RangeError` making a view): the
+    /// scenario ends here, without a trap.
+    Stop(StepRecord),
     Fault(String, Fault),
 }
 
@@ -580,7 +591,7 @@ impl Runner {
             Step::View { name, ptr, len, elem } => {
                 let ptr_v = self.resolve(ptr).map_err(|m| err(name, m))?;
                 let len_v = self.resolve(len).map_err(|m| err(name, m))?;
-                let text = format!("{name} = new {}(memory.buffer, {ptr}, {len})", elem.js_array());
+                let text = format!("{name} = new {}(memory.buffer, {}, {})", elem.js_array(), arg_text(ptr), arg_text(len));
                 let (Some(p), Some(n)) = (as_u32(&ptr_v), as_u32(&len_v)) else {
                     return Err(err(&text, format!("`ptr` and `len` must be numbers, got {ptr_v} and {len_v}")));
                 };
@@ -599,7 +610,8 @@ impl Runner {
                     );
                     None
                 };
-                Ok(Taken::Ok(StepRecord { text, result: None, problem }))
+                let record = StepRecord { text, result: None, problem };
+                Ok(if record.problem.is_some() { Taken::Stop(record) } else { Taken::Ok(record) })
             }
             Step::Write { view, at, values } => {
                 let text = format!("{view}.set([{}], {at})", values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
@@ -716,7 +728,7 @@ impl Runner {
         }
         let args: Vec<Value> =
             call.args.iter().map(|a| self.resolve_arg(a)).collect::<Result<_, _>>().map_err(|m| err(&call.target, m))?;
-        let text = call_text(call, is_new, &args);
+        let text = call_text(call, is_new, &call.args);
         if args.len() != sig.params.len() {
             return Err(err(&text, format!("`{}` takes {} arguments, the step gives {}", sig.text, sig.params.len(), args.len())));
         }
@@ -762,14 +774,14 @@ impl Runner {
             match &call.bind {
                 Some(name) => {
                     self.objects.insert(name.clone(), Object { class: class.clone(), handle });
-                    result = Some(Value::Str(format!("{class} {{ … }}")));
+                    result = Some(Value::Object(class.clone()));
                 }
                 // An object nobody keeps is collected, and its finalizer frees it.
                 None => {
                     if let Err(fault) = self.free_object(store, class, handle) {
                         return Ok(Taken::Fault(text, fault));
                     }
-                    result = Some(Value::Str(format!("{class} {{ … }}")));
+                    result = Some(Value::Object(class.clone()));
                 }
             }
         } else if let (Some(name), Some(v)) = (&call.bind, &lifted) {
@@ -1001,15 +1013,17 @@ fn decode(bytes: &[u8], elem: Elem) -> Value {
     )
 }
 
+/// An argument as JavaScript would write it: `$name` is the variable `name`.
+fn arg_text(value: &Value) -> String {
+    match value {
+        Value::Str(s) if s.starts_with('$') && !s.starts_with("$$") => s[1..].to_owned(),
+        v => v.to_string(),
+    }
+}
+
 /// The step as JavaScript would write it.
 fn call_text(call: &Call, is_new: bool, args: &[Value]) -> String {
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| match a {
-            Value::Str(s) if s.starts_with('$') => s[1..].to_owned(),
-            a => a.to_string(),
-        })
-        .collect();
+    let args: Vec<String> = args.iter().map(arg_text).collect();
     let call_expr = if is_new {
         format!("new {}({})", call.target, args.join(", "))
     } else {

@@ -67,12 +67,13 @@ pub enum MemoryCheck {
 }
 
 impl MemoryCheck {
+    /// In the order the report shows them: the most fundamental first.
     pub const ALL: [MemoryCheck; 5] = [
-        MemoryCheck::Leaks,
         MemoryCheck::Allocator,
         MemoryCheck::Alignment,
-        MemoryCheck::Growth,
         MemoryCheck::UseAfterFree,
+        MemoryCheck::Growth,
+        MemoryCheck::Leaks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -150,6 +151,9 @@ pub enum Value {
     Str(String),
     /// A typed array (`Uint8Array`, `Float64Array`, ...) or a list of values.
     List(Vec<Value>),
+    /// An instance of an exported struct (only ever produced by a call).
+    #[serde(skip)]
+    Object(String),
 }
 
 impl Value {
@@ -183,6 +187,7 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => write!(f, "{s:?}"),
+            Value::Object(class) => write!(f, "{class} {{ … }}"),
             Value::List(items) => {
                 const SHOWN: usize = 16;
                 write!(f, "[")?;

@@ -1,0 +1,122 @@
+//! The grader's integration tests, driven by fixtures.
+//!
+//! Each folder `tests/fixtures/<verdict>/<name>/` is a submission (a crate's `src/`, or a
+//! `module.wat`/`module.wasm`) with the `scenario.toml` it is graded against. The first folder
+//! level is the verdict the report must reach; the rendered report is an insta snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use grader::{Grader, GraderOptions, Render, Report, Spec, Submission, Verdict};
+
+fn options() -> GraderOptions {
+    let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../course-guest");
+    GraderOptions::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grader"), guest)
+}
+
+fn grader() -> &'static Grader {
+    static GRADER: OnceLock<Grader> = OnceLock::new();
+    GRADER.get_or_init(|| Grader::new(options()).expect("grader starts"))
+}
+
+fn fixture(dir: &Path) -> (Spec, Submission) {
+    let spec_path = dir.join("scenario.toml");
+    let spec: Spec = toml::from_str(&std::fs::read_to_string(&spec_path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", spec_path.display()));
+    let submission = if dir.join("src").is_dir() {
+        Submission::Crate(dir.to_path_buf())
+    } else if dir.join("module.wat").exists() {
+        Submission::Module(dir.join("module.wat"))
+    } else {
+        Submission::Module(dir.join("module.wasm"))
+    };
+    (spec, submission)
+}
+
+fn slot(dir: &Path) -> String {
+    let name = dir.file_name().unwrap().to_string_lossy();
+    let verdict = dir.parent().unwrap().file_name().unwrap().to_string_lossy();
+    format!("fixture-{verdict}-{name}")
+}
+
+fn grade(dir: &Path) -> Report {
+    let (spec, submission) = fixture(dir);
+    grader().grade(&slot(dir), &slot(dir), &submission, &spec).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+}
+
+fn render(report: &Report) -> String {
+    report.render(Render { color: false, show_hidden: true })
+}
+
+#[test]
+fn every_fixture_gets_the_verdict_its_folder_names() {
+    let mut wrong = Vec::new();
+    insta::with_settings!({ filters => vec![(r"0x[0-9a-f]{3,}", "[address]")], prepend_module_to_snapshot => false }, {
+        insta::glob!("../fixtures", "*/*/scenario.toml", |path| {
+            let dir = path.parent().unwrap();
+            let expected_name = dir.parent().unwrap().file_name().unwrap().to_str().unwrap();
+            let expected = Verdict::from_name(expected_name)
+                .unwrap_or_else(|| panic!("fixture folder `{expected_name}` is not a verdict name"));
+            let report = grade(dir);
+            if report.verdict() != expected {
+                wrong.push(format!("{}: expected {expected:?}, got {:?}\n{}", dir.display(), report.verdict(), render(&report)));
+            }
+            insta::assert_snapshot!(render(&report));
+        });
+    });
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_verdict_but_timeout_has_a_fixture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let missing: Vec<&str> = Verdict::ALL
+        .into_iter()
+        .filter(|v| *v != Verdict::Timeout && !root.join(v.name()).is_dir())
+        .map(Verdict::name)
+        .collect();
+    assert!(missing.is_empty(), "verdicts without a fixture folder: {missing:?}");
+}
+
+#[test]
+fn a_loop_that_outlasts_the_wall_clock_is_a_timeout() {
+    let mut options = options();
+    options.limits.wall_time = Duration::from_millis(200);
+    let grader = Grader::new(options).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/too-slow/infinite-loop");
+    let (mut spec, submission) = fixture(&dir);
+    // So much fuel that only the wall clock can stop it.
+    spec.scenarios[0].fuel = u64::MAX / 2;
+    let report = grader.grade("timeout", &slot(&dir), &submission, &spec).unwrap();
+    assert_eq!(report.verdict(), Verdict::Timeout, "{}", render(&report));
+}
+
+#[test]
+fn grading_twice_gives_identical_reports_and_a_warm_build() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pass/copy-and-view");
+    let first = grade(&dir);
+    let second = grade(&dir);
+    assert_eq!(serde_json::to_string(&first).unwrap(), serde_json::to_string(&second).unwrap());
+    assert!(second.timings.build_fresh, "an unchanged crate must not be recompiled");
+    assert!(second.passed());
+    assert_eq!(second.percent(), 100.0);
+}
+
+#[test]
+fn a_leak_is_traced_to_the_students_source_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/leak/mem-forget");
+    let report = grade(&dir);
+    let leak = report.failures().find(|f| f.verdict == Verdict::Leak).expect("a leak");
+    assert_eq!(leak.location.as_deref(), Some("src/lib.rs:5"), "{}", render(&report));
+    assert!(leak.details.iter().any(|d| d.contains("100 bytes") && d.contains("checksum")), "{:?}", leak.details);
+}
+
+#[test]
+fn a_scenario_that_names_an_unknown_export_is_a_harness_error() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrong-result/off-by-one");
+    let (mut spec, submission) = fixture(&dir);
+    spec.scenarios[0].steps.push(grader::Step::Call(grader::Step::call("nonexistent", vec![])));
+    let err = grader().grade("x", &slot(&dir), &submission, &spec).unwrap_err();
+    assert!(err.to_string().contains("`nonexistent` is not a declared function"), "{err}");
+}
