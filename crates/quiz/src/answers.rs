@@ -29,9 +29,14 @@ pub struct AnswersError {
 
 /// Reads an answers file against `quiz`, returning one response per question (`None` where
 /// the file has no answer). `seed` is the student name the option letters were shown for.
-pub fn parse_answers(quiz: &Quiz, seed: &str, source: &str) -> Result<Vec<Option<Response>>, AnswersError> {
-    let table: toml::Table =
-        toml::from_str(source).map_err(|e| AnswersError { problems: vec![format!("invalid TOML: {e}")] })?;
+pub fn parse_answers(
+    quiz: &Quiz,
+    seed: &str,
+    source: &str,
+) -> Result<Vec<Option<Response>>, AnswersError> {
+    let table: toml::Table = toml::from_str(source).map_err(|e| AnswersError {
+        problems: vec![format!("invalid TOML: {e}")],
+    })?;
     let mut responses = vec![None; quiz.questions.len()];
     let mut problems = Vec::new();
     for (key, value) in &table {
@@ -43,7 +48,10 @@ pub fn parse_answers(quiz: &Quiz, seed: &str, source: &str) -> Result<Vec<Option
             continue;
         };
         if responses[index].is_some() {
-            problems.push(format!("question {} is answered twice (as `{key}` and by another key)", index + 1));
+            problems.push(format!(
+                "question {} is answered twice (as `{key}` and by another key)",
+                index + 1
+            ));
             continue;
         }
         match response(quiz, index, seed, value) {
@@ -51,14 +59,25 @@ pub fn parse_answers(quiz: &Quiz, seed: &str, source: &str) -> Result<Vec<Option
             Err(problem) => problems.push(format!("question `{key}`: {problem}")),
         }
     }
-    if problems.is_empty() { Ok(responses) } else { Err(AnswersError { problems }) }
+    if problems.is_empty() {
+        Ok(responses)
+    } else {
+        Err(AnswersError { problems })
+    }
 }
 
 fn find_question(quiz: &Quiz, key: &str) -> Option<usize> {
-    if let Some(i) = quiz.questions.iter().position(|q| q.id.as_deref() == Some(key)) {
+    if let Some(i) = quiz
+        .questions
+        .iter()
+        .position(|q| q.id.as_deref() == Some(key))
+    {
         return Some(i);
     }
-    key.parse::<usize>().ok().filter(|n| (1..=quiz.questions.len()).contains(n)).map(|n| n - 1)
+    key.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=quiz.questions.len()).contains(n))
+        .map(|n| n - 1)
 }
 
 fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Response, String> {
@@ -84,7 +103,11 @@ fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Resp
                     .iter()
                     .map(|v| v.as_str().ok_or("list only option letters or texts"))
                     .collect::<Result<_, _>>()?,
-                _ => return Err("pick an option by its letter (`\"b\"`) or text, or list several".into()),
+                _ => {
+                    return Err(
+                        "pick an option by its letter (`\"b\"`) or text, or list several".into(),
+                    );
+                }
             };
             if picks.len() > 1 && !mc.select_all {
                 return Err("this question has one answer; pick one option".into());
@@ -119,12 +142,23 @@ fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Resp
         }
         QuestionKind::Tracing(_) => {
             let Value::Table(t) = value else {
-                return Err("a tracing answer is a table, e.g. `{ compiles = true, stdout = \"42\" }`".into());
+                return Err(
+                    "a tracing answer is a table, e.g. `{ compiles = true, stdout = \"42\" }`"
+                        .into(),
+                );
             };
-            if let Some(k) = t.keys().find(|k| !["compiles", "stdout", "line"].contains(&k.as_str())) {
-                return Err(format!("unknown key `{k}`; use `compiles`, `stdout` and `line`"));
+            if let Some(k) = t
+                .keys()
+                .find(|k| !["compiles", "stdout", "line"].contains(&k.as_str()))
+            {
+                return Err(format!(
+                    "unknown key `{k}`; use `compiles`, `stdout` and `line`"
+                ));
             }
-            let compiles = t.get("compiles").and_then(Value::as_bool).ok_or("say `compiles = true` or `false`")?;
+            let compiles = t
+                .get("compiles")
+                .and_then(Value::as_bool)
+                .ok_or("say `compiles = true` or `false`")?;
             let stdout = match t.get("stdout") {
                 None => None,
                 Some(Value::String(s)) => Some(s.clone()),
@@ -132,10 +166,16 @@ fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Resp
             };
             let line = match t.get("line") {
                 None => None,
-                Some(Value::Integer(n)) if *n >= 1 => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
+                Some(Value::Integer(n)) if *n >= 1 => {
+                    Some(usize::try_from(*n).unwrap_or(usize::MAX))
+                }
                 Some(_) => return Err("`line` is a line number from 1".into()),
             };
-            Ok(Response::Tracing { compiles, stdout, line })
+            Ok(Response::Tracing {
+                compiles,
+                stdout,
+                line,
+            })
         }
     }
 }
@@ -147,7 +187,11 @@ fn loose(text: &str) -> String {
 
 /// Parses a number written by a person: `655360`, `655,360`, `655_360`, `2.5`.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let cleaned: String = text.trim().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+    let cleaned: String = text
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | ' '))
+        .collect();
     cleaned.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
@@ -181,7 +225,12 @@ answer.stdout = "hi"
     #[test]
     fn letters_texts_ids_and_numbers() {
         let quiz = parse(QUIZ).quiz.unwrap();
-        let r = parse_answers(&quiz, "s", "pick = \"a\"\n2 = \"655,360\"\n3 = { compiles = true, stdout = \"hi\\n\" }\n").unwrap();
+        let r = parse_answers(
+            &quiz,
+            "s",
+            "pick = \"a\"\n2 = \"655,360\"\n3 = { compiles = true, stdout = \"hi\\n\" }\n",
+        )
+        .unwrap();
         assert!(grade(&quiz, &r).passed);
         let r = parse_answers(&quiz, "s", "1 = \"X\"\n").unwrap();
         assert_eq!(r[0], Some(Response::Choices(vec!["`x`".into()])));

@@ -135,7 +135,10 @@ impl Diagnostic {
     }
 
     pub fn warning(rule: Rule, span: Range<usize>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(rule, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(rule, span, message)
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
@@ -222,7 +225,8 @@ fn to_report(diagnostic: &Diagnostic, source: &str) -> Report<()> {
         let start = floor_char_boundary(source, span.start.min(source.len()));
         start..floor_char_boundary(source, span.end.clamp(start, source.len()))
     };
-    let mut labels = vec![Label::primary((), clamp(&diagnostic.span)).with_message(&diagnostic.label)];
+    let mut labels =
+        vec![Label::primary((), clamp(&diagnostic.span)).with_message(&diagnostic.label)];
     for (span, label) in &diagnostic.related {
         labels.push(Label::secondary((), clamp(span)).with_message(label));
     }
@@ -238,7 +242,11 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
 }
 
 #[cfg(test)]
@@ -256,11 +264,18 @@ mod tests {
     #[test]
     fn renders_file_line_col_and_underline() {
         let src = "[[questions]]\ntype = \"Essay\"\n";
-        let d = Diagnostic::error(Rule::UnknownQuestionType, 21..28, "unknown question type `Essay`")
-            .with_label("not a question type")
-            .with_help("use `ShortAnswer`, `MultipleChoice`, `Tracing` or `Numeric`");
+        let d = Diagnostic::error(
+            Rule::UnknownQuestionType,
+            21..28,
+            "unknown question type `Essay`",
+        )
+        .with_label("not a question type")
+        .with_help("use `ShortAnswer`, `MultipleChoice`, `Tracing` or `Numeric`");
         let text = render("q.toml", src, &[d], false);
-        assert!(text.contains("error[unknown-question-type]: unknown question type `Essay`"), "{text}");
+        assert!(
+            text.contains("error[unknown-question-type]: unknown question type `Essay`"),
+            "{text}"
+        );
         assert!(text.contains("q.toml:2:8"), "{text}");
         assert!(text.contains("^^^^^^^"), "{text}");
     }

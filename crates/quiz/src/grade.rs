@@ -16,7 +16,11 @@ pub enum Response {
     /// A number.
     Number(f64),
     /// A tracing question: does it compile, and then its output or the error's line.
-    Tracing { compiles: bool, stdout: Option<String>, line: Option<usize> },
+    Tracing {
+        compiles: bool,
+        stdout: Option<String>,
+        line: Option<usize>,
+    },
 }
 
 impl Response {
@@ -37,7 +41,10 @@ impl Response {
 
 /// Responses that answer every question with the quiz's own key.
 pub fn key_responses(quiz: &Quiz) -> Vec<Option<Response>> {
-    quiz.questions.iter().map(|q| Some(Response::key(q))).collect()
+    quiz.questions
+        .iter()
+        .map(|q| Some(Response::key(q)))
+        .collect()
 }
 
 /// One option of a multiple-choice question as shown to a student.
@@ -51,7 +58,10 @@ pub struct Choice {
 
 /// A stable name for a question: its id, or its 1-based number.
 pub fn question_key(quiz: &Quiz, index: usize) -> String {
-    quiz.questions[index].id.clone().unwrap_or_else(|| (index + 1).to_string())
+    quiz.questions[index]
+        .id
+        .clone()
+        .unwrap_or_else(|| (index + 1).to_string())
 }
 
 /// The options of a multiple-choice question in the order a student sees them.
@@ -60,9 +70,16 @@ pub fn question_key(quiz: &Quiz, index: usize) -> String {
 /// `sortAnswers` orders everything by text; otherwise the order is shuffled, the same way
 /// every time for the same `seed` (a student's name) and question.
 pub fn choices(question: &MultipleChoice, question_key: &str, seed: &str) -> Vec<Choice> {
-    let answers = question.answers.iter().map(|a| Choice { text: a.clone(), correct: true, feedback: None });
-    let distractors =
-        question.distractors.iter().map(|d| Choice { text: d.text.clone(), correct: false, feedback: d.feedback.clone() });
+    let answers = question.answers.iter().map(|a| Choice {
+        text: a.clone(),
+        correct: true,
+        feedback: None,
+    });
+    let distractors = question.distractors.iter().map(|d| Choice {
+        text: d.text.clone(),
+        correct: false,
+        feedback: d.feedback.clone(),
+    });
     if let Some(index) = question.answer_index {
         let mut all: Vec<Choice> = distractors.collect();
         let at = index.min(all.len());
@@ -122,7 +139,11 @@ pub struct QuizReport {
 impl QuizReport {
     /// 0-based indexes of the questions answered wrongly (to retry them).
     pub fn wrong(&self) -> Vec<usize> {
-        self.questions.iter().filter(|q| !q.correct).map(|q| q.number - 1).collect()
+        self.questions
+            .iter()
+            .filter(|q| !q.correct)
+            .map(|q| q.number - 1)
+            .collect()
     }
 }
 
@@ -136,7 +157,11 @@ pub fn grade(quiz: &Quiz, responses: &[Option<Response>]) -> QuizReport {
         .collect();
     let points = questions.iter().map(|q| q.earned).sum();
     let max_points = quiz.max_points();
-    let percent = if max_points == 0 { 100.0 } else { f64::from(points) * 100.0 / f64::from(max_points) };
+    let percent = if max_points == 0 {
+        100.0
+    } else {
+        f64::from(points) * 100.0 / f64::from(max_points)
+    };
     QuizReport {
         questions,
         points,
@@ -154,7 +179,9 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
     let correct = match (&question.kind, &response) {
         (QuestionKind::ShortAnswer(q), Some(Response::Text(text))) => {
             let given = normalise_text(text);
-            std::iter::once(&q.answer).chain(&q.alternatives).any(|a| normalise_text(a) == given)
+            std::iter::once(&q.answer)
+                .chain(&q.alternatives)
+                .any(|a| normalise_text(a) == given)
         }
         (QuestionKind::MultipleChoice(q), Some(Response::Choices(picked))) => {
             let picked: Vec<&str> = picked.iter().map(|p| p.trim()).collect();
@@ -164,14 +191,29 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
                 .filter(|d| picked.contains(&d.text.trim()))
                 .map(|d| d.text.clone())
                 .collect();
-            missed = q.answers.iter().filter(|a| !picked.contains(&a.trim())).cloned().collect();
+            missed = q
+                .answers
+                .iter()
+                .filter(|a| !picked.contains(&a.trim()))
+                .cloned()
+                .collect();
             wrong_picks.is_empty() && missed.is_empty()
         }
-        (QuestionKind::Numeric(q), Some(Response::Number(n))) => (n - q.answer).abs() <= q.tolerance + 1e-9,
-        (QuestionKind::Tracing(q), Some(Response::Tracing { compiles, stdout, line })) => {
+        (QuestionKind::Numeric(q), Some(Response::Number(n))) => {
+            (n - q.answer).abs() <= q.tolerance + 1e-9
+        }
+        (
+            QuestionKind::Tracing(q),
+            Some(Response::Tracing {
+                compiles,
+                stdout,
+                line,
+            }),
+        ) => {
             *compiles == q.does_compile
                 && if q.does_compile {
-                    stdout.as_deref().map(normalise_output) == q.stdout.as_deref().map(normalise_output)
+                    stdout.as_deref().map(normalise_output)
+                        == q.stdout.as_deref().map(normalise_output)
                 } else {
                     q.line_number.is_none() || *line == q.line_number
                 }
@@ -197,7 +239,12 @@ fn normalise_text(text: &str) -> String {
 
 /// Program output matches line by line, ignoring trailing spaces and blank lines at the ends.
 pub fn normalise_output(text: &str) -> String {
-    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_matches('\n').to_string()
+    text.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_matches('\n')
+        .to_string()
 }
 
 #[cfg(test)]
@@ -207,7 +254,9 @@ mod tests {
 
     fn quiz(src: &str) -> Quiz {
         let parsed = parse(src);
-        parsed.quiz.unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
+        parsed
+            .quiz
+            .unwrap_or_else(|| panic!("{:?}", parsed.diagnostics))
     }
 
     const MC: &str = "[[questions]]\ntype = \"MultipleChoice\"\nprompt.prompt = \"p\"\nprompt.distractors = [\"x\", \"y\", \"z\"]\nanswer.answer = \"w\"\n";
@@ -215,7 +264,9 @@ mod tests {
     #[test]
     fn shuffle_is_stable_per_seed_and_answer_index_pins() {
         let q = quiz(MC);
-        let QuestionKind::MultipleChoice(mc) = &q.questions[0].kind else { unreachable!() };
+        let QuestionKind::MultipleChoice(mc) = &q.questions[0].kind else {
+            unreachable!()
+        };
         let a = choices(mc, "1", "ada");
         assert_eq!(a, choices(mc, "1", "ada"));
         let orders: std::collections::HashSet<Vec<String>> = ["ada", "bo", "cy", "di", "ed", "fu"]
@@ -225,13 +276,19 @@ mod tests {
         assert!(orders.len() > 1, "different students see different orders");
         let mut pinned = mc.clone();
         pinned.answer_index = Some(1);
-        let texts: Vec<String> = choices(&pinned, "1", "ada").into_iter().map(|c| c.text).collect();
+        let texts: Vec<String> = choices(&pinned, "1", "ada")
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
         assert_eq!(texts, ["x", "w", "y", "z"]);
     }
 
     #[test]
     fn key_scores_full_and_pass_rule_applies() {
-        let src = format!("format_version = 1\npass.min_percent = 50\n{MC}{}", MC.replace("\"w\"", "\"v\""));
+        let src = format!(
+            "format_version = 1\npass.min_percent = 50\n{MC}{}",
+            MC.replace("\"w\"", "\"v\"")
+        );
         let q = quiz(&src);
         assert!(grade(&q, &key_responses(&q)).passed);
         let half = grade(&q, &[Some(Response::Choices(vec!["w".into()])), None]);

@@ -71,7 +71,11 @@ pub enum QuizError {
     #[error("`{}` is not a valid quiz ({summary}); run `cargo xtask quiz --check` on it to see why", path.display())]
     Invalid { path: PathBuf, summary: String },
     #[error("no quiz named `{chapter}` in `{}`; the quizzes there are: {available}", dir.display())]
-    NotFound { chapter: String, dir: PathBuf, available: String },
+    NotFound {
+        chapter: String,
+        dir: PathBuf,
+        available: String,
+    },
     #[error("`{chapter}` matches several quizzes ({matches}); give the full name")]
     Ambiguous { chapter: String, matches: String },
 }
@@ -89,15 +93,25 @@ pub struct QuizFile {
 impl QuizFile {
     /// Reads and validates a quiz file. Only I/O fails here; problems are in `parsed`.
     pub fn load(path: &Path) -> Result<QuizFile, QuizError> {
-        let source = std::fs::read_to_string(path).map_err(|source| QuizError::Read { path: path.into(), source })?;
+        let source = std::fs::read_to_string(path).map_err(|source| QuizError::Read {
+            path: path.into(),
+            source,
+        })?;
         Ok(QuizFile::from_source(path, source))
     }
 
     /// Validates quiz text that came from `path`.
     pub fn from_source(path: &Path, source: String) -> QuizFile {
         let parsed = parse(&source);
-        let name = path.file_stem().map_or_else(|| "quiz".into(), |s| s.to_string_lossy().into_owned());
-        QuizFile { path: path.into(), name, source, parsed }
+        let name = path
+            .file_stem()
+            .map_or_else(|| "quiz".into(), |s| s.to_string_lossy().into_owned());
+        QuizFile {
+            path: path.into(),
+            name,
+            source,
+            parsed,
+        }
     }
 
     /// The quiz, or [`QuizError::Invalid`] when validation found errors.
@@ -123,34 +137,57 @@ pub fn find_quiz(dir: &Path, chapter: &str) -> Result<PathBuf, QuizError> {
         return Ok(as_path.to_path_buf());
     }
     let files = quiz_files(dir)?;
-    let stem = |p: &PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = |p: &PathBuf| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     if let Some(exact) = files.iter().find(|p| stem(p) == chapter) {
         return Ok(exact.clone());
     }
-    let number = |s: &str| s.split(['-', '_']).next().and_then(|n| n.parse::<u32>().ok());
+    let number = |s: &str| {
+        s.split(['-', '_'])
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+    };
     let matches: Vec<&PathBuf> = match number(chapter) {
-        Some(n) if chapter.chars().all(|c| c.is_ascii_digit()) => {
-            files.iter().filter(|p| number(&stem(p)) == Some(n)).collect()
-        }
-        _ => files.iter().filter(|p| stem(p).starts_with(chapter)).collect(),
+        Some(n) if chapter.chars().all(|c| c.is_ascii_digit()) => files
+            .iter()
+            .filter(|p| number(&stem(p)) == Some(n))
+            .collect(),
+        _ => files
+            .iter()
+            .filter(|p| stem(p).starts_with(chapter))
+            .collect(),
     };
     match matches.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(QuizError::NotFound {
             chapter: chapter.into(),
             dir: dir.into(),
-            available: files.iter().map(|p| format!("`{}`", stem(p))).collect::<Vec<_>>().join(", "),
+            available: files
+                .iter()
+                .map(|p| format!("`{}`", stem(p)))
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
         many => Err(QuizError::Ambiguous {
             chapter: chapter.into(),
-            matches: many.iter().map(|p| format!("`{}`", stem(p))).collect::<Vec<_>>().join(", "),
+            matches: many
+                .iter()
+                .map(|p| format!("`{}`", stem(p)))
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
 
 /// Every `*.toml` file in `dir`, sorted.
 pub fn quiz_files(dir: &Path) -> Result<Vec<PathBuf>, QuizError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| QuizError::Read { path: dir.into(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| QuizError::Read {
+        path: dir.into(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())

@@ -11,8 +11,8 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, Rule, line_col};
 use crate::model::{
-    Distractor, FORMAT_VERSION, MultipleChoice, Numeric, PassRule, Question, QuestionKind, ResponseKind,
-    ShortAnswer, Tracing, TracingSpans,
+    Distractor, FORMAT_VERSION, MultipleChoice, Numeric, PassRule, Question, QuestionKind,
+    ResponseKind, ShortAnswer, Tracing, TracingSpans,
 };
 
 /// The result of reading one quiz: the quiz when there were no errors, and every diagnostic
@@ -25,29 +25,51 @@ pub struct Parsed {
 
 const TOP_KEYS: &[&str] = &["format_version", "title", "pass", "multipart", "questions"];
 const PASS_KEYS: &[&str] = &["min_percent"];
-const QUESTION_KEYS: &[&str] = &["type", "id", "multipart", "prompt", "answer", "context", "promptExplanation", "points"];
+const QUESTION_KEYS: &[&str] = &[
+    "type",
+    "id",
+    "multipart",
+    "prompt",
+    "answer",
+    "context",
+    "promptExplanation",
+    "points",
+];
 const QUESTION_TYPES: &[&str] = &["ShortAnswer", "MultipleChoice", "Tracing", "Numeric"];
 const EDITIONS: &[&str] = &["2015", "2018", "2021", "2024"];
 
 /// Reads and validates quiz source text. Never fails: problems come back as diagnostics.
 pub fn parse(source: &str) -> Parsed {
     let (root, errors) = DeTable::parse_recoverable(source);
-    let mut cx = Cx { source, diagnostics: Vec::new() };
+    let mut cx = Cx {
+        source,
+        diagnostics: Vec::new(),
+    };
     for error in &errors {
         let span = error.span().unwrap_or(0..0);
         cx.diagnostics.push(
-            Diagnostic::error(Rule::TomlSyntax, span, format!("invalid TOML: {}", error.message().trim_end_matches('.')))
-                .with_label("here")
-                .with_help("fix the TOML syntax; every other check runs once the file parses"),
+            Diagnostic::error(
+                Rule::TomlSyntax,
+                span,
+                format!("invalid TOML: {}", error.message().trim_end_matches('.')),
+            )
+            .with_label("here")
+            .with_help("fix the TOML syntax; every other check runs once the file parses"),
         );
     }
     if !errors.is_empty() {
-        return Parsed { quiz: None, diagnostics: cx.diagnostics };
+        return Parsed {
+            quiz: None,
+            diagnostics: cx.diagnostics,
+        };
     }
     let quiz = cx.quiz(root.get_ref());
     let has_errors = cx.diagnostics.iter().any(Diagnostic::is_error);
     cx.diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
-    Parsed { quiz: if has_errors { None } else { quiz }, diagnostics: cx.diagnostics }
+    Parsed {
+        quiz: if has_errors { None } else { quiz },
+        diagnostics: cx.diagnostics,
+    }
 }
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -65,7 +87,9 @@ impl Cx<'_> {
     fn quiz(&mut self, root: &DeTable<'_>) -> Option<crate::Quiz> {
         self.check_keys(root, "", TOP_KEYS, "a quiz file");
 
-        let format_version = root.get("format_version").and_then(|v| self.integer(v, "format_version"));
+        let format_version = root
+            .get("format_version")
+            .and_then(|v| self.integer(v, "format_version"));
         if let (Some(version), Some(value)) = (format_version, root.get("format_version"))
             && version != FORMAT_VERSION
         {
@@ -87,14 +111,20 @@ impl Cx<'_> {
         let questions: Vec<Question> = match questions_value {
             None => Vec::new(),
             Some(value) => match value.get_ref().as_array() {
-                Some(array) => array.iter().enumerate().filter_map(|(i, q)| self.question(i + 1, q)).collect(),
+                Some(array) => array
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, q)| self.question(i + 1, q))
+                    .collect(),
                 None => {
                     self.wrong_type(value, "questions", "an array of tables (`[[questions]]`)");
                     return None;
                 }
             },
         };
-        let array_len = questions_value.and_then(|v| v.get_ref().as_array()).map_or(0, |a| a.len());
+        let array_len = questions_value
+            .and_then(|v| v.get_ref().as_array())
+            .map_or(0, |a| a.len());
         if array_len == 0 {
             let span = questions_value.map_or(0..0, Spanned::span);
             self.push(
@@ -105,11 +135,19 @@ impl Cx<'_> {
         }
         self.check_ids(&questions);
         self.check_multipart(root, &multipart, &questions);
-        Some(crate::Quiz { format_version, title, pass, multipart, questions })
+        Some(crate::Quiz {
+            format_version,
+            title,
+            pass,
+            multipart,
+            questions,
+        })
     }
 
     fn pass(&mut self, value: &Value<'_>) -> PassRule {
-        let Some(table) = self.table(value, "pass") else { return PassRule::default() };
+        let Some(table) = self.table(value, "pass") else {
+            return PassRule::default();
+        };
         self.check_keys(table, "pass.", PASS_KEYS, "`pass`");
         let mut rule = PassRule::default();
         if let Some(v) = table.get("min_percent")
@@ -130,7 +168,9 @@ impl Cx<'_> {
 
     fn multipart(&mut self, value: Option<&Value<'_>>) -> BTreeMap<String, String> {
         let mut parts = BTreeMap::new();
-        let Some(table) = value.and_then(|v| self.table(v, "multipart")) else { return parts };
+        let Some(table) = value.and_then(|v| self.table(v, "multipart")) else {
+            return parts;
+        };
         for (key, value) in table.iter() {
             if let Some(text) = self.string(value, &format!("multipart.{}", key.get_ref())) {
                 parts.insert(key.get_ref().to_string(), text);
@@ -142,15 +182,23 @@ impl Cx<'_> {
     fn check_ids(&mut self, questions: &[Question]) {
         let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
         for question in questions {
-            let Some(id) = question.id.as_deref() else { continue };
+            let Some(id) = question.id.as_deref() else {
+                continue;
+            };
             let span = question.id_span.clone().unwrap_or(question.span.clone());
             if let Some(first) = seen.get(id) {
                 let (line, _) = line_col(self.source, first.start);
                 self.push(
-                    Diagnostic::error(Rule::DuplicateId, span, format!("duplicate question id `{id}`"))
-                        .with_label("used again here")
-                        .with_related(first.clone(), "first used here")
-                        .with_help(format!("give this question an id other than the one on line {line}")),
+                    Diagnostic::error(
+                        Rule::DuplicateId,
+                        span,
+                        format!("duplicate question id `{id}`"),
+                    )
+                    .with_label("used again here")
+                    .with_related(first.clone(), "first used here")
+                    .with_help(format!(
+                        "give this question an id other than the one on line {line}"
+                    )),
                 );
             } else {
                 seen.insert(id, span);
@@ -158,23 +206,44 @@ impl Cx<'_> {
         }
     }
 
-    fn check_multipart(&mut self, root: &DeTable<'_>, parts: &BTreeMap<String, String>, questions: &[Question]) {
+    fn check_multipart(
+        &mut self,
+        root: &DeTable<'_>,
+        parts: &BTreeMap<String, String>,
+        questions: &[Question],
+    ) {
         for question in questions {
-            let Some(key) = question.multipart.as_deref() else { continue };
+            let Some(key) = question.multipart.as_deref() else {
+                continue;
+            };
             if !parts.contains_key(key) {
-                let span = question.multipart_span.clone().unwrap_or(question.span.clone());
-                let mut d = Diagnostic::error(Rule::UnknownMultipartKey, span, format!("unknown multipart key `{key}`"))
-                    .with_label("not a key of the top-level `[multipart]` table");
+                let span = question
+                    .multipart_span
+                    .clone()
+                    .unwrap_or(question.span.clone());
+                let mut d = Diagnostic::error(
+                    Rule::UnknownMultipartKey,
+                    span,
+                    format!("unknown multipart key `{key}`"),
+                )
+                .with_label("not a key of the top-level `[multipart]` table");
                 d = match suggest(key, parts.keys().map(String::as_str)) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("add `{key} = \"\"\"...\"\"\"` under `[multipart]`")),
+                    None => {
+                        d.with_help(format!("add `{key} = \"\"\"...\"\"\"` under `[multipart]`"))
+                    }
                 };
                 self.push(d);
             }
         }
-        let Some(table) = root.get("multipart").and_then(|v| v.get_ref().as_table()) else { return };
+        let Some(table) = root.get("multipart").and_then(|v| v.get_ref().as_table()) else {
+            return;
+        };
         for (key, _) in table.iter() {
-            if !questions.iter().any(|q| q.multipart.as_deref() == Some(key.get_ref().as_ref())) {
+            if !questions
+                .iter()
+                .any(|q| q.multipart.as_deref() == Some(key.get_ref().as_ref()))
+            {
                 self.push(
                     Diagnostic::warning(
                         Rule::UnusedMultipartKey,
@@ -182,7 +251,10 @@ impl Cx<'_> {
                         format!("multipart key `{}` is used by no question", key.get_ref()),
                     )
                     .with_label("never referenced")
-                    .with_help(format!("set `multipart = \"{}\"` on its questions, or remove it", key.get_ref())),
+                    .with_help(format!(
+                        "set `multipart = \"{}\"` on its questions, or remove it",
+                        key.get_ref()
+                    )),
                 );
             }
         }
@@ -195,18 +267,28 @@ impl Cx<'_> {
         let header = self.header_span(&span);
 
         let id = table.get("id").and_then(|v| self.string(v, "id"));
-        let multipart = table.get("multipart").and_then(|v| self.string(v, "multipart"));
+        let multipart = table
+            .get("multipart")
+            .and_then(|v| self.string(v, "multipart"));
         let context = table.get("context").and_then(|v| self.string(v, "context"));
-        let prompt_explanation = table.get("promptExplanation").and_then(|v| self.boolean(v, "promptExplanation"));
+        let prompt_explanation = table
+            .get("promptExplanation")
+            .and_then(|v| self.boolean(v, "promptExplanation"));
         let points = match table.get("points") {
             None => Some(1),
             Some(v) => match self.integer(v, "points") {
                 Some(p) if p >= 1 => u32::try_from(p).ok(),
                 Some(p) => {
                     self.push(
-                        Diagnostic::error(Rule::InvalidValue, v.span(), "`points` must be at least 1")
-                            .with_label(format!("{p} points"))
-                            .with_help("give the question 1 or more points, or leave `points` out for 1"),
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            v.span(),
+                            "`points` must be at least 1",
+                        )
+                        .with_label(format!("{p} points"))
+                        .with_help(
+                            "give the question 1 or more points, or leave `points` out for 1",
+                        ),
                     );
                     None
                 }
@@ -230,10 +312,17 @@ impl Cx<'_> {
             self.push(d);
             return None;
         }
-        let prompt = self.require(table, "prompt", number, &header).and_then(|v| self.table(v, "prompt"));
-        let answer = self.require(table, "answer", number, &header).and_then(|v| self.table(v, "answer"));
+        let prompt = self
+            .require(table, "prompt", number, &header)
+            .and_then(|v| self.table(v, "prompt"));
+        let answer = self
+            .require(table, "answer", number, &header)
+            .and_then(|v| self.table(v, "answer"));
         let (prompt, answer) = (prompt?, answer?);
-        let at = Where { number, header: &header };
+        let at = Where {
+            number,
+            header: &header,
+        };
         let kind = match type_name.as_str() {
             "ShortAnswer" => self.short_answer(prompt, answer, &at),
             "MultipleChoice" => self.multiple_choice(prompt, answer, &at),
@@ -253,9 +342,24 @@ impl Cx<'_> {
         })
     }
 
-    fn short_answer(&mut self, prompt: &DeTable<'_>, answer: &DeTable<'_>, at: &Where<'_>) -> Option<QuestionKind> {
-        self.check_keys(prompt, "prompt.", &["prompt", "response"], "a `ShortAnswer` prompt");
-        self.check_keys(answer, "answer.", &["answer", "alternatives"], "a `ShortAnswer` answer");
+    fn short_answer(
+        &mut self,
+        prompt: &DeTable<'_>,
+        answer: &DeTable<'_>,
+        at: &Where<'_>,
+    ) -> Option<QuestionKind> {
+        self.check_keys(
+            prompt,
+            "prompt.",
+            &["prompt", "response"],
+            "a `ShortAnswer` prompt",
+        );
+        self.check_keys(
+            answer,
+            "answer.",
+            &["answer", "alternatives"],
+            "a `ShortAnswer` answer",
+        );
         let text = self.required_text(prompt, "prompt", "prompt.prompt", at);
         let response = match prompt.get("response") {
             None => Some(ResponseKind::Short),
@@ -265,9 +369,13 @@ impl Cx<'_> {
                 "code" => Some(ResponseKind::Code),
                 other => {
                     self.push(
-                        Diagnostic::error(Rule::InvalidValue, v.span(), format!("unknown `prompt.response` `{other}`"))
-                            .with_label("not a response kind")
-                            .with_help("use `\"short\"`, `\"long\"` or `\"code\"`"),
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            v.span(),
+                            format!("unknown `prompt.response` `{other}`"),
+                        )
+                        .with_label("not a response kind")
+                        .with_help("use `\"short\"`, `\"long\"` or `\"code\"`"),
                     );
                     None
                 }
@@ -276,7 +384,9 @@ impl Cx<'_> {
         let key = self.required_text(answer, "answer", "answer.answer", at);
         let alternatives = match answer.get("alternatives") {
             None => Some(Vec::new()),
-            Some(v) => self.string_list(v, "answer.alternatives").map(|l| l.into_iter().map(|(s, _)| s).collect()),
+            Some(v) => self
+                .string_list(v, "answer.alternatives")
+                .map(|l| l.into_iter().map(|(s, _)| s).collect()),
         };
         Some(QuestionKind::ShortAnswer(ShortAnswer {
             prompt: text?,
@@ -286,7 +396,12 @@ impl Cx<'_> {
         }))
     }
 
-    fn multiple_choice(&mut self, prompt: &DeTable<'_>, answer: &DeTable<'_>, at: &Where<'_>) -> Option<QuestionKind> {
+    fn multiple_choice(
+        &mut self,
+        prompt: &DeTable<'_>,
+        answer: &DeTable<'_>,
+        at: &Where<'_>,
+    ) -> Option<QuestionKind> {
         self.check_keys(
             prompt,
             "prompt.",
@@ -296,41 +411,59 @@ impl Cx<'_> {
         self.check_keys(answer, "answer.", &["answer"], "a `MultipleChoice` answer");
         let text = self.required_text(prompt, "prompt", "prompt.prompt", at);
 
-        let answers = self.require_in(answer, "answer", "answer.answer", at).and_then(|v| {
-            let select_all = v.get_ref().is_array();
-            let list = self.string_or_list(v, "answer.answer")?;
-            if list.is_empty() {
-                self.push(
-                    Diagnostic::error(Rule::EmptyText, v.span(), "`answer.answer` lists no answer")
+        let answers = self
+            .require_in(answer, "answer", "answer.answer", at)
+            .and_then(|v| {
+                let select_all = v.get_ref().is_array();
+                let list = self.string_or_list(v, "answer.answer")?;
+                if list.is_empty() {
+                    self.push(
+                        Diagnostic::error(
+                            Rule::EmptyText,
+                            v.span(),
+                            "`answer.answer` lists no answer",
+                        )
                         .with_label("empty list")
                         .with_help("list at least one right option"),
-                );
-                return None;
-            }
-            Some((list, select_all))
-        });
-
-        let distractors = self.require_in(prompt, "distractors", "prompt.distractors", at).and_then(|v| {
-            let Some(array) = v.get_ref().as_array() else {
-                self.wrong_type(v, "prompt.distractors", "an array of strings or `{ text, feedback }` tables");
-                return None;
-            };
-            let mut out = Vec::new();
-            let mut ok = true;
-            for item in array.iter() {
-                match self.distractor(item) {
-                    Some(d) => out.push(d),
-                    None => ok = false,
+                    );
+                    return None;
                 }
-            }
-            ok.then_some(out)
-        });
+                Some((list, select_all))
+            });
+
+        let distractors = self
+            .require_in(prompt, "distractors", "prompt.distractors", at)
+            .and_then(|v| {
+                let Some(array) = v.get_ref().as_array() else {
+                    self.wrong_type(
+                        v,
+                        "prompt.distractors",
+                        "an array of strings or `{ text, feedback }` tables",
+                    );
+                    return None;
+                };
+                let mut out = Vec::new();
+                let mut ok = true;
+                for item in array.iter() {
+                    match self.distractor(item) {
+                        Some(d) => out.push(d),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(out)
+            });
 
         let answer_index = prompt.get("answerIndex").and_then(|v| {
             let index = self.integer(v, "prompt.answerIndex")?;
-            Some((usize::try_from(index).unwrap_or(usize::MAX), index, v.span()))
+            Some((
+                usize::try_from(index).unwrap_or(usize::MAX),
+                index,
+                v.span(),
+            ))
         });
-        let sort_answers = prompt.get("sortAnswers").and_then(|v| Some((self.boolean(v, "prompt.sortAnswers")?, v.span())));
+        let sort_answers = prompt
+            .get("sortAnswers")
+            .and_then(|v| Some((self.boolean(v, "prompt.sortAnswers")?, v.span())));
 
         let ((answers, select_all), distractors) = (answers?, distractors?);
         let answers_text: Vec<String> = answers.iter().map(|(s, _)| s.clone()).collect();
@@ -341,19 +474,30 @@ impl Cx<'_> {
             if let Some(j) = answers_text.iter().position(|a| same_option(a, &d.text)) {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::AnswerInDistractors, span.clone(), "a right answer is repeated among the distractors")
-                        .with_label("this distractor is also an answer")
-                        .with_related(answers[j].1.clone(), "the answer")
-                        .with_help("remove it from `prompt.distractors`, or reword one of them"),
+                    Diagnostic::error(
+                        Rule::AnswerInDistractors,
+                        span.clone(),
+                        "a right answer is repeated among the distractors",
+                    )
+                    .with_label("this distractor is also an answer")
+                    .with_related(answers[j].1.clone(), "the answer")
+                    .with_help("remove it from `prompt.distractors`, or reword one of them"),
                 );
             }
-            if let Some((_, first)) = distractors[..i].iter().find(|(e, _)| same_option(&e.text, &d.text)) {
+            if let Some((_, first)) = distractors[..i]
+                .iter()
+                .find(|(e, _)| same_option(&e.text, &d.text))
+            {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::DuplicateOption, span.clone(), "this distractor is listed twice")
-                        .with_label("repeated")
-                        .with_related(first.clone(), "first listed here")
-                        .with_help("remove one of them"),
+                    Diagnostic::error(
+                        Rule::DuplicateOption,
+                        span.clone(),
+                        "this distractor is listed twice",
+                    )
+                    .with_label("repeated")
+                    .with_related(first.clone(), "first listed here")
+                    .with_help("remove one of them"),
                 );
             }
         }
@@ -361,10 +505,14 @@ impl Cx<'_> {
             if let Some((_, first)) = answers[..i].iter().find(|(b, _)| same_option(a, b)) {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::DuplicateOption, span.clone(), "this answer is listed twice")
-                        .with_label("repeated")
-                        .with_related(first.clone(), "first listed here")
-                        .with_help("remove one of them"),
+                    Diagnostic::error(
+                        Rule::DuplicateOption,
+                        span.clone(),
+                        "this answer is listed twice",
+                    )
+                    .with_label("repeated")
+                    .with_related(first.clone(), "first listed here")
+                    .with_help("remove one of them"),
                 );
             }
         }
@@ -373,15 +521,20 @@ impl Cx<'_> {
         {
             ok = false;
             self.push(
-                Diagnostic::error(Rule::AnswerIndexOutOfRange, span.clone(), format!("`prompt.answerIndex` {raw} is out of range"))
-                    .with_label(format!("there are {} distractors", distractors.len()))
-                    .with_help(format!(
-                        "use an index from 0 (answer first) to {} (answer last)",
-                        distractors.len()
-                    )),
+                Diagnostic::error(
+                    Rule::AnswerIndexOutOfRange,
+                    span.clone(),
+                    format!("`prompt.answerIndex` {raw} is out of range"),
+                )
+                .with_label(format!("there are {} distractors", distractors.len()))
+                .with_help(format!(
+                    "use an index from 0 (answer first) to {} (answer last)",
+                    distractors.len()
+                )),
             );
         }
-        if let (Some((_, _, index_span)), Some((true, sort_span))) = (&answer_index, &sort_answers) {
+        if let (Some((_, _, index_span)), Some((true, sort_span))) = (&answer_index, &sort_answers)
+        {
             ok = false;
             self.push(
                 Diagnostic::error(
@@ -411,37 +564,73 @@ impl Cx<'_> {
         match item.get_ref() {
             DeValue::String(text) => {
                 self.non_empty(text, item.span(), "a distractor")?;
-                Some((Distractor { text: text.to_string(), feedback: None }, item.span()))
+                Some((
+                    Distractor {
+                        text: text.to_string(),
+                        feedback: None,
+                    },
+                    item.span(),
+                ))
             }
             DeValue::Table(table) => {
-                self.check_keys(table, "distractor.", &["text", "feedback"], "a distractor table");
+                self.check_keys(
+                    table,
+                    "distractor.",
+                    &["text", "feedback"],
+                    "a distractor table",
+                );
                 let text = match table.get("text") {
                     Some(v) => self.string(v, "text"),
                     None => {
                         self.push(
-                            Diagnostic::error(Rule::MissingKey, item.span(), "distractor table without `text`")
-                                .with_label("no `text` key")
-                                .with_help("write it as `{ text = \"...\", feedback = \"...\" }`"),
+                            Diagnostic::error(
+                                Rule::MissingKey,
+                                item.span(),
+                                "distractor table without `text`",
+                            )
+                            .with_label("no `text` key")
+                            .with_help("write it as `{ text = \"...\", feedback = \"...\" }`"),
                         );
                         None
                     }
                 };
-                let feedback = table.get("feedback").and_then(|v| self.string(v, "feedback"));
+                let feedback = table
+                    .get("feedback")
+                    .and_then(|v| self.string(v, "feedback"));
                 let span = table.get("text").map_or(item.span(), Spanned::span);
                 let text = text?;
                 self.non_empty(&text, span.clone(), "a distractor")?;
                 Some((Distractor { text, feedback }, span))
             }
             _ => {
-                self.wrong_type(item, "distractor", "a string or a `{ text, feedback }` table");
+                self.wrong_type(
+                    item,
+                    "distractor",
+                    "a string or a `{ text, feedback }` table",
+                );
                 None
             }
         }
     }
 
-    fn tracing(&mut self, prompt: &DeTable<'_>, answer: &DeTable<'_>, at: &Where<'_>) -> Option<QuestionKind> {
-        self.check_keys(prompt, "prompt.", &["program", "edition"], "a `Tracing` prompt");
-        self.check_keys(answer, "answer.", &["doesCompile", "stdout", "lineNumber"], "a `Tracing` answer");
+    fn tracing(
+        &mut self,
+        prompt: &DeTable<'_>,
+        answer: &DeTable<'_>,
+        at: &Where<'_>,
+    ) -> Option<QuestionKind> {
+        self.check_keys(
+            prompt,
+            "prompt.",
+            &["program", "edition"],
+            "a `Tracing` prompt",
+        );
+        self.check_keys(
+            answer,
+            "answer.",
+            &["doesCompile", "stdout", "lineNumber"],
+            "a `Tracing` answer",
+        );
         let program_value = self.require_in(prompt, "program", "prompt.program", at);
         let program = program_value.and_then(|v| self.string(v, "prompt.program"));
         let edition = match prompt.get("edition") {
@@ -451,9 +640,13 @@ impl Cx<'_> {
                     Some(e)
                 } else {
                     self.push(
-                        Diagnostic::error(Rule::InvalidValue, v.span(), format!("unknown Rust edition `{e}`"))
-                            .with_label("not an edition")
-                            .with_help("use `\"2015\"`, `\"2018\"`, `\"2021\"` or `\"2024\"`"),
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            v.span(),
+                            format!("unknown Rust edition `{e}`"),
+                        )
+                        .with_label("not an edition")
+                        .with_help("use `\"2015\"`, `\"2018\"`, `\"2021\"` or `\"2024\"`"),
                     );
                     None
                 }
@@ -461,8 +654,12 @@ impl Cx<'_> {
         };
         let compiles_value = self.require_in(answer, "doesCompile", "answer.doesCompile", at);
         let does_compile = compiles_value.and_then(|v| self.boolean(v, "answer.doesCompile"));
-        let stdout = answer.get("stdout").map(|v| (self.string(v, "answer.stdout"), v.span()));
-        let line_number = answer.get("lineNumber").map(|v| (self.integer(v, "answer.lineNumber"), v.span()));
+        let stdout = answer
+            .get("stdout")
+            .map(|v| (self.string(v, "answer.stdout"), v.span()));
+        let line_number = answer
+            .get("lineNumber")
+            .map(|v| (self.integer(v, "answer.lineNumber"), v.span()));
         let (program, does_compile, edition) = (program?, does_compile?, edition?);
         let compiles_span = compiles_value.map_or(0..0, Spanned::span);
 
@@ -471,28 +668,42 @@ impl Cx<'_> {
             if let Some((_, span)) = &line_number {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::TracingKeyShape, span.clone(), "`answer.lineNumber` given for a program that compiles")
-                        .with_label("only programs that fail to compile have an error line")
-                        .with_related(compiles_span.clone(), "the key says it compiles")
-                        .with_help("remove `answer.lineNumber`, or set `answer.doesCompile = false`"),
+                    Diagnostic::error(
+                        Rule::TracingKeyShape,
+                        span.clone(),
+                        "`answer.lineNumber` given for a program that compiles",
+                    )
+                    .with_label("only programs that fail to compile have an error line")
+                    .with_related(compiles_span.clone(), "the key says it compiles")
+                    .with_help("remove `answer.lineNumber`, or set `answer.doesCompile = false`"),
                 );
             }
             if stdout.is_none() {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::TracingKeyShape, compiles_span.clone(), "`answer.stdout` missing for a program that compiles")
-                        .with_label("the key says it compiles")
-                        .with_help("add `answer.stdout` with what the program prints (`\"\"` for nothing)"),
+                    Diagnostic::error(
+                        Rule::TracingKeyShape,
+                        compiles_span.clone(),
+                        "`answer.stdout` missing for a program that compiles",
+                    )
+                    .with_label("the key says it compiles")
+                    .with_help(
+                        "add `answer.stdout` with what the program prints (`\"\"` for nothing)",
+                    ),
                 );
             }
         } else {
             if let Some((_, span)) = &stdout {
                 ok = false;
                 self.push(
-                    Diagnostic::error(Rule::TracingKeyShape, span.clone(), "`answer.stdout` given for a program that does not compile")
-                        .with_label("a program that fails to compile prints nothing")
-                        .with_related(compiles_span.clone(), "the key says it does not compile")
-                        .with_help("remove `answer.stdout`, or set `answer.doesCompile = true`"),
+                    Diagnostic::error(
+                        Rule::TracingKeyShape,
+                        span.clone(),
+                        "`answer.stdout` given for a program that does not compile",
+                    )
+                    .with_label("a program that fails to compile prints nothing")
+                    .with_related(compiles_span.clone(), "the key says it does not compile")
+                    .with_help("remove `answer.stdout`, or set `answer.doesCompile = true`"),
                 );
             }
             if line_number.is_none() {
@@ -523,9 +734,13 @@ impl Cx<'_> {
                 _ => {
                     ok = false;
                     self.push(
-                        Diagnostic::error(Rule::InvalidValue, span.clone(), format!("`answer.lineNumber` {line} is not a line of the program"))
-                            .with_label(format!("the program shows {visible} lines"))
-                            .with_help("count visible lines from 1, skipping hidden `#` lines"),
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            span.clone(),
+                            format!("`answer.lineNumber` {line} is not a line of the program"),
+                        )
+                        .with_label(format!("the program shows {visible} lines"))
+                        .with_help("count visible lines from 1, skipping hidden `#` lines"),
                     );
                 }
             }
@@ -538,24 +753,42 @@ impl Cx<'_> {
         ok.then_some(QuestionKind::Tracing(tracing))
     }
 
-    fn numeric(&mut self, prompt: &DeTable<'_>, answer: &DeTable<'_>, at: &Where<'_>) -> Option<QuestionKind> {
+    fn numeric(
+        &mut self,
+        prompt: &DeTable<'_>,
+        answer: &DeTable<'_>,
+        at: &Where<'_>,
+    ) -> Option<QuestionKind> {
         self.check_keys(prompt, "prompt.", &["prompt", "unit"], "a `Numeric` prompt");
-        self.check_keys(answer, "answer.", &["answer", "tolerance"], "a `Numeric` answer");
+        self.check_keys(
+            answer,
+            "answer.",
+            &["answer", "tolerance"],
+            "a `Numeric` answer",
+        );
         let text = self.required_text(prompt, "prompt", "prompt.prompt", at);
-        let unit = prompt.get("unit").and_then(|v| self.string(v, "prompt.unit"));
-        let value = self.require_in(answer, "answer", "answer.answer", at).and_then(|v| {
-            let n = self.number(v, "answer.answer")?;
-            if n.is_finite() {
-                Some(n)
-            } else {
-                self.push(
-                    Diagnostic::error(Rule::InvalidValue, v.span(), "`answer.answer` must be a finite number")
+        let unit = prompt
+            .get("unit")
+            .and_then(|v| self.string(v, "prompt.unit"));
+        let value = self
+            .require_in(answer, "answer", "answer.answer", at)
+            .and_then(|v| {
+                let n = self.number(v, "answer.answer")?;
+                if n.is_finite() {
+                    Some(n)
+                } else {
+                    self.push(
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            v.span(),
+                            "`answer.answer` must be a finite number",
+                        )
                         .with_label("not finite")
                         .with_help("write the expected number, e.g. `655360`"),
-                );
-                None
-            }
-        });
+                    );
+                    None
+                }
+            });
         let tolerance = match answer.get("tolerance") {
             None => Some(0.0),
             Some(v) => self.number(v, "answer.tolerance").and_then(|t| {
@@ -563,15 +796,26 @@ impl Cx<'_> {
                     Some(t)
                 } else {
                     self.push(
-                        Diagnostic::error(Rule::InvalidValue, v.span(), "`answer.tolerance` must be zero or more")
-                            .with_label(format!("{t} is negative or not finite"))
-                            .with_help("write the largest accepted distance from the answer, e.g. `0.5`"),
+                        Diagnostic::error(
+                            Rule::InvalidValue,
+                            v.span(),
+                            "`answer.tolerance` must be zero or more",
+                        )
+                        .with_label(format!("{t} is negative or not finite"))
+                        .with_help(
+                            "write the largest accepted distance from the answer, e.g. `0.5`",
+                        ),
                     );
                     None
                 }
             }),
         };
-        Some(QuestionKind::Numeric(Numeric { prompt: text?, answer: value?, tolerance: tolerance?, unit }))
+        Some(QuestionKind::Numeric(Numeric {
+            prompt: text?,
+            answer: value?,
+            tolerance: tolerance?,
+            unit,
+        }))
     }
 
     // ---- typed accessors; each reports its own problem and returns `None` ----
@@ -582,37 +826,67 @@ impl Cx<'_> {
             if allowed.contains(&name.as_ref()) {
                 continue;
             }
-            let mut d = Diagnostic::error(Rule::UnknownKey, key.span(), format!("unknown key `{prefix}{name}`"))
-                .with_label(format!("not a key of {what}"));
+            let mut d = Diagnostic::error(
+                Rule::UnknownKey,
+                key.span(),
+                format!("unknown key `{prefix}{name}`"),
+            )
+            .with_label(format!("not a key of {what}"));
             d = match suggest(name, allowed.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean `{prefix}{s}`?")),
                 None => d.with_help(format!(
                     "remove it; the keys here are {}",
-                    allowed.iter().map(|k| format!("`{prefix}{k}`")).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(|k| format!("`{prefix}{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             self.push(d);
         }
     }
 
-    fn require<'t, 'i>(&mut self, table: &'t DeTable<'i>, key: &str, number: usize, header: &Range<usize>) -> Option<&'t Value<'i>> {
+    fn require<'t, 'i>(
+        &mut self,
+        table: &'t DeTable<'i>,
+        key: &str,
+        number: usize,
+        header: &Range<usize>,
+    ) -> Option<&'t Value<'i>> {
         let at = Where { number, header };
         self.require_in(table, key, key, &at)
     }
 
-    fn require_in<'t, 'i>(&mut self, table: &'t DeTable<'i>, key: &str, path: &str, at: &Where<'_>) -> Option<&'t Value<'i>> {
+    fn require_in<'t, 'i>(
+        &mut self,
+        table: &'t DeTable<'i>,
+        key: &str,
+        path: &str,
+        at: &Where<'_>,
+    ) -> Option<&'t Value<'i>> {
         let value = table.get(key);
         if value.is_none() {
             self.push(
-                Diagnostic::error(Rule::MissingKey, at.header.clone(), format!("question {} has no `{path}`", at.number))
-                    .with_label("in this question")
-                    .with_help(format!("add `{path} = ...`")),
+                Diagnostic::error(
+                    Rule::MissingKey,
+                    at.header.clone(),
+                    format!("question {} has no `{path}`", at.number),
+                )
+                .with_label("in this question")
+                .with_help(format!("add `{path} = ...`")),
             );
         }
         value
     }
 
-    fn required_text(&mut self, table: &DeTable<'_>, key: &str, path: &str, at: &Where<'_>) -> Option<String> {
+    fn required_text(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        path: &str,
+        at: &Where<'_>,
+    ) -> Option<String> {
         let value = self.require_in(table, key, path, at)?;
         let text = self.string(value, path)?;
         self.non_empty(&text, value.span(), &format!("`{path}`"))?;
@@ -636,7 +910,10 @@ impl Cx<'_> {
             Diagnostic::error(
                 Rule::WrongType,
                 value.span(),
-                format!("`{path}` must be {expected}, not {}", article(value.get_ref().type_str())),
+                format!(
+                    "`{path}` must be {expected}, not {}",
+                    article(value.get_ref().type_str())
+                ),
             )
             .with_label(format!("expected {expected}"))
             .with_help(format!("write `{path}` as {expected}")),
@@ -662,7 +939,10 @@ impl Cx<'_> {
     }
 
     fn integer(&mut self, value: &Value<'_>, path: &str) -> Option<i64> {
-        let n = value.get_ref().as_integer().and_then(|i| i64::from_str_radix(i.as_str(), i.radix()).ok());
+        let n = value
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i64::from_str_radix(i.as_str(), i.radix()).ok());
         if n.is_none() {
             self.wrong_type(value, path, "an integer");
         }
@@ -691,7 +971,11 @@ impl Cx<'_> {
         t
     }
 
-    fn string_list(&mut self, value: &Value<'_>, path: &str) -> Option<Vec<(String, Range<usize>)>> {
+    fn string_list(
+        &mut self,
+        value: &Value<'_>,
+        path: &str,
+    ) -> Option<Vec<(String, Range<usize>)>> {
         let Some(array) = value.get_ref().as_array() else {
             self.wrong_type(value, path, "an array of strings");
             return None;
@@ -707,7 +991,11 @@ impl Cx<'_> {
         ok.then_some(out)
     }
 
-    fn string_or_list(&mut self, value: &Value<'_>, path: &str) -> Option<Vec<(String, Range<usize>)>> {
+    fn string_or_list(
+        &mut self,
+        value: &Value<'_>,
+        path: &str,
+    ) -> Option<Vec<(String, Range<usize>)>> {
         match value.get_ref() {
             DeValue::String(s) => {
                 self.non_empty(s, value.span(), &format!("`{path}`"))?;
@@ -758,7 +1046,12 @@ fn article(type_name: &str) -> String {
 /// The closest known name, if close enough to be a likely typo.
 fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     known
-        .map(|k| (strsim::damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()), k))
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&name.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -788,13 +1081,24 @@ mod tests {
         let found = rules(
             "[[questions]]\ntype = \"MultipleChoice\"\nprompt.prompt = \"pick\"\nprompt.distractors = [\"a\", \"c\"]\nprompt.answerIndex = 9\nanswer.answer = \"c\"\nanswer.extra = 1\n",
         );
-        assert_eq!(found, vec![Rule::AnswerInDistractors, Rule::AnswerIndexOutOfRange, Rule::UnknownKey]);
+        assert_eq!(
+            found,
+            vec![
+                Rule::AnswerInDistractors,
+                Rule::AnswerIndexOutOfRange,
+                Rule::UnknownKey
+            ]
+        );
     }
 
     #[test]
     fn typos_get_a_suggestion() {
         let parsed = parse("[[questions]]\ntype = \"MultipleChoise\"\n");
-        assert!(parsed.diagnostics[0].notes[0].contains("`MultipleChoice`"), "{:?}", parsed.diagnostics);
+        assert!(
+            parsed.diagnostics[0].notes[0].contains("`MultipleChoice`"),
+            "{:?}",
+            parsed.diagnostics
+        );
     }
 
     #[test]

@@ -228,12 +228,21 @@ pub fn program_line(line: &str) -> ProgramLine {
     let indent = &line[..line.len() - trimmed.len()];
     match trimmed.strip_prefix('#') {
         // `##` escapes a literal `#` at the start of a visible line.
-        Some(rest) if rest.starts_with('#') => ProgramLine { hidden: false, text: format!("{indent}{rest}") },
+        Some(rest) if rest.starts_with('#') => ProgramLine {
+            hidden: false,
+            text: format!("{indent}{rest}"),
+        },
         Some(rest) if !rest.starts_with('[') && !rest.starts_with('!') => {
             let rest = rest.strip_prefix(' ').unwrap_or(rest);
-            ProgramLine { hidden: true, text: format!("{indent}{rest}") }
+            ProgramLine {
+                hidden: true,
+                text: format!("{indent}{rest}"),
+            }
         }
-        _ => ProgramLine { hidden: false, text: line.to_owned() },
+        _ => ProgramLine {
+            hidden: false,
+            text: line.to_owned(),
+        },
     }
 }
 
@@ -255,7 +264,10 @@ mod tests {
     #[test]
     fn hidden_lines_are_restored_and_mapped() {
         let t = tracing("#fn main() {\n# let a = 1;\nlet b = a;\n#[derive(Debug)]\n#}\n");
-        assert_eq!(t.full_program(), "fn main() {\nlet a = 1;\nlet b = a;\n#[derive(Debug)]\n}\n");
+        assert_eq!(
+            t.full_program(),
+            "fn main() {\nlet a = 1;\nlet b = a;\n#[derive(Debug)]\n}\n"
+        );
         assert_eq!(t.visible_program(), "let b = a;\n#[derive(Debug)]\n");
         assert_eq!(t.visible_line(3), Some(1));
         assert_eq!(t.visible_line(4), Some(2));

@@ -20,7 +20,11 @@ pub fn markdown(text: &str) -> String {
     let mut cell = String::new();
     let mut in_cell = false;
     let push_text = |out: &mut String, cell: &mut String, in_cell: bool, s: &str| {
-        if in_cell { cell.push_str(s) } else { out.push_str(s) }
+        if in_cell {
+            cell.push_str(s)
+        } else {
+            out.push_str(s)
+        }
     };
     for event in Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
         match event {
@@ -72,11 +76,7 @@ pub fn markdown(text: &str) -> String {
             }
             Event::SoftBreak => push_text(&mut out, &mut cell, in_cell, " "),
             Event::HardBreak => out.push('\n'),
-            Event::Start(Tag::Paragraph) => {
-                if lists.is_empty() {
-                    blank_line(&mut out);
-                }
-            }
+            Event::Start(Tag::Paragraph) if lists.is_empty() => blank_line(&mut out),
             Event::End(TagEnd::Paragraph) => out.push('\n'),
             Event::Start(Tag::Heading { .. }) => {
                 blank_line(&mut out);
@@ -108,11 +108,7 @@ pub fn markdown(text: &str) -> String {
                     _ => out.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
             Event::Start(Tag::Link { dest_url, .. }) => link_target.push(dest_url.to_string()),
             Event::End(TagEnd::Link) => {
                 if let Some(url) = link_target.pop() {
@@ -177,7 +173,13 @@ fn strip_marks(text: &str) -> String {
 pub fn indent(text: &str, by: usize) -> String {
     let pad = " ".repeat(by);
     text.lines()
-        .map(|l| if l.is_empty() { String::new() } else { format!("{pad}{l}") })
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{pad}{l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -187,7 +189,14 @@ pub fn indent(text: &str, by: usize) -> String {
 pub fn question(quiz: &Quiz, index: usize, seed: &str) -> String {
     let q = &quiz.questions[index];
     let mut out = String::new();
-    let _ = writeln!(out, "Question {} of {} ({}){}", index + 1, quiz.questions.len(), points(q.points), kind_hint(q));
+    let _ = writeln!(
+        out,
+        "Question {} of {} ({}){}",
+        index + 1,
+        quiz.questions.len(),
+        points(q.points),
+        kind_hint(q)
+    );
     if let Some(part) = q.multipart.as_ref().and_then(|k| quiz.multipart.get(k)) {
         let _ = writeln!(out, "\n{}\n", indent(&markdown(part), 2));
     }
@@ -195,8 +204,16 @@ pub fn question(quiz: &Quiz, index: usize, seed: &str) -> String {
     match &q.kind {
         QuestionKind::MultipleChoice(mc) => {
             out.push('\n');
-            for (i, choice) in choices(mc, &question_key(quiz, index), seed).iter().enumerate() {
-                let _ = writeln!(out, "  {}) {}", letter(i), hanging(&markdown(&choice.text), 5));
+            for (i, choice) in choices(mc, &question_key(quiz, index), seed)
+                .iter()
+                .enumerate()
+            {
+                let _ = writeln!(
+                    out,
+                    "  {}) {}",
+                    letter(i),
+                    hanging(&markdown(&choice.text), 5)
+                );
             }
         }
         QuestionKind::Tracing(t) => {
@@ -230,9 +247,20 @@ fn points(n: u32) -> String {
 fn hanging(text: &str, by: usize) -> String {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").to_string();
-    let rest: Vec<String> =
-        lines.map(|l| if l.is_empty() { String::new() } else { format!("{}{l}", " ".repeat(by)) }).collect();
-    if rest.is_empty() { first } else { format!("{first}\n{}", rest.join("\n")) }
+    let rest: Vec<String> = lines
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{}{l}", " ".repeat(by))
+            }
+        })
+        .collect();
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first}\n{}", rest.join("\n"))
+    }
 }
 
 /// Feedback after grading. Each question shows the student's answer and, for a wrong pick,
@@ -266,19 +294,32 @@ pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal
             first_line(&markdown(q.prompt()))
         );
         let order: Vec<String> = match &q.kind {
-            QuestionKind::MultipleChoice(mc) => {
-                choices(mc, &question_key(quiz, index), seed).into_iter().map(|c| c.text).collect()
-            }
+            QuestionKind::MultipleChoice(mc) => choices(mc, &question_key(quiz, index), seed)
+                .into_iter()
+                .map(|c| c.text)
+                .collect(),
             _ => Vec::new(),
         };
-        let _ = writeln!(out, "  your answer: {}", describe_response(result.response.as_ref(), &order));
+        let _ = writeln!(
+            out,
+            "  your answer: {}",
+            describe_response(result.response.as_ref(), &order)
+        );
         if let QuestionKind::MultipleChoice(mc) = &q.kind {
             for pick in &result.wrong_picks {
-                let why = mc.distractors.iter().find(|d| &d.text == pick).and_then(|d| d.feedback.as_deref());
+                let why = mc
+                    .distractors
+                    .iter()
+                    .find(|d| &d.text == pick)
+                    .and_then(|d| d.feedback.as_deref());
                 let label = option_label(pick, &order);
                 match why {
                     Some(why) => {
-                        let _ = writeln!(out, "  why not {label}: {}", hanging(&markdown(why), 4).trim_start());
+                        let _ = writeln!(
+                            out,
+                            "  why not {label}: {}",
+                            hanging(&markdown(why), 4).trim_start()
+                        );
                     }
                     None => {
                         let _ = writeln!(out, "  {label} is not right");
@@ -290,7 +331,11 @@ pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal
             }
         }
         if !result.correct && reveal {
-            let _ = writeln!(out, "  right answer: {}", describe_response(Some(&Response::key(q)), &order));
+            let _ = writeln!(
+                out,
+                "  right answer: {}",
+                describe_response(Some(&Response::key(q)), &order)
+            );
         }
         if (result.correct || reveal)
             && let Some(context) = &q.context
@@ -300,13 +345,21 @@ pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal
     }
     if !report.passed && !reveal {
         let wrong: Vec<String> = report.wrong().iter().map(|i| (i + 1).to_string()).collect();
-        let _ = writeln!(out, "\nto pass, answer again: question {}", wrong.join(", "));
+        let _ = writeln!(
+            out,
+            "\nto pass, answer again: question {}",
+            wrong.join(", ")
+        );
     }
     out
 }
 
 fn first_line(text: &str) -> String {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     let mut short: String = line.chars().take(90).collect();
     if short.len() < line.len() {
         short.push_str("...");
@@ -331,15 +384,35 @@ fn describe_response(response: Option<&Response>, order: &[String]) -> String {
         Some(Response::Choices(picks)) => {
             let mut labels: Vec<(usize, String)> = picks
                 .iter()
-                .map(|p| (order.iter().position(|o| o == p).unwrap_or(usize::MAX), option_label(p, order)))
+                .map(|p| {
+                    (
+                        order.iter().position(|o| o == p).unwrap_or(usize::MAX),
+                        option_label(p, order),
+                    )
+                })
                 .collect();
             labels.sort();
-            labels.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join("; ")
+            labels
+                .into_iter()
+                .map(|(_, l)| l)
+                .collect::<Vec<_>>()
+                .join("; ")
         }
-        Some(Response::Tracing { compiles: true, stdout, .. }) => {
-            format!("compiles, prints {:?}", stdout.as_deref().unwrap_or("").trim_end())
+        Some(Response::Tracing {
+            compiles: true,
+            stdout,
+            ..
+        }) => {
+            format!(
+                "compiles, prints {:?}",
+                stdout.as_deref().unwrap_or("").trim_end()
+            )
         }
-        Some(Response::Tracing { compiles: false, line, .. }) => match line {
+        Some(Response::Tracing {
+            compiles: false,
+            line,
+            ..
+        }) => match line {
             Some(line) => format!("does not compile, error on line {line}"),
             None => "does not compile".to_string(),
         },
@@ -353,11 +426,17 @@ mod tests {
     #[test]
     fn markdown_keeps_code_and_drops_hidden_lines_and_marks() {
         let md = "Look at **this**:\n\n```aquascope,interpreter\n#fn main() {\nlet x = `[1]`;`[]`\n#}\n```\n\n- one\n- `two`\n\n2<sup>8</sup>";
-        assert_eq!(markdown(md), "Look at this:\n\n    let x = 1;\n\n- one\n- `two`\n\n2^8");
+        assert_eq!(
+            markdown(md),
+            "Look at this:\n\n    let x = 1;\n\n- one\n- `two`\n\n2^8"
+        );
     }
 
     #[test]
     fn tables_become_rows() {
-        assert_eq!(markdown("| a | b |\n|---|---|\n| 1 | 2 |\n"), "    a | b\n    1 | 2");
+        assert_eq!(
+            markdown("| a | b |\n|---|---|\n| 1 | 2 |\n"),
+            "    a | b\n    1 | 2"
+        );
     }
 }

@@ -46,7 +46,10 @@ impl Default for VerifyOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// rustc rejected it; `line` is the primary span's line in the full program.
-    CompileError { line: Option<usize>, message: String },
+    CompileError {
+        line: Option<usize>,
+        message: String,
+    },
     /// It compiled and ran; `success` is false when it panicked or exited non-zero.
     Ran { stdout: String, success: bool },
     /// Compiling or running took longer than the limit.
@@ -80,17 +83,26 @@ pub fn verify_quizzes(quizzes: &[&Quiz], options: &VerifyOptions) -> Vec<Vec<Dia
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((_, tracing)) = jobs.get(i) else { break };
+                    let Some((_, tracing)) = jobs.get(i) else {
+                        break;
+                    };
                     let outcome = match &version {
                         Ok(version) => outcome_cached(tracing, version, options),
-                        Err(reason) => Outcome::NotRun { reason: reason.clone() },
+                        Err(reason) => Outcome::NotRun {
+                            reason: reason.clone(),
+                        },
                     };
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((i, outcome));
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((i, outcome));
                 }
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     results.sort_by_key(|(i, _)| *i);
     for (i, outcome) in results {
         let (qi, tracing) = jobs[i];
@@ -105,7 +117,10 @@ pub fn verify_quiz(quiz: &Quiz, options: &VerifyOptions) -> Vec<Diagnostic> {
 }
 
 fn rustc_version(rustc: &Path) -> Result<String, String> {
-    let output = Command::new(rustc).arg("-vV").output().map_err(|e| format!("`{}` could not be started: {e}", rustc.display()))?;
+    let output = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .map_err(|e| format!("`{}` could not be started: {e}", rustc.display()))?;
     if !output.status.success() {
         return Err(format!("`{} -vV` failed", rustc.display()));
     }
@@ -119,7 +134,10 @@ fn outcome_cached(tracing: &Tracing, version: &str, options: &VerifyOptions) -> 
         hash.update([0]);
     }
     let key: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let cached = options.cache_dir.as_ref().map(|dir| dir.join(format!("{key}.json")));
+    let cached = options
+        .cache_dir
+        .as_ref()
+        .map(|dir| dir.join(format!("{key}.json")));
     if let Some(file) = &cached
         && let Ok(text) = std::fs::read_to_string(file)
         && let Ok(outcome) = serde_json::from_str::<Outcome>(&text)
@@ -144,24 +162,51 @@ fn outcome_cached(tracing: &Tracing, version: &str, options: &VerifyOptions) -> 
 fn outcome_uncached(tracing: &Tracing, options: &VerifyOptions) -> Outcome {
     let dir = match tempfile::Builder::new().prefix("quiz-tracing-").tempdir() {
         Ok(dir) => dir,
-        Err(e) => return Outcome::NotRun { reason: format!("no temporary folder: {e}") },
+        Err(e) => {
+            return Outcome::NotRun {
+                reason: format!("no temporary folder: {e}"),
+            };
+        }
     };
     let source = dir.path().join("main.rs");
-    let binary = dir.path().join(if cfg!(windows) { "program.exe" } else { "program" });
+    let binary = dir.path().join(if cfg!(windows) {
+        "program.exe"
+    } else {
+        "program"
+    });
     if let Err(e) = std::fs::write(&source, tracing.full_program()) {
-        return Outcome::NotRun { reason: format!("could not write the program: {e}") };
+        return Outcome::NotRun {
+            reason: format!("could not write the program: {e}"),
+        };
     }
     let mut compile = Command::new(&options.rustc);
     compile
-        .args(["--edition", &tracing.edition, "--error-format=json", "--cap-lints", "allow", "--crate-name", "program"])
+        .args([
+            "--edition",
+            &tracing.edition,
+            "--error-format=json",
+            "--cap-lints",
+            "allow",
+            "--crate-name",
+            "program",
+        ])
         .args(["-C", "debuginfo=0", "-o"])
         .arg(&binary)
         .arg(&source)
         .current_dir(dir.path());
     let compiled = match run_limited(&mut compile, options.compile_timeout) {
         Ok(Some(run)) => run,
-        Ok(None) => return Outcome::TimedOut { compiling: true, seconds: options.compile_timeout.as_secs() },
-        Err(e) => return Outcome::NotRun { reason: format!("`{}` could not be started: {e}", options.rustc.display()) },
+        Ok(None) => {
+            return Outcome::TimedOut {
+                compiling: true,
+                seconds: options.compile_timeout.as_secs(),
+            };
+        }
+        Err(e) => {
+            return Outcome::NotRun {
+                reason: format!("`{}` could not be started: {e}", options.rustc.display()),
+            };
+        }
     };
     if !compiled.success {
         return first_error(&compiled.stderr);
@@ -169,9 +214,17 @@ fn outcome_uncached(tracing: &Tracing, options: &VerifyOptions) -> Outcome {
     let mut run = Command::new(&binary);
     run.current_dir(dir.path()).env("RUST_BACKTRACE", "0");
     match run_limited(&mut run, options.run_timeout) {
-        Ok(Some(ran)) => Outcome::Ran { stdout: ran.stdout, success: ran.success },
-        Ok(None) => Outcome::TimedOut { compiling: false, seconds: options.run_timeout.as_secs() },
-        Err(e) => Outcome::NotRun { reason: format!("the compiled program could not be started: {e}") },
+        Ok(Some(ran)) => Outcome::Ran {
+            stdout: ran.stdout,
+            success: ran.success,
+        },
+        Ok(None) => Outcome::TimedOut {
+            compiling: false,
+            seconds: options.run_timeout.as_secs(),
+        },
+        Err(e) => Outcome::NotRun {
+            reason: format!("the compiled program could not be started: {e}"),
+        },
     }
 }
 
@@ -184,7 +237,11 @@ struct Finished {
 /// Runs a command with no input, collecting its output, and kills it after `limit`
 /// (`Ok(None)`). Output is read on threads so a chatty child cannot block on a full pipe.
 fn run_limited(command: &mut Command, limit: Duration) -> std::io::Result<Option<Finished>> {
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let read = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -194,8 +251,18 @@ fn run_limited(command: &mut Command, limit: Duration) -> std::io::Result<Option
             String::from_utf8_lossy(&text).into_owned()
         })
     };
-    let stdout = read(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = read(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let status = match child.wait_timeout(limit)? {
         Some(status) => status,
         None => {
@@ -233,7 +300,9 @@ struct RustcSpan {
 
 /// The first error rustc reports, with its primary span's line.
 fn first_error(stderr: &str) -> Outcome {
-    let messages = stderr.lines().filter_map(|l| serde_json::from_str::<RustcMessage>(l).ok());
+    let messages = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<RustcMessage>(l).ok());
     let mut fallback = None;
     for m in messages.filter(|m| m.level == "error") {
         let text = match &m.code {
@@ -241,11 +310,17 @@ fn first_error(stderr: &str) -> Outcome {
             None => format!("error: {}", m.message),
         };
         if let Some(span) = m.spans.iter().find(|s| s.is_primary) {
-            return Outcome::CompileError { line: Some(span.line_start), message: text };
+            return Outcome::CompileError {
+                line: Some(span.line_start),
+                message: text,
+            };
         }
         fallback.get_or_insert(text);
     }
-    Outcome::CompileError { line: None, message: fallback.unwrap_or_else(|| "rustc failed without an error message".into()) }
+    Outcome::CompileError {
+        line: None,
+        message: fallback.unwrap_or_else(|| "rustc failed without an error message".into()),
+    }
 }
 
 /// Turns an outcome into diagnostics against the answer key.
@@ -351,14 +426,18 @@ mod tests {
 {"$message_type":"diagnostic","message":"aborting due to 1 previous error","code":null,"level":"error","spans":[]}"#;
         assert_eq!(
             first_error(stderr),
-            Outcome::CompileError { line: Some(4), message: "error[E0382]: use of moved value: `e`".into() }
+            Outcome::CompileError {
+                line: Some(4),
+                message: "error[E0382]: use of moved value: `e`".into()
+            }
         );
     }
 
     #[test]
     fn a_runaway_child_is_killed() {
         if cfg!(unix) {
-            let result = run_limited(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap();
+            let result =
+                run_limited(Command::new("sleep").arg("30"), Duration::from_millis(200)).unwrap();
             assert!(result.is_none(), "the child was reported as finished");
         }
     }

@@ -36,7 +36,11 @@ fn each_broken_fixture_trips_its_rule() {
 fn every_rule_has_a_broken_fixture() {
     let dir = crate::fixtures().join("invalid");
     for rule in Rule::ALL {
-        assert!(dir.join(format!("{}.toml", rule.name())).is_file(), "add tests/fixtures/invalid/{}.toml", rule.name());
+        assert!(
+            dir.join(format!("{}.toml", rule.name())).is_file(),
+            "add tests/fixtures/invalid/{}.toml",
+            rule.name()
+        );
     }
 }
 
@@ -46,6 +50,10 @@ fn valid_fixtures_have_no_diagnostics_even_after_verification() {
         let file = QuizFile::load(&path).unwrap();
         let mut found = file.parsed.diagnostics.clone();
         found.extend(verify_quiz(file.quiz().unwrap(), &crate::verify_options()));
-        assert!(found.is_empty(), "{}", file.render(&shown(&path), &found, false));
+        assert!(
+            found.is_empty(),
+            "{}",
+            file.render(&shown(&path), &found, false)
+        );
     }
 }

@@ -9,12 +9,20 @@ use crate::{SEED, answer_sets, shown};
 
 fn snapshot_feedback(path: &Path) {
     let file = QuizFile::load(path).unwrap();
-    let quiz = file.quiz().unwrap_or_else(|e| panic!("{e}\n{}", file.render(&shown(path), &file.parsed.diagnostics, false)));
+    let quiz = file.quiz().unwrap_or_else(|e| {
+        panic!(
+            "{e}\n{}",
+            file.render(&shown(path), &file.parsed.diagnostics, false)
+        )
+    });
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
-        // insta leaves the suffix empty when a glob matches one file; name it always.
-        settings.set_snapshot_suffix(path.file_name().unwrap().to_string_lossy());
-    settings.add_filter(&regex_escape(&crate::repo_root().canonicalize().unwrap().to_string_lossy()), "[repo]");
+    // insta leaves the suffix empty when a glob matches one file; name it always.
+    settings.set_snapshot_suffix(path.file_name().unwrap().to_string_lossy());
+    settings.add_filter(
+        &regex_escape(&crate::repo_root().canonicalize().unwrap().to_string_lossy()),
+        "[repo]",
+    );
     settings.set_description(format!("feedback for {}", shown(path)));
     settings.bind(|| {
         for (set, responses) in answer_sets(quiz) {
@@ -39,18 +47,24 @@ fn snapshot_feedback(path: &Path) {
 /// Escapes a literal for insta's regex filters.
 pub fn regex_escape(text: &str) -> String {
     text.chars()
-        .flat_map(|c| if "\\.+*?()|[]{}^$".contains(c) { vec!['\\', c] } else { vec![c] })
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
         .collect()
 }
 
 #[test]
 fn own_quizzes() {
-    insta::glob!("../../../../quizzes", "*.toml", |path| snapshot_feedback(path));
+    insta::glob!("../../../../quizzes", "*.toml", snapshot_feedback);
 }
 
 #[test]
 fn plain_fixtures() {
-    insta::glob!("../fixtures/valid", "*.toml", |path| snapshot_feedback(path));
+    insta::glob!("../fixtures/valid", "*.toml", snapshot_feedback);
 }
 
 #[test]
@@ -58,7 +72,9 @@ fn questions_as_shown() {
     insta::glob!("../fixtures/valid", "*.toml", |path| {
         let file = QuizFile::load(path).unwrap();
         let quiz = file.quiz().unwrap();
-        let text: Vec<String> = (0..quiz.questions.len()).map(|i| render::question(quiz, i, SEED)).collect();
+        let text: Vec<String> = (0..quiz.questions.len())
+            .map(|i| render::question(quiz, i, SEED))
+            .collect();
         let mut settings = insta::Settings::clone_current();
         settings.set_prepend_module_to_snapshot(false);
         // insta leaves the suffix empty when a glob matches one file; name it always.

@@ -28,15 +28,22 @@ pub fn fixtures() -> PathBuf {
 
 /// Verification options for tests: results cached under the target folder.
 pub fn verify_options() -> VerifyOptions {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from);
-    VerifyOptions { cache_dir: Some(target.join("quiz-tracing-cache")), ..VerifyOptions::default() }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| repo_root().join("target"), PathBuf::from);
+    VerifyOptions {
+        cache_dir: Some(target.join("quiz-tracing-cache")),
+        ..VerifyOptions::default()
+    }
 }
 
 /// A path as shown in snapshots: relative to the repository, with `/` separators.
 pub fn shown(path: &Path) -> String {
     let root = repo_root().canonicalize().unwrap();
     let path = path.canonicalize().unwrap();
-    path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(&root)
+        .unwrap_or(&path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 /// A response that is wrong for the question, of the right shape.
@@ -57,9 +64,17 @@ pub fn wrong_response(quiz: &Quiz, index: usize) -> Response {
         }
         QuestionKind::Tracing(t) => {
             if t.does_compile {
-                Response::Tracing { compiles: false, stdout: None, line: Some(1) }
+                Response::Tracing {
+                    compiles: false,
+                    stdout: None,
+                    line: Some(1),
+                }
             } else {
-                Response::Tracing { compiles: true, stdout: Some("nothing".into()), line: None }
+                Response::Tracing {
+                    compiles: true,
+                    stdout: Some("nothing".into()),
+                    line: None,
+                }
             }
         }
     }
@@ -69,7 +84,17 @@ pub fn wrong_response(quiz: &Quiz, index: usize) -> Response {
 /// (odd-numbered questions right, even-numbered wrong).
 pub fn answer_sets(quiz: &Quiz) -> [(&'static str, Vec<Option<Response>>); 3] {
     let key = quiz::key_responses(quiz);
-    let wrong: Vec<Option<Response>> = (0..quiz.questions.len()).map(|i| Some(wrong_response(quiz, i))).collect();
-    let mix = (0..quiz.questions.len()).map(|i| if i % 2 == 0 { key[i].clone() } else { wrong[i].clone() }).collect();
+    let wrong: Vec<Option<Response>> = (0..quiz.questions.len())
+        .map(|i| Some(wrong_response(quiz, i)))
+        .collect();
+    let mix = (0..quiz.questions.len())
+        .map(|i| {
+            if i % 2 == 0 {
+                key[i].clone()
+            } else {
+                wrong[i].clone()
+            }
+        })
+        .collect();
     [("key", key), ("wrong", wrong), ("mix", mix)]
 }
