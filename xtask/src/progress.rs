@@ -60,7 +60,10 @@ pub fn load(root: &Path) -> (Progress, Option<String>) {
         Err(e) => {
             return (
                 Progress::default(),
-                Some(format!("could not read `{}` ({e}); starting from empty progress", file.display())),
+                Some(format!(
+                    "could not read `{}` ({e}); starting from empty progress",
+                    file.display()
+                )),
             );
         }
     };

@@ -50,11 +50,19 @@ pub struct Freed {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Misuse {
     /// The block was freed already.
-    DoubleFree { ptr: u32, size: u32, first_freed_step: Option<usize> },
+    DoubleFree {
+        ptr: u32,
+        size: u32,
+        first_freed_step: Option<usize>,
+    },
     /// The pointer was never returned by the allocator (or points inside a block).
     UnknownFree { ptr: u32, size: u32 },
     /// Freed with another size or alignment than it was allocated with.
-    LayoutMismatch { ptr: u32, allocated: (u32, u32), freed: (u32, u32) },
+    LayoutMismatch {
+        ptr: u32,
+        allocated: (u32, u32),
+        freed: (u32, u32),
+    },
 }
 
 /// An allocation whose address is not a multiple of the alignment it asked for.
@@ -90,18 +98,35 @@ pub struct ShadowHeap {
 impl ShadowHeap {
     pub fn on_alloc(&mut self, ptr: u32, size: u32, align: u32, step: Option<usize>, site: Site) {
         self.allocations += 1;
-        if align != 0 && ptr % align != 0 {
+        if align != 0 && !ptr.is_multiple_of(align) {
             self.misaligned.push(MisalignedAlloc { ptr, size, align });
         }
         self.next_id += 1;
         self.freed.remove(&ptr);
-        self.live.insert(ptr, Block { id: self.next_id, ptr, size, align, step, site });
+        self.live.insert(
+            ptr,
+            Block {
+                id: self.next_id,
+                ptr,
+                size,
+                align,
+                step,
+                site,
+            },
+        );
         let live = self.live_bytes();
         self.peak_live_bytes = self.peak_live_bytes.max(live);
     }
 
     /// Records a free; returns whether it is sound (and so may reach the real allocator).
-    pub fn on_dealloc(&mut self, ptr: u32, size: u32, align: u32, step: Option<usize>, site: Site) -> bool {
+    pub fn on_dealloc(
+        &mut self,
+        ptr: u32,
+        size: u32,
+        align: u32,
+        step: Option<usize>,
+        site: Site,
+    ) -> bool {
         let misuse = match self.live.get(&ptr) {
             Some(block) if block.size == size && block.align == align => {
                 let block = self.live.remove(&ptr).expect("just found");
@@ -109,9 +134,17 @@ impl ShadowHeap {
                 self.freed.insert(ptr, Freed { block, step });
                 return true;
             }
-            Some(block) => Misuse::LayoutMismatch { ptr, allocated: (block.size, block.align), freed: (size, align) },
+            Some(block) => Misuse::LayoutMismatch {
+                ptr,
+                allocated: (block.size, block.align),
+                freed: (size, align),
+            },
             None => match self.freed.get(&ptr) {
-                Some(freed) => Misuse::DoubleFree { ptr, size, first_freed_step: freed.step },
+                Some(freed) => Misuse::DoubleFree {
+                    ptr,
+                    size,
+                    first_freed_step: freed.step,
+                },
                 None => Misuse::UnknownFree { ptr, size },
             },
         };
@@ -170,9 +203,20 @@ mod tests {
         assert_eq!(
             kinds,
             vec![
-                &Misuse::DoubleFree { ptr: 0x1000, size: 16, first_freed_step: Some(1) },
-                &Misuse::UnknownFree { ptr: 0x3000, size: 1 },
-                &Misuse::LayoutMismatch { ptr: 0x2000, allocated: (4, 4), freed: (8, 4) },
+                &Misuse::DoubleFree {
+                    ptr: 0x1000,
+                    size: 16,
+                    first_freed_step: Some(1)
+                },
+                &Misuse::UnknownFree {
+                    ptr: 0x3000,
+                    size: 1
+                },
+                &Misuse::LayoutMismatch {
+                    ptr: 0x2000,
+                    allocated: (4, 4),
+                    freed: (8, 4)
+                },
             ]
         );
         // The mismatched free was refused, so the block is still live.
@@ -184,7 +228,14 @@ mod tests {
         let mut heap = ShadowHeap::default();
         heap.on_alloc(0x1004, 8, 8, None, site());
         heap.on_alloc(0x1010, 8, 8, None, site());
-        assert_eq!(heap.misaligned, vec![MisalignedAlloc { ptr: 0x1004, size: 8, align: 8 }]);
+        assert_eq!(
+            heap.misaligned,
+            vec![MisalignedAlloc {
+                ptr: 0x1004,
+                size: 8,
+                align: 8
+            }]
+        );
     }
 
     #[test]

@@ -1,0 +1,236 @@
+//! `cargo xtask bench`: measures the grading pipeline step by step on a real exercise, after
+//! real edits, beside a bare `cargo build` of the same crate after the same edit.
+//!
+//! The figures: per step (build, bindgen, compile, run, checks) the median over the edits; the
+//! grader's own overhead (everything but cargo) as a ratio to the incremental build; the ratio
+//! of a whole warm re-grade to the bare build; and, with `--fresh-clone`, the time from a fresh
+//! clone of the repository to its first graded report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::course;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+    /// How many edit-and-regrade rounds to measure
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Also clone the repository into a temporary folder and time `cargo xtask grade` there
+    /// from nothing (builds the harness from scratch: minutes)
+    #[arg(long)]
+    fresh_clone: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Figures {
+    exercise: String,
+    rounds: usize,
+    /// Medians over the rounds, in milliseconds.
+    build_ms: f64,
+    bindgen_ms: f64,
+    compile_ms: f64,
+    run_ms: f64,
+    checks_ms: f64,
+    /// A module compile served from the content-hash cache.
+    cached_compile_ms: f64,
+    /// bindgen + compile + run + checks.
+    overhead_ms: f64,
+    /// A bare `cargo build --release --target wasm32-unknown-unknown` after the same edit.
+    bare_build_ms: f64,
+    /// overhead / incremental build (target ≤ 0.05).
+    overhead_ratio: f64,
+    /// whole re-grade / bare build (target ≤ 1.25).
+    regrade_ratio: f64,
+    fresh_clone_to_report_s: Option<f64>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let all: Vec<course::Exercise> = course::discover(root)?
+        .into_iter()
+        .filter_map(Result::ok)
+        .collect();
+    let Some(exercise) = all.iter().find(|e| e.dir.join("solution/lib.rs").exists()) else {
+        bail!("no exercise with a `solution/lib.rs` to measure");
+    };
+    let grader = crate::new_grader(root)?;
+    // A private copy of the solution, edited each round like a student would.
+    let dir = course::work_dir(root)
+        .join("bench")
+        .join(exercise.slot("bench"));
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src)?;
+    let solution = std::fs::read_to_string(exercise.dir.join("solution/lib.rs"))?;
+    let spec = exercise.spec();
+    let submission = grader::Submission::Crate(dir.clone());
+    let slot = exercise.slot("bench");
+    let edit = |round: usize| -> anyhow::Result<()> {
+        // A real change to the code: a new function, so rustc has work to do.
+        let text = format!(
+            "{solution}\n#[wasm_bindgen::prelude::wasm_bindgen]\npub fn bench_edit_{round}() -> u32 {{ {round} }}\n"
+        );
+        std::fs::write(src.join("lib.rs"), text)?;
+        Ok(())
+    };
+    edit(0)?;
+    let warm = grader.grade(&exercise.id, &slot, &submission, &spec)?;
+    if !warm.passed() {
+        bail!(
+            "the reference solution of `{}` does not pass; run `cargo xtask check`",
+            exercise.id
+        );
+    }
+    let (mut build, mut bindgen, mut compile, mut run, mut checks, mut bare) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let staged = course::work_dir(root).join("staging").join(&slot);
+    let target_dir = course::work_dir(root).join("target");
+    for round in 1..=args.rounds {
+        edit(round)?;
+        let report = grader.grade(&exercise.id, &slot, &submission, &spec)?;
+        let t = &report.timings;
+        build.push(ms(t.build));
+        bindgen.push(ms(t.bindgen));
+        compile.push(ms(t.compile));
+        run.push(ms(t.run));
+        checks.push(ms(t.checks));
+        // The same edit again (a different one, so cargo has the same amount of work), built
+        // bare in the staged crate.
+        let text = std::fs::read_to_string(staged.join("src/lib.rs"))?;
+        std::fs::write(
+            staged.join("src/lib.rs"),
+            text.replace(
+                &format!("bench_edit_{round}()"),
+                &format!("bench_bare_{round}()"),
+            ),
+        )?;
+        let start = Instant::now();
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                grader::build::TARGET,
+            ])
+            .current_dir(&staged)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .status()
+            .context("running the bare cargo build")?;
+        bare.push(ms(start.elapsed()));
+        if !status.success() {
+            bail!("the bare build failed");
+        }
+    }
+    // A re-grade of unchanged code: cargo is fresh and the module comes from the cache.
+    let cached = grader.grade(&exercise.id, &slot, &submission, &spec)?;
+    let overhead = median(bindgen.clone())
+        + median(compile.clone())
+        + median(run.clone())
+        + median(checks.clone());
+    let build_ms = median(build);
+    let bare_ms = median(bare);
+    let fresh_clone_to_report_s = if args.fresh_clone {
+        Some(fresh_clone(root)?)
+    } else {
+        None
+    };
+    let figures = Figures {
+        exercise: exercise.id.clone(),
+        rounds: args.rounds,
+        build_ms,
+        bindgen_ms: median(bindgen),
+        compile_ms: median(compile),
+        run_ms: median(run),
+        checks_ms: median(checks),
+        cached_compile_ms: ms(cached.timings.compile),
+        overhead_ms: overhead,
+        bare_build_ms: bare_ms,
+        overhead_ratio: overhead / build_ms,
+        regrade_ratio: (build_ms + overhead) / bare_ms,
+        fresh_clone_to_report_s,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&figures)?);
+    } else {
+        print_table(&figures);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(f: &Figures) {
+    println!("bench: {} ({} edit rounds, medians)", f.exercise, f.rounds);
+    println!("  build (cargo, incremental)   {:>9.1} ms", f.build_ms);
+    println!("  bindgen                      {:>9.1} ms", f.bindgen_ms);
+    println!(
+        "  compile (wasmtime)           {:>9.1} ms   cached: {:.1} ms",
+        f.compile_ms, f.cached_compile_ms
+    );
+    println!("  instantiate + run scenarios  {:>9.1} ms", f.run_ms);
+    println!("  checks                       {:>9.1} ms", f.checks_ms);
+    println!("  grader overhead              {:>9.1} ms", f.overhead_ms);
+    println!("  bare cargo build             {:>9.1} ms", f.bare_build_ms);
+    println!(
+        "  overhead / build             {:>9.3}      (target ≤ 0.05)",
+        f.overhead_ratio
+    );
+    println!(
+        "  re-grade / bare build        {:>9.3}      (target ≤ 1.25)",
+        f.regrade_ratio
+    );
+    if let Some(s) = f.fresh_clone_to_report_s {
+        println!("  fresh clone → first report   {s:>9.1} s    (target ≤ 180 s)");
+    }
+}
+
+/// Clones the repository's committed state and times `cargo xtask grade` there with an empty
+/// target directory (the registry cache is shared, as on any developer machine).
+fn fresh_clone(root: &Path) -> anyhow::Result<f64> {
+    let dir = std::env::temp_dir().join(format!("wasm-course-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = Instant::now();
+    let ok = Command::new("git")
+        .args(["clone", "--quiet"])
+        .arg(root)
+        .arg(&dir)
+        .status()?
+        .success();
+    if !ok {
+        bail!("git clone failed");
+    }
+    let status = Command::new("cargo")
+        .args(["xtask", "grade"])
+        .current_dir(&dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO")
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    let secs = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
+    // Exit code 1 (the starters fail) is a graded report; 2 is not.
+    if status.code() == Some(2) || status.code().is_none() {
+        bail!("`cargo xtask grade` in the fresh clone failed");
+    }
+    Ok(secs)
+}
