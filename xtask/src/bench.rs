@@ -80,10 +80,14 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     let spec = exercise.spec();
     let submission = grader::Submission::Crate(dir.clone());
     let slot = exercise.slot("bench");
+    // Unique per run, so every round's module is new to the module cache too.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let edit = |round: usize| -> anyhow::Result<()> {
         // A real change to the code: a new function, so rustc has work to do.
         let text = format!(
-            "{solution}\n#[wasm_bindgen::prelude::wasm_bindgen]\npub fn bench_edit_{round}() -> u32 {{ {round} }}\n"
+            "{solution}\n#[wasm_bindgen::prelude::wasm_bindgen]\npub fn bench_edit_{round}() -> u64 {{ {nonce} }}\n"
         );
         std::fs::write(src.join("lib.rs"), text)?;
         Ok(())

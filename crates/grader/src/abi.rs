@@ -226,12 +226,17 @@ impl Ty {
             }
         }
         let is_ident = |s: &str| {
-            s.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         };
         for prefix in ["&mut ", "&"] {
             if let Some(inner) = t.strip_prefix(prefix) {
                 let inner = inner.trim();
-                return if is_ident(inner) { Ok(Ty::StructRef(inner.to_owned())) } else { unsupported() };
+                return if is_ident(inner) {
+                    Ok(Ty::StructRef(inner.to_owned()))
+                } else {
+                    unsupported()
+                };
             }
         }
         if is_ident(t) {
@@ -339,19 +344,29 @@ impl Signature {
         let rest = t
             .strip_prefix("fn ")
             .ok_or_else(|| format!("`{text}` should look like `fn name(arg: Type) -> Type`"))?;
-        let open = rest.find('(').ok_or_else(|| format!("`{text}` has no parameter list"))?;
-        let close = rest.rfind(')').ok_or_else(|| format!("`{text}` has no closing `)`"))?;
+        let open = rest
+            .find('(')
+            .ok_or_else(|| format!("`{text}` has no parameter list"))?;
+        let close = rest
+            .rfind(')')
+            .ok_or_else(|| format!("`{text}` has no closing `)`"))?;
         let name = rest[..open].trim().to_owned();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("`{name}` in `{text}` is not a function name"));
         }
         let ret = match rest[close + 1..].trim() {
             "" => Ty::Unit,
-            r => Ty::parse(r.strip_prefix("->").ok_or_else(|| format!("unexpected `{r}` in `{text}`"))?)?,
+            r => Ty::parse(
+                r.strip_prefix("->")
+                    .ok_or_else(|| format!("unexpected `{r}` in `{text}`"))?,
+            )?,
         };
         let mut receiver = Receiver::None;
         let mut params = Vec::new();
-        for (i, param) in split_top_level(&rest[open + 1..close]).into_iter().enumerate() {
+        for (i, param) in split_top_level(&rest[open + 1..close])
+            .into_iter()
+            .enumerate()
+        {
             let param = param.trim();
             if param.is_empty() {
                 continue;
@@ -367,7 +382,13 @@ impl Signature {
                 }
             }
         }
-        Ok(Signature { name, receiver, params, ret, text: text.trim().to_owned() })
+        Ok(Signature {
+            name,
+            receiver,
+            params,
+            ret,
+            text: text.trim().to_owned(),
+        })
     }
 
     /// The core wasm parameter types of the export, receiver first.
@@ -385,8 +406,17 @@ impl Signature {
     /// The signature as the generated TypeScript declares it, e.g.
     /// `double(data: Uint8Array): Uint8Array`.
     pub fn js(&self) -> String {
-        let params: Vec<String> = self.params.iter().map(|(n, t)| format!("{}: {}", camel_case(n), t.js())).collect();
-        format!("{}({}): {}", camel_case(&self.name), params.join(", "), self.ret.js())
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(n, t)| format!("{}: {}", camel_case(n), t.js()))
+            .collect();
+        format!(
+            "{}({}): {}",
+            camel_case(&self.name),
+            params.join(", "),
+            self.ret.js()
+        )
     }
 }
 
@@ -447,8 +477,16 @@ mod tests {
         assert!(matches!(m.core_params()[..], [ValType::I32]));
         let c = Signature::parse("fn new(size: usize, fill: Option<f64>) -> Self").unwrap();
         assert_eq!(c.params[1].1, Ty::Option(Box::new(Ty::F64)));
-        assert!(Signature::parse("fn f(x: HashMap<u8, u8>)").unwrap_err().contains("not a type"));
-        assert!(Signature::parse("fn f(x)").unwrap_err().contains("needs a type"));
+        assert!(
+            Signature::parse("fn f(x: HashMap<u8, u8>)")
+                .unwrap_err()
+                .contains("not a type")
+        );
+        assert!(
+            Signature::parse("fn f(x)")
+                .unwrap_err()
+                .contains("needs a type")
+        );
     }
 
     #[test]

@@ -50,14 +50,24 @@ pub struct Built {
 }
 
 /// Builds `src_dir` (a student's `src/`) in staging slot `slot`.
-pub fn build(dirs: &BuildDirs, slot: &str, src_dir: &Path) -> Result<Result<Built, Failure>, HarnessError> {
+pub fn build(
+    dirs: &BuildDirs,
+    slot: &str,
+    src_dir: &Path,
+) -> Result<Result<Built, Failure>, HarnessError> {
     ensure_target()?;
     let crate_dir = dirs.staging.join(slot);
     let name = package_name(slot);
     stage(dirs, &crate_dir, &name, src_dir)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
-        .args(["build", "--release", "--target", TARGET, "--message-format=json"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json",
+        ])
         .current_dir(&crate_dir)
         .env("CARGO_TARGET_DIR", &dirs.target)
         .env("CARGO_TERM_COLOR", "never")
@@ -80,7 +90,10 @@ pub fn build(dirs: &BuildDirs, slot: &str, src_dir: &Path) -> Result<Result<Buil
     });
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| HarnessError::Cargo(e.to_string()))? {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| HarnessError::Cargo(e.to_string()))?
+        {
             break Some(status);
         }
         if start.elapsed() > dirs.timeout {
@@ -103,20 +116,43 @@ pub fn build(dirs: &BuildDirs, slot: &str, src_dir: &Path) -> Result<Result<Buil
         return Ok(Err(compile_failure(&messages.errors)));
     }
     if !status.success() {
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(HarnessError::Cargo(format!("cargo failed without a compiler error:\n{}", tail.join("\n"))));
+        let tail: Vec<&str> = stderr
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(HarnessError::Cargo(format!(
+            "cargo failed without a compiler error:\n{}",
+            tail.join("\n")
+        )));
     }
     let wasm_path = messages
         .artifact
         .ok_or_else(|| HarnessError::Cargo("cargo reported no `.wasm` artifact".into()))?;
     let wasm = std::fs::read(&wasm_path).map_err(|e| HarnessError::io(&wasm_path, e))?;
-    Ok(Ok(Built { wasm, source_root: crate_dir, fresh: messages.fresh }))
+    Ok(Ok(Built {
+        wasm,
+        source_root: crate_dir,
+        fresh: messages.fresh,
+    }))
 }
 
 /// A package name unique per slot, so builds of different slots in the one target directory
 /// never share an output file.
 pub fn package_name(slot: &str) -> String {
-    let clean: String = slot.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let clean: String = slot
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("submission_{clean}")
 }
 
@@ -156,15 +192,24 @@ overflow-checks = false
     )
 }
 
-fn stage(dirs: &BuildDirs, crate_dir: &Path, name: &str, src_dir: &Path) -> Result<(), HarnessError> {
+fn stage(
+    dirs: &BuildDirs,
+    crate_dir: &Path,
+    name: &str,
+    src_dir: &Path,
+) -> Result<(), HarnessError> {
     let staged_src = crate_dir.join("src");
     std::fs::create_dir_all(&staged_src).map_err(|e| HarnessError::io(&staged_src, e))?;
-    write_if_changed(&crate_dir.join("Cargo.toml"), manifest(name, &dirs.guest_crate).as_bytes())?;
+    write_if_changed(
+        &crate_dir.join("Cargo.toml"),
+        manifest(name, &dirs.guest_crate).as_bytes(),
+    )?;
     let mut wanted = Vec::new();
     collect_rs(src_dir, src_dir, &mut wanted).map_err(|e| HarnessError::io(src_dir, e))?;
     let mut keep = std::collections::BTreeSet::new();
     for rel in &wanted {
-        let mut content = std::fs::read(src_dir.join(rel)).map_err(|e| HarnessError::io(&src_dir.join(rel), e))?;
+        let mut content = std::fs::read(src_dir.join(rel))
+            .map_err(|e| HarnessError::io(&src_dir.join(rel), e))?;
         if rel == Path::new("lib.rs") {
             content.extend_from_slice(LINK_GUEST.as_bytes());
         }
@@ -173,7 +218,8 @@ fn stage(dirs: &BuildDirs, crate_dir: &Path, name: &str, src_dir: &Path) -> Resu
     }
     // Files the student deleted must disappear from the staged copy too.
     let mut staged = Vec::new();
-    collect_rs(&staged_src, &staged_src, &mut staged).map_err(|e| HarnessError::io(&staged_src, e))?;
+    collect_rs(&staged_src, &staged_src, &mut staged)
+        .map_err(|e| HarnessError::io(&staged_src, e))?;
     for rel in staged.iter().filter(|r| !keep.contains(*r)) {
         let _ = std::fs::remove_file(staged_src.join(rel));
     }
@@ -182,7 +228,9 @@ fn stage(dirs: &BuildDirs, crate_dir: &Path, name: &str, src_dir: &Path) -> Resu
 
 /// `.rs` files under `dir`, relative to `root`. Symlinks are not followed.
 fn collect_rs(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
     for entry in entries {
         let entry = entry?;
         let ty = entry.file_type()?;
@@ -222,13 +270,20 @@ struct CompilerError {
 }
 
 fn parse_messages(reader: impl BufRead) -> Messages {
-    let mut out = Messages { fresh: true, ..Messages::default() };
+    let mut out = Messages {
+        fresh: true,
+        ..Messages::default()
+    };
     for line in reader.lines().map_while(Result::ok) {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
         match msg["reason"].as_str() {
             Some("compiler-message") if msg["message"]["level"] == "error" => {
                 let m = &msg["message"];
-                let primary = m["spans"].as_array().and_then(|spans| spans.iter().find(|s| s["is_primary"] == true));
+                let primary = m["spans"]
+                    .as_array()
+                    .and_then(|spans| spans.iter().find(|s| s["is_primary"] == true));
                 let location = primary.map(|s| {
                     format!(
                         "{}:{}:{}",
@@ -248,7 +303,10 @@ fn parse_messages(reader: impl BufRead) -> Messages {
                     out.fresh = false;
                 }
                 if let Some(files) = msg["filenames"].as_array()
-                    && let Some(wasm) = files.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".wasm"))
+                    && let Some(wasm) = files
+                        .iter()
+                        .filter_map(|f| f.as_str())
+                        .find(|f| f.ends_with(".wasm"))
                 {
                     out.artifact = Some(PathBuf::from(wasm));
                 }
@@ -261,12 +319,21 @@ fn parse_messages(reader: impl BufRead) -> Messages {
 
 fn compile_failure(errors: &[CompilerError]) -> Failure {
     // "aborting due to N previous errors" adds nothing for a student.
-    let real: Vec<&CompilerError> =
-        errors.iter().filter(|e| !e.message.starts_with("aborting due to") && e.location.is_some()).collect();
-    let shown = if real.is_empty() { errors.iter().collect() } else { real };
+    let real: Vec<&CompilerError> = errors
+        .iter()
+        .filter(|e| !e.message.starts_with("aborting due to") && e.location.is_some())
+        .collect();
+    let shown = if real.is_empty() {
+        errors.iter().collect()
+    } else {
+        real
+    };
     let first = shown[0];
-    let mut f = Failure::new(Verdict::CompileError, format!("your code does not compile: {}", first.message))
-        .hint("fix the first error first: later ones are often caused by it");
+    let mut f = Failure::new(
+        Verdict::CompileError,
+        format!("your code does not compile: {}", first.message),
+    )
+    .hint("fix the first error first: later ones are often caused by it");
     if let Some(loc) = &first.location {
         f = f.at(loc.clone());
     }
@@ -338,6 +405,9 @@ mod tests {
 
     #[test]
     fn package_names_are_unique_and_valid() {
-        assert_eq!(package_name("21-wasm-memory/03-f64"), "submission_21_wasm_memory_03_f64");
+        assert_eq!(
+            package_name("21-wasm-memory/03-f64"),
+            "submission_21_wasm_memory_03_f64"
+        );
     }
 }

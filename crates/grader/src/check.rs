@@ -39,7 +39,9 @@ fn describe_import(import: &str) -> String {
         .map(|rest| rest.rsplit_once('_').map_or(rest, |(n, _)| n))
         .unwrap_or(name);
     if module.ends_with("_bg.js") {
-        format!("`{js}`: a JavaScript function imported through `#[wasm_bindgen]` (e.g. by `web_sys` or `js_sys`)")
+        format!(
+            "`{js}`: a JavaScript function imported through `#[wasm_bindgen]` (e.g. by `web_sys` or `js_sys`)"
+        )
     } else {
         format!("`{name}` from module `{module}`")
     }
@@ -55,11 +57,15 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
         }
         let params = sig.core_params();
         let results = ret.results();
-        let owner = class.map(|c| format!("`{c}::")).unwrap_or_else(|| "`".into());
+        let owner = class
+            .map(|c| format!("`{c}::"))
+            .unwrap_or_else(|| "`".into());
         match module.get_export(&export) {
             Some(ExternType::Func(ty)) => {
                 let same = |a: &mut dyn ExactSizeIterator<Item = ValType>, b: &[ValType]| {
-                    a.len() == b.len() && a.zip(b).all(|(x, y)| value_type_name(&x) == value_type_name(y))
+                    a.len() == b.len()
+                        && a.zip(b)
+                            .all(|(x, y)| value_type_name(&x) == value_type_name(y))
                 };
                 if !same(&mut ty.params(), &params) || !same(&mut ty.results(), &results) {
                     let js = ts_declaration(typescript, class, &sig.name)
@@ -88,11 +94,19 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
                         "add `pub {}` inside a `#[wasm_bindgen] impl {c}` block",
                         sig.text.trim_start_matches("pub ")
                     ),
-                    None => format!("add `#[wasm_bindgen] pub {}`", sig.text.trim_start_matches("pub ")),
+                    None => format!(
+                        "add `#[wasm_bindgen] pub {}`",
+                        sig.text.trim_start_matches("pub ")
+                    ),
                 };
                 failures.push(
-                    Failure::new(Verdict::MissingExport, format!("your module has no export {owner}{}`", sig.name))
-                        .hint(format!("{how}; an item must be `pub` and marked `#[wasm_bindgen]` to be exported")),
+                    Failure::new(
+                        Verdict::MissingExport,
+                        format!("your module has no export {owner}{}`", sig.name),
+                    )
+                    .hint(format!(
+                        "{how}; an item must be `pub` and marked `#[wasm_bindgen]` to be exported"
+                    )),
                 );
             }
         }
@@ -108,8 +122,11 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
     for class in declared.structs.keys() {
         if module.get_export(&abi::free_export(class)).is_none() {
             failures.push(
-                Failure::new(Verdict::MissingExport, format!("your module does not export the struct `{class}`"))
-                    .hint(format!("mark it `#[wasm_bindgen] pub struct {class}`")),
+                Failure::new(
+                    Verdict::MissingExport,
+                    format!("your module does not export the struct `{class}`"),
+                )
+                .hint(format!("mark it `#[wasm_bindgen] pub struct {class}`")),
             );
         }
     }
@@ -123,21 +140,30 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
 }
 
 fn names(types: impl Iterator<Item = ValType>) -> String {
-    types.map(|t| value_type_name(&t)).collect::<Vec<_>>().join(", ")
+    types
+        .map(|t| value_type_name(&t))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The `.d.ts` line that declares `name` (in `class`, if given), without `export function`.
 pub fn ts_declaration(ts: &str, class: Option<&str>, name: &str) -> Option<String> {
     let clean = |l: &str| l.trim().trim_end_matches(';').to_owned();
     match class {
-        None => ts
-            .lines()
-            .find_map(|l| l.strip_prefix("export function ").filter(|r| r.starts_with(&format!("{name}(")))),
+        None => ts.lines().find_map(|l| {
+            l.strip_prefix("export function ")
+                .filter(|r| r.starts_with(&format!("{name}(")))
+        }),
         Some(class) => {
-            let body = ts.split(&format!("export class {class} {{")).nth(1)?.split("\n}").next()?;
+            let body = ts
+                .split(&format!("export class {class} {{"))
+                .nth(1)?
+                .split("\n}")
+                .next()?;
             body.lines().map(str::trim).find(|l| {
                 let l = l.strip_prefix("static ").unwrap_or(l);
-                l.starts_with(&format!("{name}(")) || (name == "new" && l.starts_with("constructor("))
+                l.starts_with(&format!("{name}("))
+                    || (name == "new" && l.starts_with("constructor("))
             })
         }
     }
@@ -151,7 +177,8 @@ pub fn transcript(record: &RunRecord) -> Vec<StepLine> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let faulted = record.fault.as_ref().is_some_and(|(at, _)| *at == Some(i)) && !record.fault_expected;
+            let faulted = record.fault.as_ref().is_some_and(|(at, _)| *at == Some(i))
+                && !record.fault_expected;
             StepLine {
                 text: s.text.clone(),
                 result: s.result.as_ref().map(ToString::to_string),
@@ -237,17 +264,29 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
             }),
             Some(Problem::WrongPanic { expected, actual }) => Failure::new(
                 Verdict::WrongPanic,
-                format!("`{}` panicked, but not with the expected message", step.text),
+                format!(
+                    "`{}` panicked, but not with the expected message",
+                    step.text
+                ),
             )
             .detail(format!("expected a message containing {expected:?}"))
-            .detail(format!("got: {}", actual.as_deref().map_or("(no message)", |m| split_panic(m).1))),
+            .detail(format!(
+                "got: {}",
+                actual
+                    .as_deref()
+                    .map_or("(no message)", |m| split_panic(m).1)
+            )),
             Some(Problem::ResultOutOfBounds { ptr, bytes }) => Failure::new(
                 Verdict::ResultOutOfBounds,
-                format!("`{}` returned {bytes} bytes at address {ptr}, which lies outside linear memory", step.text),
+                format!(
+                    "`{}` returned {bytes} bytes at address {ptr}, which lies outside linear memory",
+                    step.text
+                ),
             ),
-            Some(Problem::NotUtf8) => {
-                Failure::new(Verdict::WrongResult, format!("`{}` returned a string that is not UTF-8", step.text))
-            }
+            Some(Problem::NotUtf8) => Failure::new(
+                Verdict::WrongResult,
+                format!("`{}` returned a string that is not UTF-8", step.text),
+            ),
             _ => continue,
         };
         return CheckResult::fail("behaviour", failure.at(step_ref(record, i)));
@@ -315,7 +354,10 @@ fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Fail
 
 /// Splits a panic hook message into its location and its text.
 pub fn split_panic(message: &str) -> (Option<&str>, &str) {
-    match message.strip_prefix("panicked at ").and_then(|r| r.split_once(":\n")) {
+    match message
+        .strip_prefix("panicked at ")
+        .and_then(|r| r.split_once(":\n"))
+    {
         Some((location, text)) => (Some(location), text),
         None => (None, message),
     }
@@ -331,7 +373,9 @@ fn site_text(site: &Site) -> Option<String> {
 }
 
 pub fn allocator(record: &RunRecord) -> CheckResult {
-    let Some(event) = record.misuse.first() else { return CheckResult::pass("allocator") };
+    let Some(event) = record.misuse.first() else {
+        return CheckResult::pass("allocator");
+    };
     let mut f = match &event.misuse {
         Misuse::DoubleFree { ptr, size, first_freed_step } => Failure::new(
             Verdict::DoubleFree,
@@ -357,7 +401,10 @@ pub fn allocator(record: &RunRecord) -> CheckResult {
         f = f.detail(format!("freed {site}"));
     }
     if record.misuse.len() > 1 {
-        f = f.detail(format!("and {} more misuse of the allocator", record.misuse.len() - 1));
+        f = f.detail(format!(
+            "and {} more misuse of the allocator",
+            record.misuse.len() - 1
+        ));
     }
     CheckResult::fail("allocator", f)
 }
@@ -389,9 +436,14 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
             "alignment",
             Failure::new(
                 Verdict::MisalignedAllocation,
-                format!("an allocation of {} bytes asked for alignment {} but got address {:#x}", m.size, m.align, m.ptr),
+                format!(
+                    "an allocation of {} bytes asked for alignment {} but got address {:#x}",
+                    m.size, m.align, m.ptr
+                ),
             )
-            .hint("a custom allocator must return addresses that are multiples of `layout.align()`"),
+            .hint(
+                "a custom allocator must return addresses that are multiples of `layout.align()`",
+            ),
         );
     }
     CheckResult::pass("alignment")
@@ -466,7 +518,9 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
 }
 
 pub fn leaks(record: &RunRecord) -> CheckResult {
-    let Some(leaked) = &record.leaked else { return CheckResult::skipped("leaks", "the scenario stopped early") };
+    let Some(leaked) = &record.leaked else {
+        return CheckResult::skipped("leaks", "the scenario stopped early");
+    };
     if leaked.is_empty() {
         return CheckResult::pass("leaks");
     }
@@ -496,7 +550,10 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     }
     const SHOWN: usize = 5;
     for (key, count, bytes) in grouped.iter().take(SHOWN) {
-        f = f.detail(format!("- {} of {bytes} bytes allocated {key}", plural(*count, "block")));
+        f = f.detail(format!(
+            "- {} of {bytes} bytes allocated {key}",
+            plural(*count, "block")
+        ));
     }
     if grouped.len() > SHOWN {
         f = f.detail(format!("- … and {} more places", grouped.len() - SHOWN));
@@ -510,7 +567,11 @@ fn describe_block(record: &RunRecord, b: &Block) -> String {
 }
 
 fn plural(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 #[cfg(test)]
@@ -521,15 +582,27 @@ mod tests {
 
     #[test]
     fn finds_typescript_declarations() {
-        assert_eq!(ts_declaration(TS, None, "process").as_deref(), Some("process(data: Uint8Array | number[]): Uint8Array"));
-        assert_eq!(ts_declaration(TS, Some("Buffer"), "new").as_deref(), Some("constructor(size: number)"));
-        assert_eq!(ts_declaration(TS, Some("Buffer"), "with").as_deref(), Some("static with(size: number): Buffer"));
+        assert_eq!(
+            ts_declaration(TS, None, "process").as_deref(),
+            Some("process(data: Uint8Array | number[]): Uint8Array")
+        );
+        assert_eq!(
+            ts_declaration(TS, Some("Buffer"), "new").as_deref(),
+            Some("constructor(size: number)")
+        );
+        assert_eq!(
+            ts_declaration(TS, Some("Buffer"), "with").as_deref(),
+            Some("static with(size: number): Buffer")
+        );
         assert_eq!(ts_declaration(TS, None, "proc"), None);
     }
 
     #[test]
     fn imports_are_named_as_javascript_functions() {
         assert!(describe_import("./submission_bg.js.__wbg_log_1a2b3c").starts_with("`log`"));
-        assert_eq!(describe_import("env.getrandom"), "`getrandom` from module `env`");
+        assert_eq!(
+            describe_import("env.getrandom"),
+            "`getrandom` from module `env`"
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, Module, ResourceLimiter, Store, WasmBacktraceDetails};
+use wasmtime::{Config, Engine, Module, OptLevel, ResourceLimiter, Store, WasmBacktraceDetails};
 
 /// How often the ticker advances the engines' epoch.
 const TICK: Duration = Duration::from_millis(10);
@@ -30,7 +30,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 64 << 20, wall_time: Duration::from_secs(10), wasm_stack: 1 << 20 }
+        Limits {
+            memory_bytes: 64 << 20,
+            wall_time: Duration::from_secs(10),
+            wasm_stack: 1 << 20,
+        }
     }
 }
 
@@ -58,9 +62,16 @@ pub struct Limiter {
 const PAGE: usize = 65_536;
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes || maximum.is_some_and(|m| desired > m) {
-            self.growth.denied.get_or_insert(((current / PAGE) as u64, (desired / PAGE) as u64));
+            self.growth
+                .denied
+                .get_or_insert(((current / PAGE) as u64, (desired / PAGE) as u64));
             return Ok(false);
         }
         let pages = ((desired - current) / PAGE) as u64;
@@ -72,7 +83,12 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -98,7 +114,10 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("limits", &self.limits).field("cache_dir", &self.cache_dir).finish()
+        f.debug_struct("Sandbox")
+            .field("limits", &self.limits)
+            .field("cache_dir", &self.cache_dir)
+            .finish()
     }
 }
 
@@ -107,6 +126,9 @@ fn engine(limits: &Limits, detail: Detail) -> wasmtime::Result<Engine> {
     config
         .consume_fuel(true)
         .epoch_interruption(true)
+        // Student modules are small and scenarios short: compiling fast matters more than
+        // running fast. Fuel counts wasm instructions, so verdicts do not depend on this.
+        .cranelift_opt_level(OptLevel::None)
         .max_wasm_stack(limits.wasm_stack)
         .wasm_backtrace_details(match detail {
             Detail::Names => WasmBacktraceDetails::Disable,
@@ -127,14 +149,23 @@ impl Sandbox {
         let lines = engine(&limits, Detail::Lines)?;
         let (tx, rx) = mpsc::channel::<()>();
         let engines = [names.clone(), lines.clone()];
-        std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
-                for e in &engines {
-                    e.increment_epoch();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
+                    for e in &engines {
+                        e.increment_epoch();
+                    }
                 }
-            }
-        })?;
-        Ok(Sandbox { names, lines, limits, cache_dir, modules: Mutex::new(HashMap::new()), _ticker: tx })
+            })?;
+        Ok(Sandbox {
+            names,
+            lines,
+            limits,
+            cache_dir,
+            modules: Mutex::new(HashMap::new()),
+            _ticker: tx,
+        })
     }
 
     pub fn engine(&self, detail: Detail) -> &Engine {
@@ -145,10 +176,18 @@ impl Sandbox {
     }
 
     /// **The** store constructor: fuel, epoch deadline and memory limits, every time.
-    pub fn store<T>(&self, detail: Detail, fuel: u64, data: T, limiter: fn(&mut T) -> &mut Limiter) -> Store<T> {
+    pub fn store<T>(
+        &self,
+        detail: Detail,
+        fuel: u64,
+        data: T,
+        limiter: fn(&mut T) -> &mut Limiter,
+    ) -> Store<T> {
         let mut store = Store::new(self.engine(detail), data);
         store.limiter(move |data| limiter(data) as &mut dyn ResourceLimiter);
-        store.set_fuel(fuel).expect("fuel is enabled on every engine");
+        store
+            .set_fuel(fuel)
+            .expect("fuel is enabled on every engine");
         let ticks = (self.limits.wall_time.as_millis() / TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -157,7 +196,10 @@ impl Sandbox {
 
     /// A fresh limiter for one store.
     pub fn limiter(&self) -> Limiter {
-        Limiter { memory_bytes: self.limits.memory_bytes, growth: Growth::default() }
+        Limiter {
+            memory_bytes: self.limits.memory_bytes,
+            growth: Growth::default(),
+        }
     }
 
     /// Compiles `wasm`, or takes it from the cache. An `Err` is the module's own fault (not
@@ -168,13 +210,19 @@ impl Sandbox {
         if let Some(m) = self.modules.lock().expect("cache lock").get(&key) {
             return Ok(m.clone());
         }
-        let path = self.cache_dir.as_ref().map(|d| d.join(format!("{}.cwasm", hex(&key))));
+        let path = self
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.cwasm", hex(&key))));
         if let Some(path) = path.as_ref().filter(|p| p.exists()) {
             // SAFETY: the file was written by `Module::serialize` of this same engine
             // configuration (its hash is part of the key) into the grader's own cache folder,
             // which submissions cannot write to; wasmtime still checks version compatibility.
             if let Ok(module) = unsafe { Module::deserialize_file(engine, path) } {
-                self.modules.lock().expect("cache lock").insert(key, module.clone());
+                self.modules
+                    .lock()
+                    .expect("cache lock")
+                    .insert(key, module.clone());
                 return Ok(module);
             }
         }
@@ -183,7 +231,10 @@ impl Sandbox {
             // A cache write that fails only costs a recompilation next time.
             let _ = write_atomically(&path, &bytes);
         }
-        self.modules.lock().expect("cache lock").insert(key, module.clone());
+        self.modules
+            .lock()
+            .expect("cache lock")
+            .insert(key, module.clone());
         Ok(module)
     }
 }

@@ -37,7 +37,10 @@ use run::{RunRecord, SiteCapture};
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error("`{path}`: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Cargo(String),
     #[error("{0}")]
@@ -45,12 +48,18 @@ pub enum HarnessError {
     #[error("could not set up wasmtime: {0}")]
     Engine(String),
     #[error("scenario {scenario:?} does not fit the exercise: {source}")]
-    Scenario { scenario: String, source: run::ScenarioError },
+    Scenario {
+        scenario: String,
+        source: run::ScenarioError,
+    },
 }
 
 impl HarnessError {
     pub fn io(path: &Path, source: std::io::Error) -> HarnessError {
-        HarnessError::Io { path: path.to_path_buf(), source }
+        HarnessError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -96,16 +105,18 @@ pub struct Grader {
 /// The module and what else later steps need from the build.
 struct Loaded {
     module: wasmtime::Module,
-    typescript: String,
     /// The raw module and staged crate, for the detailed re-run that locates leaks.
     raw: Option<(Vec<u8>, PathBuf)>,
 }
 
 impl Grader {
     pub fn new(options: GraderOptions) -> Result<Grader, HarnessError> {
-        let guest_crate = std::path::absolute(&options.guest_crate).map_err(|e| HarnessError::io(&options.guest_crate, e))?;
-        let work = std::path::absolute(&options.work_dir).map_err(|e| HarnessError::io(&options.work_dir, e))?;
-        let sandbox = Sandbox::new(options.limits, Some(work.join("modules"))).map_err(|e| HarnessError::Engine(format!("{e:#}")))?;
+        let guest_crate = std::path::absolute(&options.guest_crate)
+            .map_err(|e| HarnessError::io(&options.guest_crate, e))?;
+        let work = std::path::absolute(&options.work_dir)
+            .map_err(|e| HarnessError::io(&options.work_dir, e))?;
+        let sandbox = Sandbox::new(options.limits, Some(work.join("modules")))
+            .map_err(|e| HarnessError::Engine(format!("{e:#}")))?;
         let dirs = build::BuildDirs {
             staging: work.join("staging"),
             target: work.join("target"),
@@ -117,7 +128,13 @@ impl Grader {
 
     /// Grades one submission against one exercise's spec. `slot` names the staging folder (one
     /// per exercise keeps each exercise's incremental build warm).
-    pub fn grade(&self, exercise: &str, slot: &str, submission: &Submission, spec: &Spec) -> Result<Report, HarnessError> {
+    pub fn grade(
+        &self,
+        exercise: &str,
+        slot: &str,
+        submission: &Submission,
+        spec: &Spec,
+    ) -> Result<Report, HarnessError> {
         let mut timings = Timings::default();
         let possible = spec.scenarios.iter().map(|s| s.points).sum();
         let mut report = Report {
@@ -138,7 +155,15 @@ impl Grader {
         };
         let t = Instant::now();
         report.preflight.push(check::imports(&loaded.module));
-        report.preflight.push(check::exports(&loaded.module, &spec.exports, &loaded.typescript));
+        let mut exports = check::exports(&loaded.module, &spec.exports, "");
+        if exports.failure().is_some()
+            && let Some((raw, _)) = &loaded.raw
+            && let Ok(processed) = bindgen::process(raw, false, true)
+        {
+            // Explain the mismatch the way JavaScript sees the student's exports.
+            exports = check::exports(&loaded.module, &spec.exports, &processed.typescript);
+        }
+        report.preflight.push(exports);
         timings.checks += t.elapsed();
         if report.preflight.iter().any(|c| c.failure().is_some()) {
             report.timings = timings;
@@ -150,7 +175,9 @@ impl Grader {
                 .name("guest".into())
                 .stack_size(engine::GUEST_THREAD_STACK)
                 .spawn_scoped(scope, || self.run_scenarios(&loaded, spec, &mut timings))
-                .map_err(|e| HarnessError::Engine(format!("could not start the guest thread: {e}")))?
+                .map_err(|e| {
+                    HarnessError::Engine(format!("could not start the guest thread: {e}"))
+                })?
                 .join()
                 .expect("the guest thread does not panic")
         })?;
@@ -160,11 +187,22 @@ impl Grader {
         Ok(report)
     }
 
-    fn run_scenarios(&self, loaded: &Loaded, spec: &Spec, timings: &mut Timings) -> Result<Vec<ScenarioReport>, HarnessError> {
+    fn run_scenarios(
+        &self,
+        loaded: &Loaded,
+        spec: &Spec,
+        timings: &mut Timings,
+    ) -> Result<Vec<ScenarioReport>, HarnessError> {
         let mut out = Vec::new();
         for scenario in &spec.scenarios {
             let t = Instant::now();
-            let mut record = self.run_one(&loaded.module, Detail::Names, spec, scenario, SiteCapture::Names)?;
+            let mut record = self.run_one(
+                &loaded.module,
+                Detail::Names,
+                spec,
+                scenario,
+                SiteCapture::Names,
+            )?;
             timings.run += t.elapsed();
             if record.leaked.as_ref().is_some_and(|l| !l.is_empty()) {
                 let t = Instant::now();
@@ -186,25 +224,59 @@ impl Grader {
         scenario: &Scenario,
         capture: SiteCapture,
     ) -> Result<RunRecord, HarnessError> {
-        run::run(&self.sandbox, module, detail, &spec.exports, scenario, capture)
-            .map_err(|source| HarnessError::Scenario { scenario: scenario.name.clone(), source })
+        run::run(
+            &self.sandbox,
+            module,
+            detail,
+            &spec.exports,
+            scenario,
+            capture,
+        )
+        .map_err(|source| HarnessError::Scenario {
+            scenario: scenario.name.clone(),
+            source,
+        })
     }
 
     /// Re-runs a leaking scenario with DWARF line tables, capturing a detailed backtrace only
     /// for the leaked allocations (the run is deterministic, so allocation ids repeat), and
     /// copies the source locations found onto the first run's record.
-    fn locate_leaks(&self, loaded: &Loaded, spec: &Spec, scenario: &Scenario, record: &mut RunRecord) {
-        let Some((raw, source_root)) = &loaded.raw else { return };
-        let Some(leaked) = record.leaked.as_mut() else { return };
+    fn locate_leaks(
+        &self,
+        loaded: &Loaded,
+        spec: &Spec,
+        scenario: &Scenario,
+        record: &mut RunRecord,
+    ) {
+        let Some((raw, source_root)) = &loaded.raw else {
+            return;
+        };
+        let Some(leaked) = record.leaked.as_mut() else {
+            return;
+        };
         let ids: BTreeSet<u64> = leaked.iter().take(16).map(|b| b.id).collect();
-        let Ok(processed) = bindgen::process(raw, true) else { return };
-        let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Lines) else { return };
+        let Ok(processed) = bindgen::process(raw, true, false) else {
+            return;
+        };
+        let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Lines) else {
+            return;
+        };
         let root = source_root.display().to_string().replace('\\', "/");
-        let capture = SiteCapture::Lines { ids, source_root: Some(root) };
-        let Ok(again) = self.run_one(&module, Detail::Lines, spec, scenario, capture) else { return };
-        let Some(again_leaked) = again.leaked else { return };
+        let capture = SiteCapture::Lines {
+            ids,
+            source_root: Some(root),
+        };
+        let Ok(again) = self.run_one(&module, Detail::Lines, spec, scenario, capture) else {
+            return;
+        };
+        let Some(again_leaked) = again.leaked else {
+            return;
+        };
         for block in leaked.iter_mut() {
-            if let Some(twin) = again_leaked.iter().find(|b| b.id == block.id && b.size == block.size) {
+            if let Some(twin) = again_leaked
+                .iter()
+                .find(|b| b.id == block.id && b.size == block.size)
+            {
                 if twin.site.location.is_some() {
                     block.site.location = twin.site.location.clone();
                 }
@@ -216,7 +288,12 @@ impl Grader {
     }
 
     /// Build, bindgen and compile. `Ok(Err(check))` is the submission's failure.
-    fn load(&self, slot: &str, submission: &Submission, timings: &mut Timings) -> Result<Result<Loaded, CheckResult>, HarnessError> {
+    fn load(
+        &self,
+        slot: &str,
+        submission: &Submission,
+        timings: &mut Timings,
+    ) -> Result<Result<Loaded, CheckResult>, HarnessError> {
         let t = Instant::now();
         let (wasm, origin, source_root) = match submission {
             Submission::Crate(dir) => match build::build(&self.dirs, slot, &dir.join("src"))? {
@@ -238,26 +315,36 @@ impl Grader {
         let t = Instant::now();
         let is_binary = wasm.starts_with(b"\0asm");
         let raw = is_binary && contains(&wasm, b"__wasm_bindgen_unstable");
-        let (processed, typescript) = if raw {
-            match bindgen::process(&wasm, false) {
-                Ok(p) => (p.wasm, p.typescript),
+        let processed = if raw {
+            match bindgen::process(&wasm, false, false) {
+                Ok(p) => p.wasm,
                 Err(e) => {
                     return Ok(Err(CheckResult::fail(
                         "module",
-                        Failure::new(Verdict::InvalidModule, format!("wasm-bindgen could not process {origin}: {e}"))
-                            .hint(format!("the crate must use wasm-bindgen {}", build::WASM_BINDGEN_VERSION)),
+                        Failure::new(
+                            Verdict::InvalidModule,
+                            format!("wasm-bindgen could not process {origin}: {e}"),
+                        )
+                        .hint(format!(
+                            "the crate must use wasm-bindgen {}",
+                            build::WASM_BINDGEN_VERSION
+                        )),
                     )));
                 }
             }
         } else {
-            (wasm.clone(), String::new())
+            wasm.clone()
         };
         timings.bindgen = t.elapsed();
         let t = Instant::now();
         let module = match self.sandbox.module(&processed, Detail::Names) {
             Ok(m) => m,
             Err(e) => {
-                let what = if is_binary { "is not a valid wasm module" } else { "is neither a wasm binary nor valid wasm text" };
+                let what = if is_binary {
+                    "is not a valid wasm module"
+                } else {
+                    "is neither a wasm binary nor valid wasm text"
+                };
                 return Ok(Err(CheckResult::fail(
                     "module",
                     Failure::new(Verdict::InvalidModule, format!("{origin} {what}")).detail(e),
@@ -269,7 +356,7 @@ impl Grader {
             (true, Some(root)) => Some((wasm, root)),
             _ => None,
         };
-        Ok(Ok(Loaded { module, typescript, raw }))
+        Ok(Ok(Loaded { module, raw }))
     }
 }
 

@@ -125,7 +125,13 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(verdict: Verdict, message: impl Into<String>) -> Failure {
-        Failure { verdict, message: message.into(), location: None, details: Vec::new(), hint: None }
+        Failure {
+            verdict,
+            message: message.into(),
+            location: None,
+            details: Vec::new(),
+            hint: None,
+        }
     }
 
     pub fn at(mut self, location: impl Into<String>) -> Failure {
@@ -150,7 +156,9 @@ pub enum Status {
     Pass,
     Fail(Failure),
     /// The check could not be made, and why (e.g. the scenario stopped early).
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
 }
 
 /// One named check's outcome.
@@ -164,15 +172,26 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn pass(check: &'static str) -> CheckResult {
-        CheckResult { check, status: Status::Pass }
+        CheckResult {
+            check,
+            status: Status::Pass,
+        }
     }
 
     pub fn fail(check: &'static str, failure: Failure) -> CheckResult {
-        CheckResult { check, status: Status::Fail(failure) }
+        CheckResult {
+            check,
+            status: Status::Fail(failure),
+        }
     }
 
     pub fn skipped(check: &'static str, reason: impl Into<String>) -> CheckResult {
-        CheckResult { check, status: Status::Skipped { reason: reason.into() } }
+        CheckResult {
+            check,
+            status: Status::Skipped {
+                reason: reason.into(),
+            },
+        }
     }
 
     pub fn failure(&self) -> Option<&Failure> {
@@ -242,7 +261,10 @@ pub struct Report {
 impl Report {
     /// Every failure, in the order the report shows them.
     pub fn failures(&self) -> impl Iterator<Item = &Failure> {
-        self.preflight.iter().chain(self.scenarios.iter().flat_map(|s| &s.checks)).filter_map(CheckResult::failure)
+        self.preflight
+            .iter()
+            .chain(self.scenarios.iter().flat_map(|s| &s.checks))
+            .filter_map(CheckResult::failure)
     }
 
     /// The first failure's verdict, or `Pass`.
@@ -255,7 +277,11 @@ impl Report {
     }
 
     pub fn percent(&self) -> f64 {
-        if self.possible > 0.0 { 100.0 * self.earned / self.possible } else { 0.0 }
+        if self.possible > 0.0 {
+            100.0 * self.earned / self.possible
+        } else {
+            0.0
+        }
     }
 }
 
@@ -274,7 +300,11 @@ struct Paint {
 
 impl Paint {
     fn wrap(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
     }
     fn green(&self, s: &str) -> String {
         self.wrap("32", s)
@@ -294,7 +324,11 @@ impl Paint {
 }
 
 fn points(p: f64) -> String {
-    if p.fract() == 0.0 { format!("{p:.0}") } else { format!("{p:.1}") }
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
 }
 
 impl Report {
@@ -308,21 +342,48 @@ impl Report {
         }
         let total = self.scenarios.len();
         for (i, s) in self.scenarios.iter().enumerate() {
-            let mark = if s.passed() { p.green("✔") } else { p.red("✘") };
+            let mark = if s.passed() {
+                p.green("✔")
+            } else {
+                p.red("✘")
+            };
             let score = format!("{}/{}", points(s.earned), points(s.points));
             if s.hidden && !how.show_hidden {
-                let what = if s.passed() { "passed" } else { "failed (hidden scenarios keep their details to themselves)" };
-                let _ = writeln!(out, "{mark} scenario {}/{total}: hidden test {what}  {}", i + 1, p.dim(&score));
+                let what = if s.passed() {
+                    "passed"
+                } else {
+                    "failed (hidden scenarios keep their details to themselves)"
+                };
+                let _ = writeln!(
+                    out,
+                    "{mark} scenario {}/{total}: hidden test {what}  {}",
+                    i + 1,
+                    p.dim(&score)
+                );
                 continue;
             }
-            let _ = writeln!(out, "{mark} scenario {}/{total}: {}  {}", i + 1, s.name, p.dim(&score));
+            let _ = writeln!(
+                out,
+                "{mark} scenario {}/{total}: {}  {}",
+                i + 1,
+                s.name,
+                p.dim(&score)
+            );
             if s.passed() {
                 continue;
             }
             let _ = writeln!(out, "  {}", p.dim("steps:"));
             for (n, step) in s.steps.iter().enumerate() {
-                let mark = if step.ok { p.green("✔") } else { p.red("✘") };
-                let result = step.result.as_ref().map(|r| format!(" → {r}")).unwrap_or_default();
+                let mark = if step.ok {
+                    p.green("✔")
+                } else {
+                    p.red("✘")
+                };
+                let result = step
+                    .result
+                    .as_ref()
+                    .map(|r| format!(" → {r}"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "    {mark} {}. {}{}", n + 1, step.text, p.dim(&result));
             }
             for check in &s.checks {
@@ -341,8 +402,16 @@ impl Report {
             }
         }
         let percent = self.percent();
-        let summary = format!("score: {}/{} ({percent:.0}%)", points(self.earned), points(self.possible));
-        let summary = if self.passed() { p.green(&summary) } else { p.yellow(&summary) };
+        let summary = format!(
+            "score: {}/{} ({percent:.0}%)",
+            points(self.earned),
+            points(self.possible)
+        );
+        let summary = if self.passed() {
+            p.green(&summary)
+        } else {
+            p.yellow(&summary)
+        };
         let _ = writeln!(out, "{summary}");
         out
     }
@@ -352,10 +421,22 @@ fn render_check(out: &mut String, p: &Paint, check: &CheckResult, indent: &str) 
     match &check.status {
         Status::Pass => {}
         Status::Skipped { reason } => {
-            let _ = writeln!(out, "{indent}{} {}", p.dim("-"), p.dim(&format!("{}: not checked, {reason}", check.check)));
+            let _ = writeln!(
+                out,
+                "{indent}{} {}",
+                p.dim("-"),
+                p.dim(&format!("{}: not checked, {reason}", check.check))
+            );
         }
         Status::Fail(f) => {
-            let _ = writeln!(out, "{indent}{} {} [{}]: {}", p.red("✘"), p.bold(check.check), f.verdict.name(), f.message);
+            let _ = writeln!(
+                out,
+                "{indent}{} {} [{}]: {}",
+                p.red("✘"),
+                p.bold(check.check),
+                f.verdict.name(),
+                f.message
+            );
             if let Some(at) = &f.location {
                 let _ = writeln!(out, "{indent}    at {at}");
             }

@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use wasmtime::{
-    Caller, Extern, Func, FuncType, Instance, Memory, Module, Store, Trap, Val, ValType, WasmBacktrace,
+    Caller, Extern, Func, FuncType, Instance, Memory, Module, Store, Trap, Val, ValType,
+    WasmBacktrace,
 };
 
 use crate::abi::{self, Elem, Int, Receiver, Signature, Ty};
@@ -34,7 +35,10 @@ pub enum Fault {
     OutOfFuel,
     WallTimeout,
     /// Memory growth past the limit was refused and the allocator gave up.
-    OutOfMemory { pages: u64, requested: u64 },
+    OutOfMemory {
+        pages: u64,
+        requested: u64,
+    },
     StackOverflow,
     OutOfBounds,
     /// wasm-bindgen threw a JavaScript error (`wasm_bindgen::throw_str`, a failed borrow...).
@@ -46,19 +50,34 @@ pub enum Fault {
 /// Something a step found wrong on the host side, without a trap.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
-    WrongValue { expected: Value, actual: Option<Value> },
+    WrongValue {
+        expected: Value,
+        actual: Option<Value>,
+    },
     /// The call returned, but a panic was expected.
     MissingPanic { expected: Option<String> },
     /// It panicked with another message than the one expected.
-    WrongPanic { expected: String, actual: Option<String> },
+    WrongPanic {
+        expected: String,
+        actual: Option<String>,
+    },
     /// A typed view at a pointer that is not a multiple of the element size.
     MisalignedView { ptr: u32, elem: Elem },
     /// A view that reaches past the end of memory.
     ViewOutOfBounds { ptr: u32, bytes: u64, memory: u64 },
     /// A view whose block was freed (or moved by a reallocation).
-    UseAfterFree { view: String, ptr: u32, made_in: usize, freed_in: Option<usize> },
+    UseAfterFree {
+        view: String,
+        ptr: u32,
+        made_in: usize,
+        freed_in: Option<usize>,
+    },
     /// A view read after memory grew: JavaScript's typed array is detached.
-    StaleView { view: String, made_in: usize, grew_in: usize },
+    StaleView {
+        view: String,
+        made_in: usize,
+        grew_in: usize,
+    },
     /// A returned `(ptr, len)` that lies outside memory.
     ResultOutOfBounds { ptr: u32, bytes: u64 },
     /// A returned string that is not UTF-8.
@@ -112,7 +131,10 @@ pub enum SiteCapture {
     /// Function names for the first allocations: cheap.
     Names,
     /// Function names and file:line for these allocation ids only: ~1 ms each.
-    Lines { ids: BTreeSet<u64>, source_root: Option<String> },
+    Lines {
+        ids: BTreeSet<u64>,
+        source_root: Option<String>,
+    },
 }
 
 struct Host {
@@ -179,21 +201,30 @@ pub fn run(
                 let expected = match (step, &fault) {
                     (Step::Call(c) | Step::New(c), Fault::Panic(message)) => match &c.expect {
                         Expect::Panic(None) => true,
-                        Expect::Panic(Some(want)) => message.as_deref().is_some_and(|m| m.contains(want.as_str())),
+                        Expect::Panic(Some(want)) => message
+                            .as_deref()
+                            .is_some_and(|m| m.contains(want.as_str())),
                         _ => false,
                     },
                     _ => false,
                 };
                 let problem = match (step, &fault) {
-                    (Step::Call(c) | Step::New(c), Fault::Panic(message)) if !expected => match &c.expect {
-                        Expect::Panic(Some(want)) => {
-                            Some(Problem::WrongPanic { expected: want.clone(), actual: message.clone() })
+                    (Step::Call(c) | Step::New(c), Fault::Panic(message)) if !expected => {
+                        match &c.expect {
+                            Expect::Panic(Some(want)) => Some(Problem::WrongPanic {
+                                expected: want.clone(),
+                                actual: message.clone(),
+                            }),
+                            _ => None,
                         }
-                        _ => None,
-                    },
+                    }
                     _ => None,
                 };
-                record.steps.push(StepRecord { text, result: None, problem });
+                record.steps.push(StepRecord {
+                    text,
+                    result: None,
+                    problem,
+                });
                 record.fault_expected = expected;
                 record.fault = Some((Some(i), fault));
                 break;
@@ -208,7 +239,11 @@ pub fn run(
     store.data_mut().step = None;
     if record.fault.is_none() {
         // The host frees what it still owns, as JavaScript's `free()` (or its finalizer) would.
-        let owned: Vec<(String, u32)> = runner.objects.values().map(|o| (o.class.clone(), o.handle)).collect();
+        let owned: Vec<(String, u32)> = runner
+            .objects
+            .values()
+            .map(|o| (o.class.clone(), o.handle))
+            .collect();
         for (class, handle) in owned {
             if let Err(fault) = runner.free_object(&mut store, &class, handle) {
                 record.fault = Some((None, fault));
@@ -217,7 +252,13 @@ pub fn run(
         }
     }
     let leaked = record.fault.is_none().then(|| {
-        store.data().heap.live().filter(|b| !baseline.contains(&b.id)).cloned().collect::<Vec<_>>()
+        store
+            .data()
+            .heap
+            .live()
+            .filter(|b| !baseline.contains(&b.id))
+            .cloned()
+            .collect::<Vec<_>>()
     });
     finish(&mut record, &mut store, scenario.fuel, Some(&runner));
     record.leaked = leaked;
@@ -306,7 +347,12 @@ impl std::fmt::Display for Thrown {
 
 impl std::error::Error for Thrown {}
 
-fn read_bytes(memory: &Memory, store: impl wasmtime::AsContext, ptr: u32, len: u32) -> Option<Vec<u8>> {
+fn read_bytes(
+    memory: &Memory,
+    store: impl wasmtime::AsContext,
+    ptr: u32,
+    len: u32,
+) -> Option<Vec<u8>> {
     let data = memory.data(&store);
     let start = ptr as usize;
     let end = start.checked_add(len as usize)?;
@@ -328,12 +374,20 @@ fn cut(mut s: String, max: usize) -> String {
 /// Reads a guest string for the report: lossy UTF-8, cut, and without terminal control
 /// characters (a submission must not be able to recolour or rewrite the grader's output).
 fn guest_text(caller: &mut Caller<'_, Host>, ptr: u32, len: u32, max: usize) -> String {
-    let Some(memory) = caller.data().memory else { return String::new() };
+    let Some(memory) = caller.data().memory else {
+        return String::new();
+    };
     let len = len.min(max as u32 + 4);
     let bytes = read_bytes(&memory, &*caller, ptr, len).unwrap_or_default();
     let text: String = String::from_utf8_lossy(&bytes)
         .chars()
-        .map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c })
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
         .collect();
     cut(text, max)
 }
@@ -351,10 +405,15 @@ fn site(caller: &Caller<'_, Host>, id: u64) -> Site {
     for frame in trace.frames() {
         if let Some(root) = &lines {
             for symbol in frame.symbols() {
-                let (Some(file), Some(line)) = (symbol.file(), symbol.line()) else { continue };
+                let (Some(file), Some(line)) = (symbol.file(), symbol.line()) else {
+                    continue;
+                };
                 if let Some(rel) = student_file(file, root.as_deref()) {
                     site.location = Some(format!("{rel}:{line}"));
-                    site.function = symbol.name().map(clean_name).or_else(|| frame.func_name().map(clean_name));
+                    site.function = symbol
+                        .name()
+                        .map(clean_name)
+                        .or_else(|| frame.func_name().map(clean_name));
                     return site;
                 }
             }
@@ -379,16 +438,37 @@ fn student_file(file: &str, root: Option<&str>) -> Option<String> {
     {
         return Some(rel.trim_start_matches('/').to_owned());
     }
-    if file.starts_with("src/") { Some(file) } else { None }
+    if file.starts_with("src/") {
+        Some(file)
+    } else {
+        None
+    }
 }
 
 /// Whether a demangled function name belongs to the student rather than to std, the
 /// allocator, wasm-bindgen or the guest support crate.
 fn is_student_function(name: &str) -> bool {
     const NOT_STUDENT: &[&str] = &[
-        "alloc::", "core::", "std::", "dlmalloc::", "course_guest::", "wasm_bindgen::", "__rust", "__rdl", "__rg_",
-        "__wbindgen", "__wbg", "<alloc::", "<core::", "<std::", "<dlmalloc::", "<course_guest::", "<wasm_bindgen::",
-        "rust_begin_unwind", "rust_panic", "__wasm_course",
+        "alloc::",
+        "core::",
+        "std::",
+        "dlmalloc::",
+        "course_guest::",
+        "wasm_bindgen::",
+        "__rust",
+        "__rdl",
+        "__rg_",
+        "__wbindgen",
+        "__wbg",
+        "<alloc::",
+        "<core::",
+        "<std::",
+        "<dlmalloc::",
+        "<course_guest::",
+        "<wasm_bindgen::",
+        "rust_begin_unwind",
+        "rust_panic",
+        "__wasm_course",
     ];
     !NOT_STUDENT.iter().any(|p| name.starts_with(p))
 }
@@ -397,15 +477,20 @@ fn is_student_function(name: &str) -> bool {
 /// `Buffer::new`.
 fn clean_name(name: &str) -> String {
     let name = match name.rfind("::h") {
-        Some(i) if name.len() - i == 19 && name[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) => &name[..i],
+        Some(i) if name.len() - i == 19 && name[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) => {
+            &name[..i]
+        }
         _ => name,
     };
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(i) = rest.find("submission") {
         let after = &rest[i + "submission".len()..];
-        let ident_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-        let at_start = i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let ident_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let at_start =
+            i == 0 || !rest[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
         if at_start && after[ident_len..].starts_with("::") {
             out.push_str(&rest[..i]);
             rest = &after[ident_len + 2..];
@@ -436,7 +521,11 @@ fn import_func(store: &mut Store<Host>, module: &str, name: &str, ty: FuncType) 
                 let (p, size, align) = (ptr(&args[0]), ptr(&args[1]), ptr(&args[2]));
                 let step = caller.data().step;
                 // The site is only needed when the free is a misuse: capture it lazily.
-                let sound = caller.data_mut().heap.on_dealloc(p, size, align, step, Site::default());
+                let sound =
+                    caller
+                        .data_mut()
+                        .heap
+                        .on_dealloc(p, size, align, step, Site::default());
                 if !sound {
                     let site = site(&caller, 0);
                     if let Some(event) = caller.data_mut().heap.misuse.last_mut() {
@@ -496,7 +585,8 @@ pub fn unsupported_imports(module: &Module) -> Vec<String> {
                 abi::IMPORTS.contains(&i.name())
             } else {
                 is_bindgen_module(i.module())
-                    && (i.name().starts_with("__wbg___wbindgen_throw_") || i.name() == "__wbindgen_init_externref_table")
+                    && (i.name().starts_with("__wbg___wbindgen_throw_")
+                        || i.name() == "__wbindgen_init_externref_table")
             };
             !known || !matches!(i.ty(), wasmtime::ExternType::Func(_))
         })
@@ -509,19 +599,30 @@ impl Runner {
         let mut imports = Vec::new();
         for import in module.imports() {
             let wasmtime::ExternType::Func(ty) = import.ty() else {
-                return Err(Fault::Trap(format!("import `{}.{}` is not a function", import.module(), import.name())));
+                return Err(Fault::Trap(format!(
+                    "import `{}.{}` is not a function",
+                    import.module(),
+                    import.name()
+                )));
             };
             let Some(f) = import_func(store, import.module(), import.name(), ty) else {
-                return Err(Fault::Trap(format!("unsupported import `{}.{}`", import.module(), import.name())));
+                return Err(Fault::Trap(format!(
+                    "unsupported import `{}.{}`",
+                    import.module(),
+                    import.name()
+                )));
             };
             imports.push(Extern::Func(f));
         }
-        let instance = Instance::new(&mut *store, module, &imports).map_err(|e| classify(e, store))?;
+        let instance =
+            Instance::new(&mut *store, module, &imports).map_err(|e| classify(e, store))?;
         let memory = instance
             .get_memory(&mut *store, "memory")
             .ok_or_else(|| Fault::Trap("the module exports no `memory`".into()))?;
         store.data_mut().memory = Some(memory);
-        let tracked = module.imports().any(|i| i.module() == course_guest::abi::MODULE);
+        let tracked = module
+            .imports()
+            .any(|i| i.module() == course_guest::abi::MODULE);
         let runner = Runner {
             instance,
             memory,
@@ -533,7 +634,8 @@ impl Runner {
         };
         for init in [course_guest::abi::INIT, abi::START] {
             if let Some(f) = instance.get_func(&mut *store, init) {
-                f.call(&mut *store, &[], &mut []).map_err(|e| classify(e, store))?;
+                f.call(&mut *store, &[], &mut [])
+                    .map_err(|e| classify(e, store))?;
             }
         }
         Ok(runner)
@@ -549,15 +651,28 @@ impl Runner {
             .ok_or_else(|| Fault::Trap(format!("the module has no export `{name}`")))
     }
 
-    fn call(&self, store: &mut Store<Host>, name: &str, args: &[Val], results: usize) -> Result<Vec<Val>, Fault> {
+    fn call(
+        &self,
+        store: &mut Store<Host>,
+        name: &str,
+        args: &[Val],
+        results: usize,
+    ) -> Result<Vec<Val>, Fault> {
         let f = self.func(store, name)?;
         let mut out = vec![Val::I32(0); results];
-        f.call(&mut *store, args, &mut out).map_err(|e| classify(e, store))?;
+        f.call(&mut *store, args, &mut out)
+            .map_err(|e| classify(e, store))?;
         Ok(out)
     }
 
     fn free_object(&self, store: &mut Store<Host>, class: &str, handle: u32) -> Result<(), Fault> {
-        self.call(store, &abi::free_export(class), &[Val::I32(handle as i32), Val::I32(0)], 0).map(drop)
+        self.call(
+            store,
+            &abi::free_export(class),
+            &[Val::I32(handle as i32), Val::I32(0)],
+            0,
+        )
+        .map(drop)
     }
 
     fn step(
@@ -567,16 +682,26 @@ impl Runner {
         step: &Step,
         index: usize,
     ) -> Result<Taken, ScenarioError> {
-        let err = |text: &str, message: String| ScenarioError { step: index + 1, text: text.to_owned(), message };
+        let err = |text: &str, message: String| ScenarioError {
+            step: index + 1,
+            text: text.to_owned(),
+            message,
+        };
         match step {
-            Step::Call(call) | Step::New(call) => self.call_step(store, exports, call, matches!(step, Step::New(_)), index),
+            Step::Call(call) | Step::New(call) => {
+                self.call_step(store, exports, call, matches!(step, Step::New(_)), index)
+            }
             Step::Free { object } => {
                 let text = format!("{object}.free()");
                 let Some(obj) = self.objects.remove(object) else {
                     return Err(err(&text, format!("there is no object named `{object}`")));
                 };
                 Ok(match self.free_object(store, &obj.class, obj.handle) {
-                    Ok(()) => Taken::Ok(StepRecord { text, result: None, problem: None }),
+                    Ok(()) => Taken::Ok(StepRecord {
+                        text,
+                        result: None,
+                        problem: None,
+                    }),
                     Err(fault) => Taken::Fault(text, fault),
                 })
             }
@@ -586,69 +711,157 @@ impl Runner {
                 let grown = self.memory.grow(&mut *store, u64::from(*pages));
                 store.data_mut().limiter.growth.host_growing = false;
                 let result = grown.map(|old| Value::Int(old as i64)).ok();
-                Ok(Taken::Ok(StepRecord { text, result, problem: None }))
+                Ok(Taken::Ok(StepRecord {
+                    text,
+                    result,
+                    problem: None,
+                }))
             }
-            Step::View { name, ptr, len, elem } => {
+            Step::View {
+                name,
+                ptr,
+                len,
+                elem,
+            } => {
                 let ptr_v = self.resolve(ptr).map_err(|m| err(name, m))?;
                 let len_v = self.resolve(len).map_err(|m| err(name, m))?;
-                let text = format!("{name} = new {}(memory.buffer, {}, {})", elem.js_array(), arg_text(ptr), arg_text(len));
+                let text = format!(
+                    "{name} = new {}(memory.buffer, {}, {})",
+                    elem.js_array(),
+                    arg_text(ptr),
+                    arg_text(len)
+                );
                 let (Some(p), Some(n)) = (as_u32(&ptr_v), as_u32(&len_v)) else {
-                    return Err(err(&text, format!("`ptr` and `len` must be numbers, got {ptr_v} and {len_v}")));
+                    return Err(err(
+                        &text,
+                        format!("`ptr` and `len` must be numbers, got {ptr_v} and {len_v}"),
+                    ));
                 };
                 let bytes = u64::from(n) * u64::from(elem.size());
                 let memory = self.memory.data_size(&*store) as u64;
                 let problem = if p % elem.size() != 0 {
-                    Some(Problem::MisalignedView { ptr: p, elem: *elem })
+                    Some(Problem::MisalignedView {
+                        ptr: p,
+                        elem: *elem,
+                    })
                 } else if u64::from(p) + bytes > memory {
-                    Some(Problem::ViewOutOfBounds { ptr: p, bytes, memory })
+                    Some(Problem::ViewOutOfBounds {
+                        ptr: p,
+                        bytes,
+                        memory,
+                    })
                 } else {
                     let heap = &store.data().heap;
                     let block = heap.block_containing(p, bytes as u32).map(|b| b.id);
                     self.views.insert(
                         name.clone(),
-                        View { ptr: p, len: n, elem: *elem, block, made_in: index, pages: self.pages(store) },
+                        View {
+                            ptr: p,
+                            len: n,
+                            elem: *elem,
+                            block,
+                            made_in: index,
+                            pages: self.pages(store),
+                        },
                     );
                     None
                 };
-                let record = StepRecord { text, result: None, problem };
-                Ok(if record.problem.is_some() { Taken::Stop(record) } else { Taken::Ok(record) })
+                let record = StepRecord {
+                    text,
+                    result: None,
+                    problem,
+                };
+                Ok(if record.problem.is_some() {
+                    Taken::Stop(record)
+                } else {
+                    Taken::Ok(record)
+                })
             }
             Step::Write { view, at, values } => {
-                let text = format!("{view}.set([{}], {at})", values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
-                let v = self.view(view, *at, values.len() as u32).map_err(|m| err(&text, m))?;
+                let text = format!(
+                    "{view}.set([{}], {at})",
+                    values
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let v = self
+                    .view(view, *at, values.len() as u32)
+                    .map_err(|m| err(&text, m))?;
                 if let Some(problem) = self.view_problem(store, view, &v) {
-                    return Ok(Taken::Ok(StepRecord { text, result: None, problem: Some(problem) }));
+                    return Ok(Taken::Ok(StepRecord {
+                        text,
+                        result: None,
+                        problem: Some(problem),
+                    }));
                 }
                 let bytes = encode(values, v.elem).map_err(|m| err(&text, m))?;
                 let start = (v.ptr + at * v.elem.size()) as usize;
-                self.memory.data_mut(&mut *store)[start..start + bytes.len()].copy_from_slice(&bytes);
-                Ok(Taken::Ok(StepRecord { text, result: None, problem: None }))
+                self.memory.data_mut(&mut *store)[start..start + bytes.len()]
+                    .copy_from_slice(&bytes);
+                Ok(Taken::Ok(StepRecord {
+                    text,
+                    result: None,
+                    problem: None,
+                }))
             }
-            Step::Read { view, at, len, expect } => {
+            Step::Read {
+                view,
+                at,
+                len,
+                expect,
+            } => {
                 let text = format!("{view}.slice({at}, {})", at + len);
                 let v = self.view(view, *at, *len).map_err(|m| err(&text, m))?;
                 if let Some(problem) = self.view_problem(store, view, &v) {
-                    return Ok(Taken::Ok(StepRecord { text, result: None, problem: Some(problem) }));
+                    return Ok(Taken::Ok(StepRecord {
+                        text,
+                        result: None,
+                        problem: Some(problem),
+                    }));
                 }
                 let start = v.ptr + at * v.elem.size();
-                let bytes = read_bytes(&self.memory, &*store, start, len * v.elem.size()).expect("view is in bounds");
+                let bytes = read_bytes(&self.memory, &*store, start, len * v.elem.size())
+                    .expect("view is in bounds");
                 let actual = decode(&bytes, v.elem);
                 let problem = expect
                     .as_ref()
                     .filter(|e| !e.matches(&actual, 0.0))
-                    .map(|e| Problem::WrongValue { expected: e.clone(), actual: Some(actual.clone()) });
-                Ok(Taken::Ok(StepRecord { text, result: Some(actual), problem }))
+                    .map(|e| Problem::WrongValue {
+                        expected: e.clone(),
+                        actual: Some(actual.clone()),
+                    });
+                Ok(Taken::Ok(StepRecord {
+                    text,
+                    result: Some(actual),
+                    problem,
+                }))
             }
         }
     }
 
     /// A copy of a view's geometry, after checking the access stays inside it.
     fn view(&self, name: &str, at: u32, len: u32) -> Result<View, String> {
-        let v = self.views.get(name).ok_or_else(|| format!("there is no view named `{name}`"))?;
+        let v = self
+            .views
+            .get(name)
+            .ok_or_else(|| format!("there is no view named `{name}`"))?;
         if u64::from(at) + u64::from(len) > u64::from(v.len) {
-            return Err(format!("elements {at}..{} are outside view `{name}` of length {}", at + len, v.len));
+            return Err(format!(
+                "elements {at}..{} are outside view `{name}` of length {}",
+                at + len,
+                v.len
+            ));
         }
-        Ok(View { ptr: v.ptr, len: v.len, elem: v.elem, block: v.block, made_in: v.made_in, pages: v.pages })
+        Ok(View {
+            ptr: v.ptr,
+            len: v.len,
+            elem: v.elem,
+            block: v.block,
+            made_in: v.made_in,
+            pages: v.pages,
+        })
     }
 
     /// Whether an access through the view is stale: memory grew (the typed array is detached)
@@ -679,9 +892,16 @@ impl Runner {
         match value {
             Value::Str(s) if s.starts_with('$') && !s.starts_with("$$") => {
                 let name = &s[1..];
-                self.vars.get(name).cloned().ok_or_else(|| format!("`{s}` was not bound by an earlier step's `as`"))
+                self.vars
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("`{s}` was not bound by an earlier step's `as`"))
             }
-            Value::List(items) => items.iter().map(|v| self.resolve(v)).collect::<Result<_, _>>().map(Value::List),
+            Value::List(items) => items
+                .iter()
+                .map(|v| self.resolve(v))
+                .collect::<Result<_, _>>()
+                .map(Value::List),
             v => Ok(v.clone()),
         }
     }
@@ -694,43 +914,89 @@ impl Runner {
         is_new: bool,
         index: usize,
     ) -> Result<Taken, ScenarioError> {
-        let err = |text: &str, message: String| ScenarioError { step: index + 1, text: text.to_owned(), message };
-        // Work out the export, its signature and the receiver.
-        let (export, sig, receiver, class): (String, Signature, Option<u32>, Option<String>) = if is_new {
-            let s = exports.structs.get(&call.target).and_then(|s| s.constructor.clone()).ok_or_else(|| {
-                err(&call.target, format!("`{}` has no declared constructor", call.target))
-            })?;
-            (abi::method_export(&call.target, &s.name), s, None, Some(call.target.clone()))
-        } else if let Some((object, method)) = call.target.split_once('.') {
-            let obj = self
-                .objects
-                .get(object)
-                .ok_or_else(|| err(&call.target, format!("there is no object named `{object}`")))?;
-            let s = exports.method(&obj.class, method).cloned().ok_or_else(|| {
-                err(&call.target, format!("`{}` has no declared method `{method}`", obj.class))
-            })?;
-            (abi::method_export(&obj.class, method), s, Some(obj.handle), Some(obj.class.clone()))
-        } else if let Some((class, method)) = call.target.split_once("::") {
-            let s = exports.method(class, method).cloned().ok_or_else(|| {
-                err(&call.target, format!("`{class}` has no declared associated function `{method}`"))
-            })?;
-            (abi::method_export(class, method), s, None, Some(class.to_owned()))
-        } else {
-            let s = exports
-                .function(&call.target)
-                .cloned()
-                .ok_or_else(|| err(&call.target, format!("`{}` is not a declared function", call.target)))?;
-            (s.name.clone(), s, None, None)
+        let err = |text: &str, message: String| ScenarioError {
+            step: index + 1,
+            text: text.to_owned(),
+            message,
         };
+        // Work out the export, its signature and the receiver.
+        let (export, sig, receiver, class): (String, Signature, Option<u32>, Option<String>) =
+            if is_new {
+                let s = exports
+                    .structs
+                    .get(&call.target)
+                    .and_then(|s| s.constructor.clone())
+                    .ok_or_else(|| {
+                        err(
+                            &call.target,
+                            format!("`{}` has no declared constructor", call.target),
+                        )
+                    })?;
+                (
+                    abi::method_export(&call.target, &s.name),
+                    s,
+                    None,
+                    Some(call.target.clone()),
+                )
+            } else if let Some((object, method)) = call.target.split_once('.') {
+                let obj = self.objects.get(object).ok_or_else(|| {
+                    err(&call.target, format!("there is no object named `{object}`"))
+                })?;
+                let s = exports.method(&obj.class, method).cloned().ok_or_else(|| {
+                    err(
+                        &call.target,
+                        format!("`{}` has no declared method `{method}`", obj.class),
+                    )
+                })?;
+                (
+                    abi::method_export(&obj.class, method),
+                    s,
+                    Some(obj.handle),
+                    Some(obj.class.clone()),
+                )
+            } else if let Some((class, method)) = call.target.split_once("::") {
+                let s = exports.method(class, method).cloned().ok_or_else(|| {
+                    err(
+                        &call.target,
+                        format!("`{class}` has no declared associated function `{method}`"),
+                    )
+                })?;
+                (
+                    abi::method_export(class, method),
+                    s,
+                    None,
+                    Some(class.to_owned()),
+                )
+            } else {
+                let s = exports.function(&call.target).cloned().ok_or_else(|| {
+                    err(
+                        &call.target,
+                        format!("`{}` is not a declared function", call.target),
+                    )
+                })?;
+                (s.name.clone(), s, None, None)
+            };
         let mut ret = sig.ret.clone();
         if let Some(class) = &class {
             ret.resolve_self(class);
         }
-        let args: Vec<Value> =
-            call.args.iter().map(|a| self.resolve_arg(a)).collect::<Result<_, _>>().map_err(|m| err(&call.target, m))?;
+        let args: Vec<Value> = call
+            .args
+            .iter()
+            .map(|a| self.resolve_arg(a))
+            .collect::<Result<_, _>>()
+            .map_err(|m| err(&call.target, m))?;
         let text = call_text(call, is_new, &call.args);
         if args.len() != sig.params.len() {
-            return Err(err(&text, format!("`{}` takes {} arguments, the step gives {}", sig.text, sig.params.len(), args.len())));
+            return Err(err(
+                &text,
+                format!(
+                    "`{}` takes {} arguments, the step gives {}",
+                    sig.text,
+                    sig.params.len(),
+                    args.len()
+                ),
+            ));
         }
         // Lower the arguments, as the glue does: copies into memory the guest will own and free.
         let mut core = Vec::new();
@@ -745,7 +1011,9 @@ impl Runner {
             }
             match self.lower(store, &ty, value, &mut consumed) {
                 Ok(Ok(vals)) => core.extend(vals),
-                Ok(Err(message)) => return Err(err(&text, format!("argument `{pname}`: {message}"))),
+                Ok(Err(message)) => {
+                    return Err(err(&text, format!("argument `{pname}`: {message}")));
+                }
                 Err(fault) => return Ok(Taken::Fault(text, fault)),
             }
         }
@@ -765,7 +1033,13 @@ impl Runner {
         // Lift the result, freeing what the glue frees.
         let lifted = match self.lift(store, &ret, &out) {
             Ok(v) => v,
-            Err(Ok(problem)) => return Ok(Taken::Ok(StepRecord { text, result: None, problem: Some(problem) })),
+            Err(Ok(problem)) => {
+                return Ok(Taken::Ok(StepRecord {
+                    text,
+                    result: None,
+                    problem: Some(problem),
+                }));
+            }
             Err(Err(fault)) => return Ok(Taken::Fault(text, fault)),
         };
         let mut result = lifted.clone();
@@ -773,7 +1047,13 @@ impl Runner {
             let handle = *handle as u32;
             match &call.bind {
                 Some(name) => {
-                    self.objects.insert(name.clone(), Object { class: class.clone(), handle });
+                    self.objects.insert(
+                        name.clone(),
+                        Object {
+                            class: class.clone(),
+                            handle,
+                        },
+                    );
                     result = Some(Value::Object(class.clone()));
                 }
                 // An object nobody keeps is collected, and its finalizer frees it.
@@ -791,23 +1071,39 @@ impl Runner {
             Expect::Returns => None,
             Expect::Value { value, tolerance } => match &result {
                 Some(actual) if value.matches(actual, *tolerance) => None,
-                actual => Some(Problem::WrongValue { expected: value.clone(), actual: actual.clone() }),
+                actual => Some(Problem::WrongValue {
+                    expected: value.clone(),
+                    actual: actual.clone(),
+                }),
             },
-            Expect::Panic(expected) => Some(Problem::MissingPanic { expected: expected.clone() }),
+            Expect::Panic(expected) => Some(Problem::MissingPanic {
+                expected: expected.clone(),
+            }),
         };
-        Ok(Taken::Ok(StepRecord { text, result, problem }))
+        Ok(Taken::Ok(StepRecord {
+            text,
+            result,
+            problem,
+        }))
     }
 
     /// Resolves `$name` to an object (kept as a string naming it) or a bound value.
     fn resolve_arg(&self, value: &Value) -> Result<Value, String> {
         match value {
-            Value::Str(s) if s.starts_with('$') && self.objects.contains_key(&s[1..]) => Ok(value.clone()),
+            Value::Str(s) if s.starts_with('$') && self.objects.contains_key(&s[1..]) => {
+                Ok(value.clone())
+            }
             v => self.resolve(v),
         }
     }
 
     fn malloc(&self, store: &mut Store<Host>, bytes: &[u8], align: u32) -> Result<u32, Fault> {
-        let out = self.call(store, abi::MALLOC, &[Val::I32(bytes.len() as i32), Val::I32(align as i32)], 1)?;
+        let out = self.call(
+            store,
+            abi::MALLOC,
+            &[Val::I32(bytes.len() as i32), Val::I32(align as i32)],
+            1,
+        )?;
         let ptr = out[0].unwrap_i32() as u32;
         let end = ptr as usize + bytes.len();
         match self.memory.data_mut(&mut *store).get_mut(ptr as usize..end) {
@@ -836,15 +1132,21 @@ impl Runner {
                 Some(v) => vec![v],
                 None => return Ok(Err(format!("{n} does not fit in `{}`", int.rust_name()))),
             },
-            (Ty::F32, v) if v.as_f64().is_some() => vec![Val::F32((v.as_f64().unwrap() as f32).to_bits())],
+            (Ty::F32, v) if v.as_f64().is_some() => {
+                vec![Val::F32((v.as_f64().unwrap() as f32).to_bits())]
+            }
             (Ty::F64, v) if v.as_f64().is_some() => vec![Val::F64(v.as_f64().unwrap().to_bits())],
-            (Ty::Ptr(_), Value::Int(n)) if (0..=i64::from(u32::MAX)).contains(n) => vec![Val::I32(*n as u32 as i32)],
+            (Ty::Ptr(_), Value::Int(n)) if (0..=i64::from(u32::MAX)).contains(n) => {
+                vec![Val::I32(*n as u32 as i32)]
+            }
             (Ty::Option(inner), Value::Str(s)) if s == "None" => match **inner {
                 Ty::F64 => vec![Val::I32(0), Val::F64(0f64.to_bits())],
                 _ => vec![Val::F64(NONE.to_bits())],
             },
             (Ty::Option(inner), v) => match (&**inner, v) {
-                (Ty::F64, v) if v.as_f64().is_some() => vec![Val::I32(1), Val::F64(v.as_f64().unwrap().to_bits())],
+                (Ty::F64, v) if v.as_f64().is_some() => {
+                    vec![Val::I32(1), Val::F64(v.as_f64().unwrap().to_bits())]
+                }
                 (Ty::Int(int), Value::Int(n)) if !int.is_64() && lower_int(*int, *n).is_some() => {
                     vec![Val::F64((*n as f64).to_bits())]
                 }
@@ -864,9 +1166,14 @@ impl Runner {
             }
             (Ty::Struct(class) | Ty::StructRef(class), Value::Str(s)) if s.starts_with('$') => {
                 let name = &s[1..];
-                let Some(obj) = self.objects.get(name) else { return mismatch() };
+                let Some(obj) = self.objects.get(name) else {
+                    return mismatch();
+                };
                 if &obj.class != class {
-                    return Ok(Err(format!("`{name}` is a `{}`, not a `{class}`", obj.class)));
+                    return Ok(Err(format!(
+                        "`{name}` is a `{}`, not a `{class}`",
+                        obj.class
+                    )));
                 }
                 if matches!(ty, Ty::Struct(_)) {
                     consumed.push(name.to_owned());
@@ -878,25 +1185,40 @@ impl Runner {
     }
 
     /// Lifts a result. Errors: a problem with what was returned, or a fault while freeing it.
-    fn lift(&self, store: &mut Store<Host>, ty: &Ty, out: &[Val]) -> Result<Option<Value>, Result<Problem, Fault>> {
+    fn lift(
+        &self,
+        store: &mut Store<Host>,
+        ty: &Ty,
+        out: &[Val],
+    ) -> Result<Option<Value>, Result<Problem, Fault>> {
         let i32_at = |i: usize| out[i].unwrap_i32();
         Ok(Some(match ty {
             Ty::Unit => return Ok(None),
             Ty::Bool => Value::Bool(i32_at(0) != 0),
             Ty::Int(int) if int.is_64() => {
                 let raw = out[0].unwrap_i64();
-                if int.is_signed() || raw >= 0 { Value::Int(raw) } else { Value::Float(raw as u64 as f64) }
+                if int.is_signed() || raw >= 0 {
+                    Value::Int(raw)
+                } else {
+                    Value::Float(raw as u64 as f64)
+                }
             }
             Ty::Int(int) => Value::Int(lift_int(*int, i32_at(0))),
             Ty::F32 => Value::Float(f64::from(out[0].unwrap_f32())),
             Ty::F64 => Value::Float(out[0].unwrap_f64()),
-            Ty::Ptr(_) | Ty::Struct(_) | Ty::StructRef(_) => Value::Int(i64::from(i32_at(0) as u32)),
+            Ty::Ptr(_) | Ty::Struct(_) | Ty::StructRef(_) => {
+                Value::Int(i64::from(i32_at(0) as u32))
+            }
             Ty::Option(inner) => match **inner {
                 Ty::F64 if i32_at(0) == 0 => Value::Str("None".into()),
                 Ty::F64 => Value::Float(out[1].unwrap_f64()),
                 _ => {
                     let raw = out[0].unwrap_f64();
-                    if raw == NONE { Value::Str("None".into()) } else { Value::Int(raw as i64) }
+                    if raw == NONE {
+                        Value::Str("None".into())
+                    } else {
+                        Value::Int(raw as i64)
+                    }
                 }
             },
             Ty::Vec(_) | Ty::Slice(_) | Ty::String | Ty::Str => {
@@ -906,9 +1228,14 @@ impl Runner {
                     _ => (None, 1),
                 };
                 let bytes_len = u64::from(len) * u64::from(elem.map_or(1, Elem::size));
-                let Some(bytes) = u32::try_from(bytes_len).ok().and_then(|n| read_bytes(&self.memory, &*store, ptr, n))
+                let Some(bytes) = u32::try_from(bytes_len)
+                    .ok()
+                    .and_then(|n| read_bytes(&self.memory, &*store, ptr, n))
                 else {
-                    return Err(Ok(Problem::ResultOutOfBounds { ptr, bytes: bytes_len }));
+                    return Err(Ok(Problem::ResultOutOfBounds {
+                        ptr,
+                        bytes: bytes_len,
+                    }));
                 };
                 let value = match elem {
                     Some(e) => decode(&bytes, e),
@@ -919,8 +1246,17 @@ impl Runner {
                 };
                 // The glue copies the result out and frees it with the layout it was allocated with.
                 if len > 0 || ptr != align {
-                    self.call(store, abi::FREE, &[Val::I32(ptr as i32), Val::I32(bytes_len as i32), Val::I32(align as i32)], 0)
-                        .map_err(Err)?;
+                    self.call(
+                        store,
+                        abi::FREE,
+                        &[
+                            Val::I32(ptr as i32),
+                            Val::I32(bytes_len as i32),
+                            Val::I32(align as i32),
+                        ],
+                        0,
+                    )
+                    .map_err(Err)?;
                 }
                 value
             }
@@ -942,7 +1278,11 @@ fn lower_int(int: Int, n: i64) -> Option<Val> {
     if !(lo..=hi).contains(&i128::from(n)) {
         return None;
     }
-    Some(if int.is_64() { Val::I64(n) } else { Val::I32(n as u32 as i32) })
+    Some(if int.is_64() {
+        Val::I64(n)
+    } else {
+        Val::I32(n as u32 as i32)
+    })
 }
 
 fn lift_int(int: Int, raw: i32) -> i64 {
@@ -1057,20 +1397,38 @@ mod tests {
         let bytes = encode(&values, Elem::I16).unwrap();
         assert_eq!(bytes, vec![1, 0, 0xfe, 0xff]);
         assert_eq!(decode(&bytes, Elem::I16), Value::List(values));
-        assert!(encode(&[Value::Int(256)], Elem::U8).unwrap_err().contains("does not fit"));
+        assert!(
+            encode(&[Value::Int(256)], Elem::U8)
+                .unwrap_err()
+                .contains("does not fit")
+        );
         let f = encode(&[Value::Float(1.5)], Elem::F64).unwrap();
         assert_eq!(decode(&f, Elem::F64), Value::List(vec![Value::Float(1.5)]));
     }
 
     #[test]
     fn names_are_cleaned_and_filtered() {
-        assert_eq!(clean_name("submission::Buffer::new::h0123456789abcdef"), "Buffer::new");
-        assert_eq!(clean_name("<submission_21_a::Buffer>::grow"), "<Buffer>::grow");
+        assert_eq!(
+            clean_name("submission::Buffer::new::h0123456789abcdef"),
+            "Buffer::new"
+        );
+        assert_eq!(
+            clean_name("<submission_21_a::Buffer>::grow"),
+            "<Buffer>::grow"
+        );
         assert_eq!(clean_name("my_submission::f"), "my_submission::f");
         assert!(is_student_function("submission_x::leak"));
         assert!(!is_student_function("alloc::raw_vec::finish_grow"));
-        assert!(!is_student_function("<dlmalloc::sys::System as dlmalloc::Allocator>::alloc"));
-        assert_eq!(student_file("/tmp/slot/src/lib.rs", Some("/tmp/slot")), Some("src/lib.rs".into()));
-        assert_eq!(student_file("/rustc/abc/library/alloc/src/vec.rs", Some("/tmp/slot")), None);
+        assert!(!is_student_function(
+            "<dlmalloc::sys::System as dlmalloc::Allocator>::alloc"
+        ));
+        assert_eq!(
+            student_file("/tmp/slot/src/lib.rs", Some("/tmp/slot")),
+            Some("src/lib.rs".into())
+        );
+        assert_eq!(
+            student_file("/rustc/abc/library/alloc/src/vec.rs", Some("/tmp/slot")),
+            None
+        );
     }
 }

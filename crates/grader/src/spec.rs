@@ -173,7 +173,9 @@ impl Value {
                 a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.matches(b, tolerance))
             }
             (a, b) => match (a.as_f64(), b.as_f64()) {
-                (Some(a), Some(b)) => a == b || (a - b).abs() <= tolerance || (a.is_nan() && b.is_nan()),
+                (Some(a), Some(b)) => {
+                    a == b || (a - b).abs() <= tolerance || (a.is_nan() && b.is_nan())
+                }
                 _ => a == b,
             },
         }
@@ -216,11 +218,25 @@ pub enum Step {
     /// `obj.free()`: free an object the host owns.
     Free { object: String },
     /// `new Uint8Array(memory.buffer, ptr, len)` (or another element type).
-    View { name: String, ptr: Value, len: Value, elem: crate::abi::Elem },
+    View {
+        name: String,
+        ptr: Value,
+        len: Value,
+        elem: crate::abi::Elem,
+    },
     /// Write values through a view, starting at element `at`.
-    Write { view: String, at: u32, values: Vec<Value> },
+    Write {
+        view: String,
+        at: u32,
+        values: Vec<Value>,
+    },
     /// Read `len` elements through a view, starting at element `at`.
-    Read { view: String, at: u32, len: u32, expect: Option<Value> },
+    Read {
+        view: String,
+        at: u32,
+        len: u32,
+        expect: Option<Value>,
+    },
     /// `memory.grow(pages)` from the host. Every view made before it is detached.
     Grow { pages: u32 },
 }
@@ -248,13 +264,21 @@ pub enum Expect {
 
 impl Step {
     pub fn call(target: &str, args: Vec<Value>) -> Call {
-        Call { target: target.into(), args, expect: Expect::Returns, bind: None }
+        Call {
+            target: target.into(),
+            args,
+            expect: Expect::Returns,
+            bind: None,
+        }
     }
 }
 
 impl Call {
     pub fn expect(mut self, value: Value) -> Call {
-        self.expect = Expect::Value { value, tolerance: 0.0 };
+        self.expect = Expect::Value {
+            value,
+            tolerance: 0.0,
+        };
         self
     }
 
@@ -327,8 +351,13 @@ impl Step {
         }
         let expect = || -> Result<Expect, String> {
             match (&raw.expect, &raw.expect_panic) {
-                (Some(_), Some(_)) => Err("a step cannot have both `expect` and `expect_panic`".into()),
-                (Some(v), None) => Ok(Expect::Value { value: v.clone(), tolerance: raw.tolerance.unwrap_or(0.0) }),
+                (Some(_), Some(_)) => {
+                    Err("a step cannot have both `expect` and `expect_panic`".into())
+                }
+                (Some(v), None) => Ok(Expect::Value {
+                    value: v.clone(),
+                    tolerance: raw.tolerance.unwrap_or(0.0),
+                }),
                 (None, Some(ExpectPanic::Any(true))) => Ok(Expect::Panic(None)),
                 (None, Some(ExpectPanic::Any(false))) => Ok(Expect::Returns),
                 (None, Some(ExpectPanic::Containing(s))) => Ok(Expect::Panic(Some(s.clone()))),
@@ -336,14 +365,21 @@ impl Step {
             }
         };
         let call = |target: &String| -> Result<Call, String> {
-            Ok(Call { target: target.clone(), args: raw.args.clone(), expect: expect()?, bind: raw.bind.clone() })
+            Ok(Call {
+                target: target.clone(),
+                args: raw.args.clone(),
+                expect: expect()?,
+                bind: raw.bind.clone(),
+            })
         };
         if let Some(target) = &raw.call {
             return Ok(Step::Call(call(target)?));
         }
         if let Some(class) = &raw.new {
             if raw.bind.is_none() {
-                return Err(format!("`new = {class:?}` needs `as = \"name\"` to name the object"));
+                return Err(format!(
+                    "`new = {class:?}` needs `as = \"name\"` to name the object"
+                ));
             }
             return Ok(Step::New(call(class)?));
         }
@@ -362,11 +398,20 @@ impl Step {
         if let Some(name) = raw.view {
             let ptr = raw.ptr.ok_or("a `view` step needs `ptr`")?;
             let len = raw.len.ok_or("a `view` step needs `len`")?;
-            return Ok(Step::View { name, ptr, len, elem });
+            return Ok(Step::View {
+                name,
+                ptr,
+                len,
+                elem,
+            });
         }
         if let Some(view) = raw.write {
             let values = raw.values.ok_or("a `write` step needs `values`")?;
-            return Ok(Step::Write { view, at: raw.at.unwrap_or(0), values });
+            return Ok(Step::Write {
+                view,
+                at: raw.at.unwrap_or(0),
+                values,
+            });
         }
         let view = raw.read.expect("one action is set");
         let len = match raw.len {
@@ -374,7 +419,12 @@ impl Step {
             Some(_) => return Err("`len` of a `read` step is a number of elements".into()),
             None => return Err("a `read` step needs `len`".into()),
         };
-        Ok(Step::Read { view, at: raw.at.unwrap_or(0), len, expect: raw.expect })
+        Ok(Step::Read {
+            view,
+            at: raw.at.unwrap_or(0),
+            len,
+            expect: raw.expect,
+        })
     }
 }
 
@@ -431,20 +481,38 @@ mod tests {
         assert_eq!(steps.len(), 9);
         assert_eq!(
             steps[0],
-            Step::Call(Step::call("double", vec![Value::List(vec![Value::Int(1), Value::Int(2)])]).expect(
-                Value::List(vec![Value::Int(2), Value::Int(4)])
-            ))
+            Step::Call(
+                Step::call(
+                    "double",
+                    vec![Value::List(vec![Value::Int(1), Value::Int(2)])]
+                )
+                .expect(Value::List(vec![Value::Int(2), Value::Int(4)]))
+            )
         );
-        assert!(matches!(&steps[3], Step::View { elem: crate::abi::Elem::F64, .. }));
-        assert_eq!(steps[7], Step::Call(Step::call("boom", vec![]).expect_panic(Some("index out of bounds"))));
+        assert!(matches!(
+            &steps[3],
+            Step::View {
+                elem: crate::abi::Elem::F64,
+                ..
+            }
+        ));
+        assert_eq!(
+            steps[7],
+            Step::Call(Step::call("boom", vec![]).expect_panic(Some("index out of bounds")))
+        );
         assert_eq!(spec.scenarios[0].max_growth_pages, Some(2));
-        assert_eq!(spec.exports.method("Buffer", "ptr").unwrap().params.len(), 0);
+        assert_eq!(
+            spec.exports.method("Buffer", "ptr").unwrap().params.len(),
+            0
+        );
     }
 
     #[test]
     fn a_step_with_two_actions_is_rejected() {
-        let err = toml::from_str::<Spec>("[[scenario]]\nname = \"x\"\nsteps = [{ call = \"f\", grow = 1 }]\n")
-            .unwrap_err();
+        let err = toml::from_str::<Spec>(
+            "[[scenario]]\nname = \"x\"\nsteps = [{ call = \"f\", grow = 1 }]\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("exactly one of"), "{err}");
     }
 

@@ -12,7 +12,10 @@ use grader::{Grader, GraderOptions, Render, Report, Spec, Submission, Verdict};
 
 fn options() -> GraderOptions {
     let guest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../course-guest");
-    GraderOptions::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grader"), guest)
+    GraderOptions::new(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grader"),
+        guest,
+    )
 }
 
 fn grader() -> &'static Grader {
@@ -42,11 +45,16 @@ fn slot(dir: &Path) -> String {
 
 fn grade(dir: &Path) -> Report {
     let (spec, submission) = fixture(dir);
-    grader().grade(&slot(dir), &slot(dir), &submission, &spec).unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    grader()
+        .grade(&slot(dir), &slot(dir), &submission, &spec)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
 }
 
 fn render(report: &Report) -> String {
-    report.render(Render { color: false, show_hidden: true })
+    report.render(Render {
+        color: false,
+        show_hidden: true,
+    })
 }
 
 #[test]
@@ -76,7 +84,10 @@ fn every_verdict_but_timeout_has_a_fixture() {
         .filter(|v| *v != Verdict::Timeout && !root.join(v.name()).is_dir())
         .map(Verdict::name)
         .collect();
-    assert!(missing.is_empty(), "verdicts without a fixture folder: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "verdicts without a fixture folder: {missing:?}"
+    );
 }
 
 #[test]
@@ -88,7 +99,9 @@ fn a_loop_that_outlasts_the_wall_clock_is_a_timeout() {
     let (mut spec, submission) = fixture(&dir);
     // So much fuel that only the wall clock can stop it.
     spec.scenarios[0].fuel = u64::MAX / 2;
-    let report = grader.grade("timeout", &slot(&dir), &submission, &spec).unwrap();
+    let report = grader
+        .grade("timeout", &slot(&dir), &submission, &spec)
+        .unwrap();
     assert_eq!(report.verdict(), Verdict::Timeout, "{}", render(&report));
 }
 
@@ -97,8 +110,14 @@ fn grading_twice_gives_identical_reports_and_a_warm_build() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pass/copy-and-view");
     let first = grade(&dir);
     let second = grade(&dir);
-    assert_eq!(serde_json::to_string(&first).unwrap(), serde_json::to_string(&second).unwrap());
-    assert!(second.timings.build_fresh, "an unchanged crate must not be recompiled");
+    assert_eq!(
+        serde_json::to_string(&first).unwrap(),
+        serde_json::to_string(&second).unwrap()
+    );
+    assert!(
+        second.timings.build_fresh,
+        "an unchanged crate must not be recompiled"
+    );
     assert!(second.passed());
     assert_eq!(second.percent(), 100.0);
 }
@@ -107,16 +126,41 @@ fn grading_twice_gives_identical_reports_and_a_warm_build() {
 fn a_leak_is_traced_to_the_students_source_line() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/leak/mem-forget");
     let report = grade(&dir);
-    let leak = report.failures().find(|f| f.verdict == Verdict::Leak).expect("a leak");
-    assert_eq!(leak.location.as_deref(), Some("src/lib.rs:5"), "{}", render(&report));
-    assert!(leak.details.iter().any(|d| d.contains("100 bytes") && d.contains("checksum")), "{:?}", leak.details);
+    let leak = report
+        .failures()
+        .find(|f| f.verdict == Verdict::Leak)
+        .expect("a leak");
+    assert_eq!(
+        leak.location.as_deref(),
+        Some("src/lib.rs:5"),
+        "{}",
+        render(&report)
+    );
+    assert!(
+        leak.details
+            .iter()
+            .any(|d| d.contains("100 bytes") && d.contains("checksum")),
+        "{:?}",
+        leak.details
+    );
 }
 
 #[test]
 fn a_scenario_that_names_an_unknown_export_is_a_harness_error() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrong-result/off-by-one");
     let (mut spec, submission) = fixture(&dir);
-    spec.scenarios[0].steps.push(grader::Step::Call(grader::Step::call("nonexistent", vec![])));
-    let err = grader().grade("x", &slot(&dir), &submission, &spec).unwrap_err();
-    assert!(err.to_string().contains("`nonexistent` is not a declared function"), "{err}");
+    spec.scenarios[0]
+        .steps
+        .push(grader::Step::Call(grader::Step::call(
+            "nonexistent",
+            vec![],
+        )));
+    let err = grader()
+        .grade("x", &slot(&dir), &submission, &spec)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`nonexistent` is not a declared function"),
+        "{err}"
+    );
 }
