@@ -419,9 +419,12 @@ fn site(caller: &Caller<'_, Host>, id: u64) -> Site {
             }
         }
         if site.function.is_none()
-            && let Some(name) = frame.func_name().filter(|n| is_student_function(n))
+            && let Some(name) = frame
+                .func_name()
+                .map(clean_name)
+                .filter(|n| is_student_function(n))
         {
-            site.function = Some(clean_name(name));
+            site.function = Some(name);
             if lines.is_none() {
                 return site;
             }
@@ -476,6 +479,8 @@ fn is_student_function(name: &str) -> bool {
 /// Drops the crate prefix and hash from a demangled name: `submission_x::Buffer::new::h1a2b…` →
 /// `Buffer::new`.
 fn clean_name(name: &str) -> String {
+    let demangled = format!("{:#}", rustc_demangle::demangle(name));
+    let name = demangled.as_str();
     let name = match name.rfind("::h") {
         Some(i) if name.len() - i == 19 && name[i + 3..].chars().all(|c| c.is_ascii_hexdigit()) => {
             &name[..i]
