@@ -164,3 +164,38 @@ fn a_scenario_that_names_an_unknown_export_is_a_harness_error() {
         "{err}"
     );
 }
+
+#[test]
+fn guest_output_is_capped_and_cannot_drive_the_terminal() {
+    // 60 log lines, each starting with an ANSI "clear screen" escape.
+    let wat = r#"(module
+      (import "wasm_course" "on_log" (func $log (param i32 i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "\1b[2Jcleared")
+      (func (export "chatter") (local $i i32)
+        (loop $again
+          (call $log (i32.const 16) (i32.const 11))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $again (i32.lt_u (local.get $i) (i32.const 60))))))"#;
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chatter.wat");
+    std::fs::write(&path, wat).unwrap();
+    let spec: Spec = toml::from_str(
+        "[exports]\nfunctions = [\"fn chatter()\"]\n[[scenario]]\nname = \"chatter\"\nsteps = [{ call = \"chatter\" }]\n",
+    )
+    .unwrap();
+    let report = grader()
+        .grade("chatter", "chatter", &Submission::Module(path), &spec)
+        .unwrap();
+    let scenario = &report.scenarios[0];
+    assert_eq!(scenario.logs.len(), grader::run::LOG_LINES);
+    assert_eq!(scenario.logs_dropped, 60 - grader::run::LOG_LINES);
+    assert!(
+        scenario
+            .logs
+            .iter()
+            .all(|l| !l.contains('\x1b') && l.ends_with("[2Jcleared")),
+        "{:?}",
+        scenario.logs[0]
+    );
+    assert!(!render(&report).contains('\x1b'));
+}
