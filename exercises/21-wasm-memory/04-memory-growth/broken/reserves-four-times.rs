@@ -1,0 +1,48 @@
+//! Broken: mixes up pixels and bytes and reserves four bytes per byte, so a 4-page frame
+//! takes 16 pages of memory.
+
+use wasm_bindgen::prelude::*;
+
+/// One page of linear memory: 64 KiB.
+pub const PAGE_SIZE: usize = 65_536;
+
+#[wasm_bindgen]
+pub fn pages_for(bytes: usize) -> usize {
+    bytes.div_ceil(PAGE_SIZE)
+}
+
+#[wasm_bindgen]
+pub struct Frame {
+    pixels: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Frame {
+    #[wasm_bindgen(constructor)]
+    pub fn new(width: usize, height: usize) -> Frame {
+        let bytes = width * height * 4;
+        let mut pixels = Vec::with_capacity(bytes * 4);
+        pixels.resize(bytes, 0);
+        Frame { pixels }
+    }
+
+    pub fn ptr(&self) -> *const u8 {
+        self.pixels.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pixels.len()
+    }
+
+    pub fn pages(&self) -> usize {
+        pages_for(self.len())
+    }
+
+    pub fn invert(&mut self) {
+        for px in self.pixels.chunks_exact_mut(4) {
+            for channel in &mut px[..3] {
+                *channel = 255 - *channel;
+            }
+        }
+    }
+}
