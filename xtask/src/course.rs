@@ -156,7 +156,7 @@ pub fn locate(path: &Path, text: &str, e: &toml::de::Error) -> String {
 }
 
 /// Exercises matching a filter: empty for all, a chapter (`21`, `21-wasm-memory`), or an
-/// exercise (`21-wasm-memory/01-copy-in-copy-out`, `01-copy-in-copy-out`, `01`).
+/// exercise (`21-wasm-memory/01-copy-in-copy-out` or `01-copy-in-copy-out`).
 pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<Vec<&'a Exercise>> {
     let Some(filter) = filter.map(|f| f.trim_end_matches('/')) else {
         return Ok(all.iter().collect());

@@ -455,11 +455,18 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
         let f = match &step.problem {
             Some(Problem::UseAfterFree { view, ptr, made_in, freed_in }) => Failure::new(
                 Verdict::UseAfterFree,
-                format!(
-                    "view `{view}` reads memory at {ptr:#x} that was freed{} after the view was made in {}",
-                    freed_in.map(|s| format!(" during {}", step_ref(record, s))).unwrap_or_default(),
-                    step_ref(record, *made_in)
-                ),
+                if *made_in == i {
+                    format!(
+                        "view `{view}` starts at {ptr:#x}, in memory that was already freed{}",
+                        freed_in.map(|s| format!(" during {}", step_ref(record, s))).unwrap_or_default(),
+                    )
+                } else {
+                    format!(
+                        "view `{view}` reads memory at {ptr:#x} that was freed{} after the view was made in {}",
+                        freed_in.map(|s| format!(" during {}", step_ref(record, s))).unwrap_or_default(),
+                        step_ref(record, *made_in)
+                    )
+                },
             )
             .hint("the buffer moved or was dropped: when a `Vec` grows past its capacity it reallocates, and every pointer to the old buffer dangles; reserve the capacity up front, or hand out a fresh pointer after each change"),
             Some(Problem::StaleView { view, made_in, grew_in }) => Failure::new(

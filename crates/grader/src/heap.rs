@@ -170,6 +170,16 @@ impl ShadowHeap {
         block.contains(ptr, len).then_some(block)
     }
 
+    /// A freed block (not since reused at its address) that `[ptr, ptr + len)` overlaps.
+    pub fn freed_overlapping(&self, ptr: u32, len: u32) -> Option<&Freed> {
+        let end = u64::from(ptr) + u64::from(len.max(1));
+        self.freed
+            .range(..end.min(u64::from(u32::MAX)) as u32)
+            .rev()
+            .map(|(_, f)| f)
+            .find(|f| u64::from(f.block.ptr) + u64::from(f.block.size) > u64::from(ptr))
+    }
+
     /// Whether the block with this id is still live.
     pub fn is_live(&self, id: u64) -> bool {
         self.live.values().any(|b| b.id == id)
@@ -249,6 +259,13 @@ mod tests {
         heap.on_alloc(0x1000, 16, 1, None, site());
         assert!(!heap.is_live(id));
         assert_eq!(heap.freed_in_step(id), Some(Some(3)));
+        heap.on_alloc(0x2000, 8, 1, None, site());
+        assert!(heap.on_dealloc(0x2000, 8, 1, Some(4), site()));
+        assert_eq!(
+            heap.freed_overlapping(0x2004, 2).map(|f| f.step),
+            Some(Some(4))
+        );
+        assert!(heap.freed_overlapping(0x2008, 2).is_none());
         assert!(heap.block_containing(0x1004, 4).is_some());
     }
 }

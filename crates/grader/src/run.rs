@@ -305,6 +305,8 @@ struct Runner {
     memory: Memory,
     objects: BTreeMap<String, Object>,
     vars: HashMap<String, Value>,
+    /// For variables holding a returned pointer: the id of the block it pointed into.
+    provenance: HashMap<String, u64>,
     views: HashMap<String, View>,
     last_growth: Option<usize>,
     tracked: bool,
@@ -633,6 +635,7 @@ impl Runner {
             memory,
             objects: BTreeMap::new(),
             vars: HashMap::new(),
+            provenance: HashMap::new(),
             views: HashMap::new(),
             last_growth: None,
             tracked,
@@ -744,7 +747,20 @@ impl Runner {
                 };
                 let bytes = u64::from(n) * u64::from(elem.size());
                 let memory = self.memory.data_size(&*store) as u64;
-                let problem = if p % elem.size() != 0 {
+                let origin = match ptr {
+                    Value::Str(s) if s.starts_with('$') => self.provenance.get(&s[1..]).copied(),
+                    _ => None,
+                };
+                let heap = &store.data().heap;
+                let problem = if let Some(id) = origin.filter(|id| !heap.is_live(*id)) {
+                    // The pointer's block was freed (or moved) before the view was made.
+                    Some(Problem::UseAfterFree {
+                        view: name.clone(),
+                        ptr: p,
+                        made_in: index,
+                        freed_in: heap.freed_in_step(id).flatten(),
+                    })
+                } else if p % elem.size() != 0 {
                     Some(Problem::MisalignedView {
                         ptr: p,
                         elem: *elem,
@@ -754,6 +770,21 @@ impl Runner {
                         ptr: p,
                         bytes,
                         memory,
+                    })
+                } else if let Some(freed) = store
+                    .data()
+                    .heap
+                    .block_containing(p, bytes as u32)
+                    .is_none()
+                    .then(|| store.data().heap.freed_overlapping(p, bytes as u32))
+                    .flatten()
+                {
+                    // A pointer into memory that was freed (or moved) before the view was made.
+                    Some(Problem::UseAfterFree {
+                        view: name.clone(),
+                        ptr: p,
+                        made_in: index,
+                        freed_in: freed.step,
                     })
                 } else {
                     let heap = &store.data().heap;
@@ -1071,6 +1102,17 @@ impl Runner {
             }
         } else if let (Some(name), Some(v)) = (&call.bind, &lifted) {
             self.vars.insert(name.clone(), v.clone());
+            // A returned pointer remembers the block it points into, so a later use can tell
+            // that block was freed even when the address has been handed out again.
+            match (&ret, v) {
+                (Ty::Ptr(_), Value::Int(p)) => {
+                    match store.data().heap.block_containing(*p as u32, 1) {
+                        Some(block) => self.provenance.insert(name.clone(), block.id),
+                        None => self.provenance.remove(name),
+                    }
+                }
+                _ => self.provenance.remove(name),
+            };
         }
         let problem = match &call.expect {
             Expect::Returns => None,
