@@ -1422,7 +1422,7 @@ fn call_text(call: &Call, is_new: bool, args: &[Value]) -> String {
     }
 }
 
-/// Checks a value's shape against the types the ABI host can handle, for validation.
+/// A core wasm type's name as the wasm text format writes it, for messages.
 pub fn value_type_name(ty: &ValType) -> String {
     match ty {
         ValType::I32 => "i32".into(),

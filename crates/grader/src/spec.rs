@@ -44,11 +44,12 @@ pub struct StructExport {
 }
 
 impl Exports {
-    /// Looks up a free function or `Struct::method` by the name a step uses.
+    /// Looks up a free function by name.
     pub fn function(&self, name: &str) -> Option<&Signature> {
         self.functions.iter().find(|f| f.name == name)
     }
 
+    /// Looks up a method or associated function of an exported struct.
     pub fn method(&self, class: &str, name: &str) -> Option<&Signature> {
         let s = self.structs.get(class)?;
         s.methods.iter().find(|m| m.name == name)
