@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+
 use serde::Deserialize;
 
 use grader::spec::{Exports, Scenario, Spec};
@@ -124,32 +125,256 @@ pub fn discover(root: &Path) -> anyhow::Result<Vec<Result<Exercise, String>>> {
     Ok(out)
 }
 
-/// Loads an `exercise.toml`; the error names the file, line and column.
+/// Loads an `exercise.toml`, or returns every authoring error in it at once, each rendered
+/// with file:line:col and the source line underlined.
 pub fn load(dir: &Path) -> Result<ExerciseFile, String> {
     let path = dir.join("exercise.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| locate(&path, &text, &e))
+    let errors = lint(dir, &text);
+    if !errors.is_empty() {
+        let rendered: Vec<String> = errors
+            .iter()
+            .map(|(span, message)| render(&path, &text, span.clone(), message))
+            .collect();
+        return Err(rendered.join("\n"));
+    }
+    toml::from_str(&text).map_err(|e| render(&path, &text, e.span().unwrap_or(0..0), e.message()))
 }
 
-/// Formats a TOML error as `file:line:col: message` with the source line underlined.
-pub fn locate(path: &Path, text: &str, e: &toml::de::Error) -> String {
-    let Some(span) = e.span() else {
-        return format!("{}: {}", path.display(), e.message());
+type Span = std::ops::Range<usize>;
+type Table<'i> = toml::de::DeTable<'i>;
+type Item<'i> = toml::Spanned<toml::de::DeValue<'i>>;
+
+const TOP_KEYS: &[&str] = &[
+    "title",
+    "lesson",
+    "statement",
+    "hints",
+    "exports",
+    "scenario",
+    "broken",
+];
+const EXPORTS_KEYS: &[&str] = &["functions", "structs"];
+const STRUCT_KEYS: &[&str] = &["constructor", "methods"];
+const SCENARIO_KEYS: &[&str] = &[
+    "name",
+    "steps",
+    "fuel",
+    "max_growth_pages",
+    "checks",
+    "points",
+    "hidden",
+];
+const STEP_KEYS: &[&str] = &[
+    "call",
+    "new",
+    "free",
+    "view",
+    "write",
+    "read",
+    "grow",
+    "args",
+    "expect",
+    "tolerance",
+    "expect_panic",
+    "as",
+    "ptr",
+    "len",
+    "type",
+    "at",
+    "values",
+];
+const BROKEN_KEYS: &[&str] = &["file", "verdict"];
+
+fn get<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<&'a Item<'i>> {
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v)
+}
+
+fn items<'a, 'i>(table: &'a Table<'i>, key: &str) -> Vec<&'a Item<'i>> {
+    get(table, key)
+        .and_then(|v| v.get_ref().as_array())
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn unknown_keys(table: &Table<'_>, known: &[&str], what: &str, out: &mut Vec<(Span, String)>) {
+    for (key, _) in table.iter() {
+        let name: &str = key.get_ref();
+        if known.contains(&name) {
+            continue;
+        }
+        let close = known
+            .iter()
+            .copied()
+            .filter(|k| strsim::levenshtein(k, name) <= 2)
+            .min_by_key(|k| strsim::levenshtein(k, name));
+        let help = match close {
+            Some(k) => format!("; did you mean `{k}`?"),
+            None => format!(
+                "; expected one of {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push((key.span(), format!("unknown key `{name}` in {what}{help}")));
+    }
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    item: &Item<'_>,
+    out: &mut Vec<(Span, String)>,
+) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    match T::deserialize(item.clone().into_deserializer()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            out.push((
+                e.span().unwrap_or_else(|| item.span()),
+                e.message().to_owned(),
+            ));
+            None
+        }
+    }
+}
+
+/// Every authoring error in an exercise's TOML: syntax, unknown keys, values of the wrong shape,
+/// steps that do not fit the exports, and missing files.
+fn lint(dir: &Path, text: &str) -> Vec<(Span, String)> {
+    let mut out = Vec::new();
+    let (doc, syntax) = Table::parse_recoverable(text);
+    if !syntax.is_empty() {
+        return syntax
+            .into_iter()
+            .map(|e| (e.span().unwrap_or(0..0), e.message().to_owned()))
+            .collect();
+    }
+    let table = doc.get_ref();
+    unknown_keys(table, TOP_KEYS, "the exercise", &mut out);
+    for key in ["title", "lesson", "statement"] {
+        if get(table, key).is_none() {
+            out.push((0..0, format!("missing key `{key}`")));
+        }
+    }
+    if let Some(exports) = get(table, "exports").and_then(|e| e.get_ref().as_table()) {
+        unknown_keys(exports, EXPORTS_KEYS, "`[exports]`", &mut out);
+        if let Some(structs) = get(exports, "structs").and_then(|s| s.get_ref().as_table()) {
+            for (name, s) in structs.iter() {
+                if let Some(s) = s.get_ref().as_table() {
+                    unknown_keys(
+                        s,
+                        STRUCT_KEYS,
+                        &format!("struct `{}`", name.get_ref()),
+                        &mut out,
+                    );
+                }
+            }
+        }
+    }
+    let exports: Option<Exports> = match get(table, "exports") {
+        Some(item) => deserialize(item, &mut out),
+        None => Some(Exports::default()),
     };
-    let before = &text[..span.start.min(text.len())];
+    let scenario_items = items(table, "scenario");
+    let mut scenarios = Vec::new();
+    let mut step_spans = Vec::new();
+    for item in &scenario_items {
+        let Some(t) = item.get_ref().as_table() else {
+            continue;
+        };
+        unknown_keys(t, SCENARIO_KEYS, "a `[[scenario]]`", &mut out);
+        let steps = items(t, "steps");
+        let mut all_parsed = true;
+        for step in &steps {
+            let before = out.len();
+            if let Some(st) = step.get_ref().as_table() {
+                unknown_keys(st, STEP_KEYS, "a step", &mut out);
+            }
+            // Each step on its own, so one bad step does not hide the next.
+            all_parsed &=
+                out.len() == before && deserialize::<grader::Step>(step, &mut out).is_some();
+        }
+        let parsed = if all_parsed {
+            deserialize::<Scenario>(item, &mut out)
+        } else {
+            None
+        };
+        if let Some(scenario) = parsed {
+            scenarios.push(scenario);
+            step_spans.push((
+                item.span(),
+                steps.iter().map(|s| s.span()).collect::<Vec<_>>(),
+            ));
+        }
+    }
+    for item in items(table, "broken") {
+        if let Some(t) = item.get_ref().as_table() {
+            unknown_keys(t, BROKEN_KEYS, "a `[[broken]]`", &mut out);
+        }
+        if let Some(broken) = deserialize::<Broken>(item, &mut out) {
+            if !dir.join(&broken.file).is_file() {
+                out.push((
+                    item.span(),
+                    format!("`{}` does not exist", broken.file.display()),
+                ));
+            }
+            if grader::Verdict::from_name(&broken.verdict).is_none() {
+                let names: Vec<&str> = grader::Verdict::ALL.iter().map(|v| v.name()).collect();
+                out.push((
+                    item.span(),
+                    format!(
+                        "`{}` is not a verdict; use one of {}",
+                        broken.verdict,
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    for file in ["solution/lib.rs", "starter/lib.rs"] {
+        if !dir.join(file).is_file() {
+            out.push((0..0, format!("`{file}` is missing beside `exercise.toml`")));
+        }
+    }
+    // The steps against the exports, for every scenario that parsed.
+    if let Some(exports) = exports {
+        let spec = Spec { exports, scenarios };
+        for e in spec.validate() {
+            let span = match (e.scenario, e.step) {
+                (Some(s), Some(st)) => step_spans
+                    .get(s)
+                    .and_then(|(_, steps)| steps.get(st).cloned()),
+                (Some(s), None) => step_spans.get(s).map(|(span, _)| span.clone()),
+                _ => get(table, "exports").map(|e| e.span()),
+            };
+            out.push((span.unwrap_or(0..0), e.message));
+        }
+    }
+    out.sort_by_key(|(span, _)| span.start);
+    out
+}
+
+/// Renders one error as `file:line:col: error: message` with the source line underlined.
+pub fn render(path: &Path, text: &str, span: Span, message: &str) -> String {
+    let start = span.start.min(text.len());
+    let before = &text[..start];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let col = before[line_start..].chars().count() + 1;
     let source = text[line_start..].lines().next().unwrap_or("");
-    let width = text[span.start.min(text.len())..span.end.min(text.len())]
+    let rest = source.chars().count().saturating_sub(col - 1).max(1);
+    let width = text[start..span.end.clamp(start, text.len())]
         .chars()
         .count()
-        .max(1);
-    let width = width.min(source.chars().count().saturating_sub(col - 1).max(1));
+        .clamp(1, rest);
     format!(
-        "{}:{line}:{col}: {}\n{line:>5} | {source}\n      | {}{}",
+        "{}:{line}:{col}: error: {message}\n{line:>5} | {source}\n      | {}{}",
         path.display(),
-        e.message(),
         " ".repeat(col - 1),
         "^".repeat(width)
     )
@@ -176,4 +401,102 @@ pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<V
         bail!("no exercise or chapter matches `{filter}`; `cargo xtask list` shows them all");
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise_dir(name: &str, toml: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("course-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["solution", "starter", "broken"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(dir.join("solution/lib.rs"), "").unwrap();
+        std::fs::write(dir.join("starter/lib.rs"), "").unwrap();
+        std::fs::write(dir.join("exercise.toml"), toml).unwrap();
+        dir
+    }
+
+    #[test]
+    fn every_authoring_error_is_reported_with_its_line() {
+        let dir = exercise_dir(
+            "errors",
+            r#"title = "x"
+lesson = "21"
+statment = "typo"
+
+[exports]
+functions = ["fn add(a: u32, b: u32) -> u32"]
+
+[[scenario]]
+name = "s"
+steps = [
+  { call = "add", args = [1, 2], expect = 3, tolrance = 0.1 },
+  { grow = "two" },
+]
+
+[[scenario]]
+name = "t"
+steps = [
+  { call = "ad", args = [1] },
+  { read = "v", len = 1 },
+]
+
+[[broken]]
+file = "broken/missing.rs"
+verdict = "leaky"
+"#,
+        );
+        let err = load(&dir).unwrap_err();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
+        let has = |at: &str, text: &str| lines.iter().any(|l| l.contains(at) && l.contains(text));
+        assert!(has("exercise.toml:1:1", "missing key `statement`"), "{err}");
+        assert!(
+            has(
+                "exercise.toml:3:1",
+                "unknown key `statment` in the exercise; did you mean `statement`?"
+            ),
+            "{err}"
+        );
+        assert!(
+            has(
+                "exercise.toml:11:46",
+                "unknown key `tolrance` in a step; did you mean `tolerance`?"
+            ),
+            "{err}"
+        );
+        assert!(
+            has("exercise.toml:18:3", "`ad` is not a declared function"),
+            "{err}"
+        );
+        assert!(has("exercise.toml:19:3", "`v` is not a view"), "{err}");
+        assert!(
+            has("exercise.toml:22:1", "`broken/missing.rs` does not exist"),
+            "{err}"
+        );
+        assert!(
+            has("exercise.toml:22:1", "`leaky` is not a verdict"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "   11 |   { call = \"add\", args = [1, 2], expect = 3, tolrance = 0.1 },"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_own_step() {
+        let dir = exercise_dir(
+            "values",
+            "title = \"x\"\nlesson = \"l\"\nstatement = \"s\"\n[exports]\nfunctions = [\"fn f()\"]\n[[scenario]]\nname = \"s\"\nsteps = [\n  { call = \"f\" },\n  { grow = \"two\" },\n  { call = \"f\", grow = 1 },\n]\n",
+        );
+        let err = load(&dir).unwrap_err();
+        assert!(err.contains("exercise.toml:10:"), "{err}");
+        assert!(err.contains("exercise.toml:11:"), "{err}");
+        assert!(err.contains("exactly one of"), "{err}");
+    }
 }

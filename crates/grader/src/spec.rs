@@ -524,3 +524,289 @@ mod tests {
         assert!(Value::Float(0.1 + 0.2).matches(&Value::Float(0.3), 1e-9));
     }
 }
+
+/// An authoring mistake found without running anything: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub scenario: Option<usize>,
+    pub step: Option<usize>,
+    pub message: String,
+}
+
+impl Spec {
+    /// Every mistake in the spec, all at once: steps that name undeclared exports, objects,
+    /// views or variables; wrong argument counts; a panic expected before the last step; types
+    /// that name undeclared structs.
+    pub fn validate(&self) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        let mut top = |message: String| {
+            errors.push(SpecError {
+                scenario: None,
+                step: None,
+                message,
+            })
+        };
+        let declared = |name: &str| self.exports.structs.contains_key(name) || name == "Self";
+        let sigs = self.exports.functions.iter().map(|s| (None, s)).chain(
+            self.exports.structs.iter().flat_map(|(c, s)| {
+                s.constructor
+                    .iter()
+                    .chain(&s.methods)
+                    .map(move |m| (Some(c), m))
+            }),
+        );
+        for (class, sig) in sigs {
+            let types = sig
+                .params
+                .iter()
+                .map(|(_, t)| t)
+                .chain(std::iter::once(&sig.ret));
+            for ty in types {
+                if let Ty::Struct(name) | Ty::StructRef(name) = ty
+                    && !declared(name)
+                {
+                    let owner = class.map(|c| format!("{c}::")).unwrap_or_default();
+                    top(format!(
+                        "`{owner}{}` uses `{name}`, which is not a declared struct",
+                        sig.name
+                    ));
+                }
+            }
+        }
+        if self.scenarios.is_empty() {
+            top("the exercise has no `[[scenario]]`".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, scenario) in self.scenarios.iter().enumerate() {
+            if !names.insert(scenario.name.as_str()) {
+                errors.push(SpecError {
+                    scenario: Some(i),
+                    step: None,
+                    message: format!(
+                        "two scenarios are named {:?}; names must be unique",
+                        scenario.name
+                    ),
+                });
+            }
+            if scenario.steps.is_empty() {
+                errors.push(SpecError {
+                    scenario: Some(i),
+                    step: None,
+                    message: "the scenario has no steps".into(),
+                });
+            }
+            self.validate_steps(i, scenario, &mut errors);
+        }
+        errors
+    }
+
+    fn validate_steps(&self, index: usize, scenario: &Scenario, errors: &mut Vec<SpecError>) {
+        let mut objects: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut vars = std::collections::HashSet::new();
+        let mut views = std::collections::HashSet::new();
+        let last = scenario.steps.len().saturating_sub(1);
+        for (s, step) in scenario.steps.iter().enumerate() {
+            let mut err = |message: String| {
+                errors.push(SpecError {
+                    scenario: Some(index),
+                    step: Some(s),
+                    message,
+                })
+            };
+            let refs_ok = |v: &Value,
+                           err: &mut dyn FnMut(String),
+                           objects: &BTreeMap<&str, &str>,
+                           vars: &std::collections::HashSet<&str>| {
+                let mut stack = vec![v];
+                while let Some(v) = stack.pop() {
+                    match v {
+                        Value::Str(s) if s.starts_with('$') && !s.starts_with("$$") => {
+                            let name = &s[1..];
+                            if !vars.contains(name) && !objects.contains_key(name) {
+                                err(format!(
+                                    "`{s}` is used before any step binds it with `as = {name:?}`"
+                                ));
+                            }
+                        }
+                        Value::List(items) => stack.extend(items),
+                        _ => {}
+                    }
+                }
+            };
+            match step {
+                Step::Call(call) | Step::New(call) => {
+                    let is_new = matches!(step, Step::New(_));
+                    let sig = if is_new {
+                        match self.exports.structs.get(&call.target) {
+                            None => {
+                                err(format!(
+                                    "`new = {:?}` names no declared struct",
+                                    call.target
+                                ));
+                                None
+                            }
+                            Some(s) if s.constructor.is_none() => {
+                                err(format!("`{}` has no declared constructor", call.target));
+                                None
+                            }
+                            Some(s) => s.constructor.as_ref(),
+                        }
+                    } else if let Some((object, method)) = call.target.split_once('.') {
+                        match objects.get(object) {
+                            None => {
+                                err(format!(
+                                    "`{object}` is not an object made by an earlier `new` step (or it was freed)"
+                                ));
+                                None
+                            }
+                            Some(class) => {
+                                let found = self.exports.method(class, method);
+                                if found.is_none() {
+                                    err(format!("`{class}` has no declared method `{method}`"));
+                                }
+                                found
+                            }
+                        }
+                    } else if let Some((class, method)) = call.target.split_once("::") {
+                        let found = self.exports.method(class, method);
+                        if found.is_none() {
+                            err(format!("`{class}::{method}` is not declared"));
+                        }
+                        found
+                    } else {
+                        let found = self.exports.function(&call.target);
+                        if found.is_none() {
+                            err(format!("`{}` is not a declared function", call.target));
+                        }
+                        found
+                    };
+                    if let Some(sig) = sig
+                        && sig.params.len() != call.args.len()
+                    {
+                        err(format!(
+                            "`{}` takes {} arguments, the step gives {}",
+                            sig.text,
+                            sig.params.len(),
+                            call.args.len()
+                        ));
+                    }
+                    for arg in &call.args {
+                        refs_ok(arg, &mut err, &objects, &vars);
+                    }
+                    if matches!(call.expect, Expect::Panic(_)) && s != last {
+                        err("a step that expects a panic must be the scenario's last: a trapped instance cannot be used again".into());
+                    }
+                    if let Some(bind) = &call.bind {
+                        let class = match (is_new, sig.map(|s| &s.ret)) {
+                            (true, _) => Some(call.target.as_str()),
+                            (false, Some(Ty::Struct(c))) if c != "Self" => Some(c.as_str()),
+                            (false, Some(Ty::Struct(_))) => {
+                                call.target.split_once("::").map(|(c, _)| c)
+                            }
+                            _ => None,
+                        };
+                        match class {
+                            Some(class) => {
+                                objects.insert(bind, class);
+                            }
+                            None => {
+                                vars.insert(bind.as_str());
+                            }
+                        }
+                    }
+                }
+                Step::Free { object } => {
+                    if objects.remove(object.as_str()).is_none() {
+                        err(format!("`free = {object:?}` names no live object"));
+                    }
+                }
+                Step::View { name, ptr, len, .. } => {
+                    refs_ok(ptr, &mut err, &objects, &vars);
+                    refs_ok(len, &mut err, &objects, &vars);
+                    views.insert(name.as_str());
+                }
+                Step::Write { view, .. } | Step::Read { view, .. } => {
+                    if !views.contains(view.as_str()) {
+                        err(format!(
+                            "`{view}` is not a view made by an earlier `view` step"
+                        ));
+                    }
+                }
+                Step::Grow { .. } => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_mistake_at_once() {
+        let spec: Spec = toml::from_str(
+            r#"
+            [exports]
+            functions = ["fn double(data: &[u8]) -> Vec<u8>", "fn make() -> Widget"]
+            [exports.structs.Buffer]
+            constructor = "fn new(size: usize) -> Self"
+            methods = ["fn ptr(&self) -> *const u8"]
+
+            [[scenario]]
+            name = "one"
+            steps = [
+              { call = "dubble", args = [[1]] },
+              { call = "double", args = [] },
+              { new = "Buffer", args = [8], as = "buf" },
+              { call = "buf.len" },
+              { call = "buf.ptr", as = "p" },
+              { view = "v", ptr = "$q", len = 4 },
+              { read = "w", len = 1 },
+              { call = "double", args = [[1]], expect_panic = true },
+              { free = "buf" },
+              { free = "buf" },
+            ]
+            [[scenario]]
+            name = "one"
+            steps = []
+            "#,
+        )
+        .unwrap();
+        let errors: Vec<(Option<usize>, Option<usize>, String)> = spec
+            .validate()
+            .into_iter()
+            .map(|e| (e.scenario, e.step, e.message))
+            .collect();
+        let has = |scenario: Option<usize>, step: Option<usize>, text: &str| {
+            errors
+                .iter()
+                .any(|(sc, st, m)| *sc == scenario && *st == step && m.contains(text))
+        };
+        assert!(
+            has(None, None, "`Widget`, which is not a declared struct"),
+            "{errors:#?}"
+        );
+        assert!(
+            has(Some(0), Some(0), "`dubble` is not a declared function"),
+            "{errors:#?}"
+        );
+        assert!(
+            has(Some(0), Some(1), "takes 1 arguments, the step gives 0"),
+            "{errors:#?}"
+        );
+        assert!(
+            has(Some(0), Some(3), "`Buffer` has no declared method `len`"),
+            "{errors:#?}"
+        );
+        assert!(has(Some(0), Some(5), "`$q` is used before"), "{errors:#?}");
+        assert!(has(Some(0), Some(6), "`w` is not a view"), "{errors:#?}");
+        assert!(
+            has(Some(0), Some(7), "must be the scenario's last"),
+            "{errors:#?}"
+        );
+        assert!(has(Some(0), Some(9), "names no live object"), "{errors:#?}");
+        assert!(has(Some(1), None, "names must be unique"), "{errors:#?}");
+        assert!(has(Some(1), None, "has no steps"), "{errors:#?}");
+        assert_eq!(errors.len(), 10, "{errors:#?}");
+    }
+}

@@ -1,0 +1,320 @@
+//! The student's commands: `grade`, `list`, `hint`, `watch` and `reset`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use grader::{Render, Report, Submission};
+
+use crate::course::{self, Exercise};
+use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS, exercises, new_grader, progress};
+
+pub fn grade(root: &Path, filter: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let (all, errors) = exercises(root)?;
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let chosen = course::select(&all, filter)?;
+    let grader = new_grader(root)?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut code = if errors.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_HARNESS
+    };
+    let mut reports = Vec::new();
+    for exercise in chosen {
+        let report = match grader.grade(
+            &exercise.id,
+            &exercise.slot("student"),
+            &Submission::Crate(exercise.dir.clone()),
+            &exercise.spec(),
+        ) {
+            Ok(report) => report,
+            Err(e) => {
+                eprintln!("error: grading `{}`: {e}", exercise.id);
+                code = EXIT_HARNESS;
+                continue;
+            }
+        };
+        record_progress(root, exercise, &report);
+        if !report.passed() && code == EXIT_PASS {
+            code = EXIT_FAIL;
+        }
+        if json {
+            reports.push(report);
+        } else {
+            print!(
+                "{}",
+                report.render(Render {
+                    color,
+                    show_hidden: false
+                })
+            );
+            if !report.passed() {
+                print_next_hint(root, exercise);
+            }
+            println!();
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn record_progress(root: &Path, exercise: &Exercise, report: &Report) {
+    let result = progress::update(root, |p| {
+        let entry = p.exercises.entry(exercise.id.clone()).or_default();
+        entry.done |= report.passed();
+        entry.best_score = entry.best_score.max(report.percent());
+    });
+    match result {
+        Ok(Some(warning)) => eprintln!("warning: {warning}"),
+        Ok(None) => {}
+        Err(e) => eprintln!("warning: progress not saved: {e:#}"),
+    }
+}
+
+fn print_next_hint(root: &Path, exercise: &Exercise) {
+    let (progress, _) = progress::load(root);
+    let shown = progress
+        .exercises
+        .get(&exercise.id)
+        .map_or(0, |e| e.hints_shown);
+    if shown < exercise.file.hints.len() {
+        println!(
+            "stuck? `cargo xtask hint {}` shows hint {} of {}",
+            exercise.id,
+            shown + 1,
+            exercise.file.hints.len()
+        );
+    }
+}
+
+pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
+    let (all, errors) = exercises(root)?;
+    let (progress, warning) = progress::load(root);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    let mut chapter = "";
+    for e in &all {
+        if e.chapter() != chapter {
+            chapter = e.chapter();
+            let done = all
+                .iter()
+                .filter(|x| {
+                    x.chapter() == chapter && progress.exercises.get(&x.id).is_some_and(|p| p.done)
+                })
+                .count();
+            let total = all.iter().filter(|x| x.chapter() == chapter).count();
+            println!(
+                "{chapter}: {}  ({done}/{total} exercises done)",
+                e.file.lesson
+            );
+        }
+        let p = progress.exercises.get(&e.id);
+        let mark = match p {
+            Some(p) if p.done => "✔".to_owned(),
+            Some(p) => format!("{:>3.0}%", p.best_score),
+            None => "·".to_owned(),
+        };
+        println!("  {mark:>4}  {}  {}", e.id, e.file.title);
+    }
+    for (id, q) in &progress.quizzes {
+        println!(
+            "quiz {id}: {}",
+            if q.passed { "passed" } else { "not passed yet" }
+        );
+    }
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(ExitCode::from(if errors.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_HARNESS
+    }))
+}
+
+pub fn hint(root: &Path, filter: &str) -> anyhow::Result<ExitCode> {
+    let (all, _) = exercises(root)?;
+    let chosen = course::select(&all, Some(filter))?;
+    let [exercise] = chosen[..] else {
+        anyhow::bail!("`{filter}` matches {} exercises; name one", chosen.len());
+    };
+    let hints = &exercise.file.hints;
+    if hints.is_empty() {
+        println!("`{}` has no hints", exercise.id);
+        return Ok(ExitCode::from(EXIT_PASS));
+    }
+    let (progress, _) = progress::load(root);
+    let shown = progress
+        .exercises
+        .get(&exercise.id)
+        .map_or(0, |e| e.hints_shown);
+    let next = shown.min(hints.len() - 1);
+    println!(
+        "{}: {}\n\n{}\n",
+        exercise.id,
+        exercise.file.title,
+        exercise.file.statement.trim()
+    );
+    for (i, h) in hints.iter().enumerate().take(next + 1) {
+        println!("hint {} of {}: {h}", i + 1, hints.len());
+    }
+    progress::update(root, |p| {
+        p.exercises
+            .entry(exercise.id.clone())
+            .or_default()
+            .hints_shown = next + 1
+    })?;
+    Ok(ExitCode::from(EXIT_PASS))
+}
+
+/// Re-grades on every change under the current exercise's `src/`, moving to the next exercise
+/// not yet done each time one passes (as rustlings does). Polls modification times, which
+/// works the same on every platform and editor.
+pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (all, errors) = exercises(root)?;
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let chosen = course::select(&all, filter)?;
+    let grader = new_grader(root)?;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let done = |e: &Exercise| {
+        progress::load(root)
+            .0
+            .exercises
+            .get(&e.id)
+            .is_some_and(|p| p.done)
+    };
+    let mut current = chosen.iter().position(|e| !done(e));
+    while let Some(i) = current {
+        let exercise = chosen[i];
+        if color {
+            print!("\x1b[2J\x1b[H");
+        }
+        match grader.grade(
+            &exercise.id,
+            &exercise.slot("student"),
+            &Submission::Crate(exercise.dir.clone()),
+            &exercise.spec(),
+        ) {
+            Ok(report) => {
+                record_progress(root, exercise, &report);
+                print!(
+                    "{}",
+                    report.render(Render {
+                        color,
+                        show_hidden: false
+                    })
+                );
+                if report.passed() {
+                    println!("\n✔ {} is done", exercise.id);
+                    current = chosen
+                        .iter()
+                        .enumerate()
+                        .skip(i + 1)
+                        .find(|(_, e)| !done(e))
+                        .map(|(i, _)| i);
+                    continue;
+                }
+                print_next_hint(root, exercise);
+            }
+            Err(e) => eprintln!("error: grading `{}`: {e}", exercise.id),
+        }
+        println!(
+            "\nwatching `{}` for changes (Ctrl-C to stop)",
+            exercise
+                .dir
+                .join("src")
+                .strip_prefix(root)
+                .unwrap_or(&exercise.dir)
+                .display()
+        );
+        let before = stamp(&exercise.dir.join("src"));
+        while stamp(&exercise.dir.join("src")) == before {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+    println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
+    Ok(ExitCode::from(EXIT_PASS))
+}
+
+/// The newest modification time and the file count under a folder: changes on any save.
+fn stamp(dir: &Path) -> (Option<std::time::SystemTime>, usize) {
+    let mut newest = None;
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                count += 1;
+                newest = newest.max(Some(modified));
+            }
+        }
+    }
+    (newest, count)
+}
+
+/// Restores `src/lib.rs` to `starter/lib.rs` and removes the student's other source files,
+/// after asking (or with `--yes`).
+pub fn reset(root: &Path, filter: &str, yes: bool) -> anyhow::Result<ExitCode> {
+    let (all, _) = exercises(root)?;
+    let chosen = course::select(&all, Some(filter))?;
+    let [exercise] = chosen[..] else {
+        anyhow::bail!("`{filter}` matches {} exercises; name one", chosen.len());
+    };
+    let src = exercise.dir.join("src");
+    let starter = exercise.dir.join("starter/lib.rs");
+    let mut extra = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path != src.join("lib.rs") {
+                extra.push(path);
+            }
+        }
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "`reset` overwrites your work: run it in a terminal to confirm, or pass `--yes`"
+            );
+        }
+        let mut question = format!(
+            "reset `{}` to its starter? your changes to `src/lib.rs` are lost",
+            exercise.id
+        );
+        if !extra.is_empty() {
+            question.push_str(&format!(
+                " and {} other files in `src/` are deleted",
+                extra.len()
+            ));
+        }
+        let confirmed = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()?;
+        if !confirmed {
+            println!("nothing changed");
+            return Ok(ExitCode::from(EXIT_PASS));
+        }
+    }
+    std::fs::create_dir_all(&src)?;
+    std::fs::copy(&starter, src.join("lib.rs"))?;
+    for path in extra {
+        std::fs::remove_file(&path)?;
+    }
+    println!("`{}` is back to its starter", exercise.id);
+    Ok(ExitCode::from(EXIT_PASS))
+}
