@@ -38,89 +38,127 @@ pub fn grade_variant(
     )?)
 }
 
+/// One variant of an exercise, graded, with what it was supposed to do.
+pub struct Examined {
+    /// `solution`, `starter`, or `broken/<file>`.
+    pub variant: String,
+    pub report: Report,
+    /// `Ok` with a line for the instructor when the variant behaved as it must; `Err` with
+    /// the problem otherwise.
+    pub outcome: Result<String, String>,
+}
+
+/// Grades an exercise's solution, starter and broken variants and says whether each behaved:
+/// the solution scores 100%, the starter fails, each broken variant is caught by its verdict.
+pub fn examine(grader: &Grader, root: &Path, exercise: &Exercise) -> anyhow::Result<Vec<Examined>> {
+    let id = &exercise.id;
+    let mut out = Vec::new();
+    let report = grade_variant(
+        grader,
+        root,
+        exercise,
+        "solution",
+        &exercise.dir.join("solution/lib.rs"),
+    )?;
+    let outcome = if report.passed() {
+        Ok(format!("{id}: solution scores 100%"))
+    } else {
+        Err(format!(
+            "{id}: the reference solution fails\n{}",
+            report.render(Render {
+                color: false,
+                show_hidden: true
+            })
+        ))
+    };
+    out.push(Examined {
+        variant: "solution".into(),
+        report,
+        outcome,
+    });
+    let report = grade_variant(
+        grader,
+        root,
+        exercise,
+        "starter",
+        &exercise.dir.join("starter/lib.rs"),
+    )?;
+    let outcome = if report.passed() {
+        Err(format!(
+            "{id}: `starter/lib.rs` already passes every check: a starter must leave work to do"
+        ))
+    } else {
+        Ok(format!("{id}: starter fails ({})", report.verdict().name()))
+    };
+    out.push(Examined {
+        variant: "starter".into(),
+        report,
+        outcome,
+    });
+    for broken in &exercise.file.broken {
+        let name = broken
+            .file
+            .file_stem()
+            .map_or("broken".into(), |s| s.to_string_lossy().into_owned());
+        // `exercise.toml` was validated on load, so the verdict name is known.
+        let want = grader::Verdict::from_name(&broken.verdict)
+            .context("verdict names are validated on load")?;
+        let report = grade_variant(
+            grader,
+            root,
+            exercise,
+            &format!("broken-{name}"),
+            &exercise.dir.join(&broken.file),
+        )?;
+        let file = broken.file.display();
+        let outcome = if report.failures().any(|f| f.verdict == want) {
+            Ok(format!("{id}: `{file}` is caught as {}", want.name()))
+        } else {
+            Err(format!(
+                "{id}: `{file}` should be caught as {} but got {}",
+                want.name(),
+                report.verdict().name()
+            ))
+        };
+        out.push(Examined {
+            variant: format!("broken/{name}"),
+            report,
+            outcome,
+        });
+    }
+    Ok(out)
+}
+
 pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
+    let start = std::time::Instant::now();
     let (all, mut problems) = exercises(root)?;
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
-    for exercise in chosen {
-        let id = &exercise.id;
-        if exercise.file.scenario.is_empty() {
-            problems.push(format!("{id}: has no scenario"));
-            continue;
-        }
-        let solution = exercise.dir.join("solution/lib.rs");
-        match grade_variant(&grader, root, exercise, "solution", &solution) {
-            Ok(r) if r.passed() => println!("✔ {id}: solution scores 100%"),
-            Ok(r) => problems.push(format!(
-                "{id}: the reference solution fails\n{}",
-                r.render(Render {
-                    color: false,
-                    show_hidden: true
-                })
-            )),
-            Err(e) => problems.push(format!("{id}: solution: {e:#}")),
-        }
-        match grade_variant(
-            &grader,
-            root,
-            exercise,
-            "starter",
-            &exercise.dir.join("starter/lib.rs"),
-        ) {
-            Ok(r) if !r.passed() => println!("✔ {id}: starter fails ({})", r.verdict().name()),
-            Ok(_) => problems.push(format!(
-                "{id}: `starter/lib.rs` already passes every check: a starter must leave work to do"
-            )),
-            Err(e) => problems.push(format!("{id}: starter: {e:#}")),
-        }
+    for exercise in &chosen {
         if exercise.file.broken.is_empty() {
-            problems.push(format!("{id}: has no broken variant"));
+            problems.push(format!("{}: has no broken variant", exercise.id));
         }
-        for broken in &exercise.file.broken {
-            let name = broken
-                .file
-                .file_stem()
-                .map_or("broken".into(), |s| s.to_string_lossy().into_owned());
-            let Some(want) = grader::Verdict::from_name(&broken.verdict) else {
-                problems.push(format!(
-                    "{id}: `{}` names an unknown verdict `{}`",
-                    broken.file.display(),
-                    broken.verdict
-                ));
-                continue;
-            };
-            match grade_variant(
-                &grader,
-                root,
-                exercise,
-                &format!("broken-{name}"),
-                &exercise.dir.join(&broken.file),
-            ) {
-                Ok(r) if r.failures().any(|f| f.verdict == want) => {
-                    println!(
-                        "✔ {id}: `{}` is caught as {}",
-                        broken.file.display(),
-                        want.name()
-                    );
+        match examine(&grader, root, exercise) {
+            Ok(examined) => {
+                for e in examined {
+                    match e.outcome {
+                        Ok(line) => println!("✔ {line}"),
+                        Err(problem) => problems.push(problem),
+                    }
                 }
-                Ok(r) => problems.push(format!(
-                    "{id}: `{}` should be caught as {} but got {}",
-                    broken.file.display(),
-                    want.name(),
-                    r.verdict().name()
-                )),
-                Err(e) => problems.push(format!("{id}: {}: {e:#}", broken.file.display())),
             }
+            Err(e) => problems.push(format!("{}: {e:#}", exercise.id)),
         }
     }
     for p in &problems {
         eprintln!("✘ {p}");
     }
+    let took = start.elapsed().as_secs_f64();
     if problems.is_empty() {
-        println!("every exercise checks out");
+        println!("{} exercises check out ({took:.1} s)", chosen.len());
         Ok(ExitCode::from(EXIT_PASS))
     } else {
-        eprintln!("{} problems", problems.len());
+        eprintln!("{} problems ({took:.1} s)", problems.len());
         Ok(ExitCode::from(EXIT_HARNESS))
     }
 }
@@ -221,4 +259,33 @@ verdict = "wrong-result"
         rel.display()
     );
     Ok(ExitCode::from(EXIT_PASS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every exercise's solution, starter and broken variants behave as `check` demands, and
+    /// the feedback each gets is a snapshot an instructor reviews with `cargo insta review`.
+    #[test]
+    fn every_exercise_checks_out_and_its_feedback_is_snapshotted() {
+        let root = course::root();
+        let (all, errors) = exercises(&root).unwrap();
+        assert!(errors.is_empty(), "{errors:#?}");
+        assert!(!all.is_empty());
+        let grader = new_grader(&root).unwrap();
+        let mut problems = Vec::new();
+        for exercise in &all {
+            for e in examine(&grader, &root, exercise).unwrap() {
+                if let Err(p) = &e.outcome {
+                    problems.push(p.clone());
+                }
+                let name = format!("{}__{}", exercise.id, e.variant).replace('/', "__");
+                insta::with_settings!({ filters => vec![(r"0x[0-9a-f]{3,}", "[address]")], snapshot_path => "../tests/snapshots", prepend_module_to_snapshot => false }, {
+                    insta::assert_snapshot!(name, e.report.render(Render { color: false, show_hidden: true }));
+                });
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

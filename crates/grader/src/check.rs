@@ -424,7 +424,7 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
                 )
                 .at(step_ref(record, i))
                 .hint(format!(
-                    "store the data in a `Vec<{}>` (whose pointer is always aligned) instead of casting a byte pointer; check with `ptr as usize % {} == 0`",
+                    "keep the data in a `Vec<{}>` (its pointer is always aligned) and offset it in elements, not bytes (`self.data[i..].as_ptr()`); check with `ptr as usize % {} == 0`",
                     elem.rust_name(),
                     elem.size()
                 )),
