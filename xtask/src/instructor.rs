@@ -38,95 +38,97 @@ pub fn grade_variant(
     )?)
 }
 
+/// What a variant must do.
+pub enum Expected {
+    /// The reference solution: every check passes.
+    Pass,
+    /// The starter: something fails, so there is work to do.
+    Fail,
+    /// A broken variant: caught by this verdict.
+    CaughtAs(grader::Verdict),
+}
+
 /// One variant of an exercise, graded, with what it was supposed to do.
 pub struct Examined {
     /// `solution`, `starter`, or `broken/<file>`.
     pub variant: String,
     pub report: Report,
-    /// `Ok` with a line for the instructor when the variant behaved as it must; `Err` with
-    /// the problem otherwise.
-    pub outcome: Result<String, String>,
+    pub expected: Expected,
 }
 
-/// Grades an exercise's solution, starter and broken variants and says whether each behaved:
-/// the solution scores 100%, the starter fails, each broken variant is caught by its verdict.
+impl Examined {
+    /// `Ok` with a line for the instructor when the variant behaved as it must; `Err` with the
+    /// problem otherwise.
+    pub fn outcome(&self, id: &str) -> Result<String, String> {
+        let (variant, report) = (&self.variant, &self.report);
+        match self.expected {
+            Expected::Pass if report.passed() => Ok(format!("{id}: {variant} scores 100%")),
+            Expected::Pass => Err(format!(
+                "{id}: the reference {variant} fails\n{}",
+                report.render(Render {
+                    color: false,
+                    show_hidden: true
+                })
+            )),
+            Expected::Fail if report.passed() => Err(format!(
+                "{id}: the {variant} already passes every check: a starter must leave work to do"
+            )),
+            Expected::Fail => Ok(format!(
+                "{id}: {variant} fails ({})",
+                report.verdict().name()
+            )),
+            Expected::CaughtAs(want) if report.failures().any(|f| f.verdict == want) => {
+                Ok(format!("{id}: {variant} is caught as {}", want.name()))
+            }
+            Expected::CaughtAs(want) => Err(format!(
+                "{id}: {variant} should be caught as {} but got {}",
+                want.name(),
+                report.verdict().name()
+            )),
+        }
+    }
+}
+
+/// Grades an exercise's solution, starter and broken variants: the solution must score 100%,
+/// the starter must fail, each broken variant must be caught by its verdict.
 pub fn examine(grader: &Grader, root: &Path, exercise: &Exercise) -> anyhow::Result<Vec<Examined>> {
-    let id = &exercise.id;
-    let mut out = Vec::new();
-    let report = grade_variant(
-        grader,
-        root,
-        exercise,
-        "solution",
-        &exercise.dir.join("solution/lib.rs"),
-    )?;
-    let outcome = if report.passed() {
-        Ok(format!("{id}: solution scores 100%"))
-    } else {
-        Err(format!(
-            "{id}: the reference solution fails\n{}",
-            report.render(Render {
-                color: false,
-                show_hidden: true
-            })
-        ))
-    };
-    out.push(Examined {
-        variant: "solution".into(),
-        report,
-        outcome,
-    });
-    let report = grade_variant(
-        grader,
-        root,
-        exercise,
-        "starter",
-        &exercise.dir.join("starter/lib.rs"),
-    )?;
-    let outcome = if report.passed() {
-        Err(format!(
-            "{id}: `starter/lib.rs` already passes every check: a starter must leave work to do"
-        ))
-    } else {
-        Ok(format!("{id}: starter fails ({})", report.verdict().name()))
-    };
-    out.push(Examined {
-        variant: "starter".into(),
-        report,
-        outcome,
-    });
+    let mut variants = vec![
+        (
+            "solution".to_owned(),
+            exercise.dir.join("solution/lib.rs"),
+            Expected::Pass,
+        ),
+        (
+            "starter".to_owned(),
+            exercise.dir.join("starter/lib.rs"),
+            Expected::Fail,
+        ),
+    ];
     for broken in &exercise.file.broken {
+        // `exercise.toml` was validated on load, so the verdict name is known.
+        let want = grader::Verdict::from_name(&broken.verdict)
+            .context("verdict names are validated on load")?;
         let name = broken
             .file
             .file_stem()
             .map_or("broken".into(), |s| s.to_string_lossy().into_owned());
-        // `exercise.toml` was validated on load, so the verdict name is known.
-        let want = grader::Verdict::from_name(&broken.verdict)
-            .context("verdict names are validated on load")?;
-        let report = grade_variant(
-            grader,
-            root,
-            exercise,
-            &format!("broken-{name}"),
-            &exercise.dir.join(&broken.file),
-        )?;
-        let file = broken.file.display();
-        let outcome = if report.failures().any(|f| f.verdict == want) {
-            Ok(format!("{id}: `{file}` is caught as {}", want.name()))
-        } else {
-            Err(format!(
-                "{id}: `{file}` should be caught as {} but got {}",
-                want.name(),
-                report.verdict().name()
-            ))
-        };
-        out.push(Examined {
-            variant: format!("broken/{name}"),
-            report,
-            outcome,
-        });
+        variants.push((
+            format!("broken/{name}"),
+            exercise.dir.join(&broken.file),
+            Expected::CaughtAs(want),
+        ));
     }
-    Ok(out)
+    variants
+        .into_iter()
+        .map(|(variant, file, expected)| {
+            let report = grade_variant(grader, root, exercise, &variant.replace('/', "-"), &file)?;
+            Ok(Examined {
+                variant,
+                report,
+                expected,
+            })
+        })
+        .collect()
 }
 
 pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -141,7 +143,7 @@ pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         match examine(&grader, root, exercise) {
             Ok(examined) => {
                 for e in examined {
-                    match e.outcome {
+                    match e.outcome(&exercise.id) {
                         Ok(line) => println!("✔ {line}"),
                         Err(problem) => problems.push(problem),
                     }
@@ -277,8 +279,8 @@ mod tests {
         let mut problems = Vec::new();
         for exercise in &all {
             for e in examine(&grader, &root, exercise).unwrap() {
-                if let Err(p) = &e.outcome {
-                    problems.push(p.clone());
+                if let Err(p) = e.outcome(&exercise.id) {
+                    problems.push(p);
                 }
                 let name = format!("{}__{}", exercise.id, e.variant).replace('/', "__");
                 insta::with_settings!({ filters => vec![(r"0x[0-9a-f]{3,}", "[address]")], snapshot_path => "../tests/snapshots", prepend_module_to_snapshot => false }, {
