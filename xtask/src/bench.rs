@@ -47,7 +47,12 @@ struct Figures {
     bare_build_ms: f64,
     /// overhead / incremental build (target ≤ 0.05).
     overhead_ratio: f64,
-    /// whole re-grade / bare build (target ≤ 1.25).
+    /// A bare `cargo build --release --target wasm32-unknown-unknown` of the student's own
+    /// exercise crate (its own `Cargo.toml` and profile) after the same edit.
+    own_crate_build_ms: f64,
+    /// whole re-grade / bare build of the student's own crate (target ≤ 1.25).
+    regrade_vs_own_crate: f64,
+    /// whole re-grade / bare build with the grader's profile.
     regrade_ratio: f64,
     fresh_clone_to_report_s: Option<f64>,
 }
@@ -110,25 +115,23 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let staged = course::work_dir(root).join("staging").join(&slot);
     let target_dir = course::work_dir(root).join("target");
-    for round in 1..=args.rounds {
-        edit(round)?;
-        let report = grader.grade(&exercise.id, &slot, &submission, &spec)?;
-        let t = &report.timings;
-        build.push(ms(t.build));
-        bindgen.push(ms(t.bindgen));
-        compile.push(ms(t.compile));
-        run.push(ms(t.run));
-        checks.push(ms(t.checks));
-        // The same edit again (a different one, so cargo has the same amount of work), built
-        // bare in the staged crate.
-        let text = std::fs::read_to_string(staged.join("src/lib.rs"))?;
-        std::fs::write(
-            staged.join("src/lib.rs"),
-            text.replace(
-                &format!("bench_edit_{round}()"),
-                &format!("bench_bare_{round}()"),
-            ),
-        )?;
+    // The student's own crate, as `cargo build --release` in the exercise folder builds it.
+    let own = course::work_dir(root)
+        .join("bench")
+        .join(exercise.slot("own"));
+    let own_target = course::work_dir(root).join("bench-target");
+    std::fs::create_dir_all(own.join("src"))?;
+    let guest = course::guest_crate(root)
+        .display()
+        .to_string()
+        .replace('\\', "/");
+    let manifest = std::fs::read_to_string(exercise.dir.join("Cargo.toml"))?;
+    let manifest = manifest.replace(
+        "path = \"../../../crates/course-guest\"",
+        &format!("path = \"{guest}\""),
+    );
+    std::fs::write(own.join("Cargo.toml"), manifest)?;
+    let bare_build = |dir: &Path, target: &Path| -> anyhow::Result<f64> {
         let start = Instant::now();
         let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args([
@@ -138,14 +141,43 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "--target",
                 grader::build::TARGET,
             ])
-            .current_dir(&staged)
-            .env("CARGO_TARGET_DIR", &target_dir)
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", target)
             .status()
-            .context("running the bare cargo build")?;
-        bare.push(ms(start.elapsed()));
+            .context("running a bare cargo build")?;
         if !status.success() {
-            bail!("the bare build failed");
+            bail!("the bare build in `{}` failed", dir.display());
         }
+        Ok(ms(start.elapsed()))
+    };
+    std::fs::write(
+        own.join("src/lib.rs"),
+        std::fs::read_to_string(src.join("lib.rs"))?,
+    )?;
+    bare_build(&own, &own_target)?;
+    let mut own_builds = Vec::new();
+    for round in 1..=args.rounds {
+        edit(round)?;
+        let report = grader.grade(&exercise.id, &slot, &submission, &spec)?;
+        let t = &report.timings;
+        build.push(ms(t.build));
+        bindgen.push(ms(t.bindgen));
+        compile.push(ms(t.compile));
+        run.push(ms(t.run));
+        checks.push(ms(t.checks));
+        // The same kind of edit (a renamed function, so cargo has the same work), built bare:
+        // in the staged crate with the grader's profile, and in the student's own crate.
+        let renamed = |text: String, to: &str| {
+            text.replace(&format!("bench_edit_{round}()"), &format!("{to}_{round}()"))
+        };
+        let text = std::fs::read_to_string(staged.join("src/lib.rs"))?;
+        std::fs::write(staged.join("src/lib.rs"), renamed(text, "bench_bare"))?;
+        bare.push(bare_build(&staged, &target_dir)?);
+        std::fs::write(
+            own.join("src/lib.rs"),
+            renamed(std::fs::read_to_string(src.join("lib.rs"))?, "bench_own"),
+        )?;
+        own_builds.push(bare_build(&own, &own_target)?);
     }
     // A re-grade of unchanged code: cargo is fresh and the module comes from the cache.
     let cached = grader.grade(&exercise.id, &slot, &submission, &spec)?;
@@ -155,6 +187,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         + median(checks.clone());
     let build_ms = median(build);
     let bare_ms = median(bare);
+    let own_ms = median(own_builds);
     let fresh_clone_to_report_s = if args.fresh_clone {
         Some(fresh_clone(root)?)
     } else {
@@ -173,6 +206,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         bare_build_ms: bare_ms,
         overhead_ratio: overhead / build_ms,
         regrade_ratio: (build_ms + overhead) / bare_ms,
+        own_crate_build_ms: own_ms,
+        regrade_vs_own_crate: (build_ms + overhead) / own_ms,
         fresh_clone_to_report_s,
     };
     if args.json {
@@ -194,14 +229,25 @@ fn print_table(f: &Figures) {
     println!("  instantiate + run scenarios  {:>9.1} ms", f.run_ms);
     println!("  checks                       {:>9.1} ms", f.checks_ms);
     println!("  grader overhead              {:>9.1} ms", f.overhead_ms);
-    println!("  bare cargo build             {:>9.1} ms", f.bare_build_ms);
+    println!(
+        "  bare cargo build, same profile {:>7.1} ms",
+        f.bare_build_ms
+    );
     println!(
         "  overhead / build             {:>9.3}      (target ≤ 0.05)",
         f.overhead_ratio
     );
     println!(
-        "  re-grade / bare build        {:>9.3}      (target ≤ 1.25)",
+        "  re-grade / bare build, same profile     {:>9.3}",
         f.regrade_ratio
+    );
+    println!(
+        "  bare build of the student's own crate   {:>9.1} ms",
+        f.own_crate_build_ms
+    );
+    println!(
+        "  re-grade / that build                   {:>9.3}      (target ≤ 1.25)",
+        f.regrade_vs_own_crate
     );
     if let Some(s) = f.fresh_clone_to_report_s {
         println!("  fresh clone → first report   {s:>9.1} s    (target ≤ 180 s)");

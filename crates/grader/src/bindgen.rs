@@ -40,41 +40,63 @@ pub fn process(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Process
     Ok(Processed { wasm, typescript })
 }
 
+/// The custom sections' names of a wasm binary, or `None` when it does not parse as sections.
+pub fn custom_sections(wasm: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut names = Vec::new();
+    for_each_section(wasm, |id, body| {
+        if id == 0
+            && let Some((n, at)) = leb(body, 0)
+        {
+            names.push(body.get(at..at + n).unwrap_or_default());
+        }
+        true
+    })?;
+    Some(names)
+}
+
+fn leb(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for shift in (0..35).step_by(7) {
+        let b = *bytes.get(at)?;
+        at += 1;
+        value |= usize::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some((value, at));
+        }
+    }
+    None
+}
+
+/// Calls `keep(id, body)` for every section; returns the sections kept, header first, or
+/// `None` when the bytes do not parse as a sequence of sections.
+fn for_each_section<'a>(
+    wasm: &'a [u8],
+    mut keep: impl FnMut(u8, &'a [u8]) -> bool,
+) -> Option<Vec<u8>> {
+    let mut out = wasm.get(..8)?.to_vec();
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        let (size, body) = leb(wasm, at + 1)?;
+        let end = body.checked_add(size).filter(|&e| e <= wasm.len())?;
+        if keep(id, &wasm[body..end]) {
+            out.extend_from_slice(&wasm[at..end]);
+        }
+        at = end;
+    }
+    Some(out)
+}
+
 /// Drops the `.debug_*` custom sections from a wasm binary. Anything that does not parse as
 /// sections is returned unchanged, for wasm-bindgen to report.
 pub fn strip_debug(wasm: &[u8]) -> Vec<u8> {
-    fn leb(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
-        let mut value = 0usize;
-        for shift in (0..35).step_by(7) {
-            let b = *bytes.get(at)?;
-            at += 1;
-            value |= usize::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some((value, at));
-            }
-        }
-        None
-    }
-    let strip = || -> Option<Vec<u8>> {
-        let mut out = wasm.get(..8)?.to_vec();
-        let mut at = 8;
-        while at < wasm.len() {
-            let id = wasm[at];
-            let (size, body) = leb(wasm, at + 1)?;
-            let end = body.checked_add(size).filter(|&e| e <= wasm.len())?;
-            let debug = id == 0
-                && leb(wasm, body).is_some_and(|(n, name)| {
-                    wasm.get(name..name + n)
-                        .is_some_and(|s| s.starts_with(b".debug_"))
-                });
-            if !debug {
-                out.extend_from_slice(&wasm[at..end]);
-            }
-            at = end;
-        }
-        Some(out)
+    let is_debug = |body: &[u8]| {
+        leb(body, 0).is_some_and(|(n, at)| {
+            body.get(at..at + n)
+                .is_some_and(|s| s.starts_with(b".debug_"))
+        })
     };
-    strip().unwrap_or_else(|| wasm.to_vec())
+    for_each_section(wasm, |id, body| !(id == 0 && is_debug(body))).unwrap_or_else(|| wasm.to_vec())
 }
 
 #[cfg(test)]
@@ -99,5 +121,9 @@ mod tests {
             &[0, 6, 4, b'n', b'a', b'm', b'e', 9, 1, 1, 0]
         );
         assert_eq!(strip_debug(b"not wasm"), b"not wasm");
+        assert_eq!(
+            custom_sections(&wasm),
+            Some(vec![&b".debug_line"[..], &b"name"[..]])
+        );
     }
 }

@@ -11,7 +11,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
 
 use crate::HarnessError;
 use crate::report::{Failure, Verdict};
@@ -49,11 +51,21 @@ pub struct Built {
     pub fresh: bool,
 }
 
+/// Which of the staged crate's two profiles to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The grading build: no debug info, so it compiles and links fast.
+    Grading,
+    /// The same code with DWARF line tables, built only to find a leak's source line.
+    Lines,
+}
+
 /// Builds `src_dir` (a student's `src/`) in staging slot `slot`.
 pub fn build(
     dirs: &BuildDirs,
     slot: &str,
     src_dir: &Path,
+    profile: Profile,
 ) -> Result<Result<Built, Failure>, HarnessError> {
     ensure_target()?;
     let crate_dir = dirs.staging.join(slot);
@@ -63,11 +75,15 @@ pub fn build(
     let mut child = Command::new(cargo)
         .args([
             "build",
-            "--release",
             "--target",
             TARGET,
             "--message-format=json",
+            "--profile",
         ])
+        .arg(match profile {
+            Profile::Grading => "release",
+            Profile::Lines => "grading-lines",
+        })
         .current_dir(&crate_dir)
         .env("CARGO_TARGET_DIR", &dirs.target)
         .env("CARGO_TERM_COLOR", "never")
@@ -88,20 +104,16 @@ pub fn build(
         let _ = stderr.by_ref().take(1 << 20).read_to_string(&mut s);
         s
     });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child
-            .try_wait()
-            .map_err(|e| HarnessError::Cargo(e.to_string()))?
-        {
-            break Some(status);
-        }
-        if start.elapsed() > dirs.timeout {
+    let status = match child
+        .wait_timeout(dirs.timeout)
+        .map_err(|e| HarnessError::Cargo(e.to_string()))?
+    {
+        Some(status) => Some(status),
+        None => {
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            None
         }
-        std::thread::sleep(Duration::from_millis(10));
     };
     let messages = reader.join().expect("reader thread");
     let stderr = err_reader.join().expect("stderr thread");
@@ -179,13 +191,20 @@ wasm-bindgen = "{WASM_BINDGEN_VERSION}"
 course-guest = {{ path = "{guest}", features = ["grading"] }}
 
 # One fixed profile: fuel budgets depend on the optimisation level, so it must be the same on
-# every machine. Line tables give file:line for leaks; incremental keeps re-grades fast.
+# every machine. No debug info, so std's DWARF is stripped and linking stays fast; incremental
+# keeps re-grades fast.
 [profile.release]
 opt-level = 2
-debug = "line-tables-only"
+debug = false
 incremental = true
 debug-assertions = false
 overflow-checks = false
+
+# The same code with line tables, built only to find the source line of a leak.
+[profile.grading-lines]
+inherits = "release"
+debug = "line-tables-only"
+strip = "none"
 
 [workspace]
 "#

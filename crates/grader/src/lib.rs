@@ -105,8 +105,11 @@ pub struct Grader {
 /// The module and what else later steps need from the build.
 struct Loaded {
     module: wasmtime::Module,
-    /// The raw module and staged crate, for the detailed re-run that locates leaks.
-    raw: Option<(Vec<u8>, PathBuf)>,
+    /// The raw module, to explain a signature mismatch with its TypeScript.
+    raw: Option<Vec<u8>>,
+    /// The staging slot and the student's `src/`, to build with line tables when a leak needs
+    /// its source line.
+    source: Option<(String, PathBuf)>,
 }
 
 impl Grader {
@@ -157,7 +160,7 @@ impl Grader {
         report.preflight.push(check::imports(&loaded.module));
         let mut exports = check::exports(&loaded.module, &spec.exports, "");
         if exports.failure().is_some()
-            && let Some((raw, _)) = &loaded.raw
+            && let Some(raw) = &loaded.raw
             && let Ok(processed) = bindgen::process(raw, false, true)
         {
             // Explain the mismatch the way JavaScript sees the student's exports.
@@ -194,6 +197,7 @@ impl Grader {
         timings: &mut Timings,
     ) -> Result<Vec<ScenarioReport>, HarnessError> {
         let mut out = Vec::new();
+        let lines = std::cell::OnceCell::new();
         for scenario in &spec.scenarios {
             let t = Instant::now();
             let mut record = self.run_one(
@@ -206,7 +210,8 @@ impl Grader {
             timings.run += t.elapsed();
             if record.leaked.as_ref().is_some_and(|l| !l.is_empty()) {
                 let t = Instant::now();
-                self.locate_leaks(loaded, spec, scenario, &mut record);
+                let lines = lines.get_or_init(|| self.lines_module(loaded));
+                self.locate_leaks(lines.as_ref(), spec, scenario, &mut record);
                 timings.rerun += t.elapsed();
             }
             let t = Instant::now();
@@ -238,35 +243,40 @@ impl Grader {
         })
     }
 
-    /// Re-runs a leaking scenario with DWARF line tables, capturing a detailed backtrace only
-    /// for the leaked allocations (the run is deterministic, so allocation ids repeat), and
-    /// copies the source locations found onto the first run's record.
+    /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
+    /// names start with); built once per grade, and only when a scenario leaks.
+    fn lines_module(&self, loaded: &Loaded) -> Option<(wasmtime::Module, String)> {
+        let (slot, src) = loaded.source.as_ref()?;
+        let built = build::build(&self.dirs, slot, src, build::Profile::Lines)
+            .ok()?
+            .ok()?;
+        let processed = bindgen::process(&built.wasm, true, false).ok()?;
+        let module = self.sandbox.module(&processed.wasm, Detail::Lines).ok()?;
+        Some((
+            module,
+            built.source_root.display().to_string().replace('\\', "/"),
+        ))
+    }
+
+    /// Re-runs a leaking scenario on the module with line tables, capturing a detailed
+    /// backtrace only for the leaked allocations (the run is deterministic and the code the
+    /// same, so allocation ids repeat), and copies the source locations found onto the record.
     fn locate_leaks(
         &self,
-        loaded: &Loaded,
+        lines: Option<&(wasmtime::Module, String)>,
         spec: &Spec,
         scenario: &Scenario,
         record: &mut RunRecord,
     ) {
-        let Some((raw, source_root)) = &loaded.raw else {
-            return;
-        };
-        let Some(leaked) = record.leaked.as_mut() else {
+        let (Some((module, root)), Some(leaked)) = (lines, record.leaked.as_mut()) else {
             return;
         };
         let ids: BTreeSet<u64> = leaked.iter().take(16).map(|b| b.id).collect();
-        let Ok(processed) = bindgen::process(raw, true, false) else {
-            return;
-        };
-        let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Lines) else {
-            return;
-        };
-        let root = source_root.display().to_string().replace('\\', "/");
         let capture = SiteCapture::Lines {
             ids,
-            source_root: Some(root),
+            source_root: Some(root.clone()),
         };
-        let Ok(again) = self.run_one(&module, Detail::Lines, spec, scenario, capture) else {
+        let Ok(again) = self.run_one(module, Detail::Lines, spec, scenario, capture) else {
             return;
         };
         let Some(again_leaked) = again.leaked else {
@@ -296,16 +306,18 @@ impl Grader {
     ) -> Result<Result<Loaded, CheckResult>, HarnessError> {
         let t = Instant::now();
         let (wasm, origin, source_root) = match submission {
-            Submission::Crate(dir) => match build::build(&self.dirs, slot, &dir.join("src"))? {
-                Ok(built) => {
-                    timings.build_fresh = built.fresh;
-                    (built.wasm, "your crate".to_owned(), Some(built.source_root))
+            Submission::Crate(dir) => {
+                match build::build(&self.dirs, slot, &dir.join("src"), build::Profile::Grading)? {
+                    Ok(built) => {
+                        timings.build_fresh = built.fresh;
+                        (built.wasm, "your crate".to_owned(), Some(built.source_root))
+                    }
+                    Err(failure) => {
+                        timings.build = t.elapsed();
+                        return Ok(Err(CheckResult::fail("compile", failure)));
+                    }
                 }
-                Err(failure) => {
-                    timings.build = t.elapsed();
-                    return Ok(Err(CheckResult::fail("compile", failure)));
-                }
-            },
+            }
             Submission::Module(path) => {
                 let bytes = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
                 (bytes, format!("`{}`", path.display()), None)
@@ -314,7 +326,10 @@ impl Grader {
         timings.build = t.elapsed();
         let t = Instant::now();
         let is_binary = wasm.starts_with(b"\0asm");
-        let raw = is_binary && contains(&wasm, b"__wasm_bindgen_unstable");
+        // rustc's output still carries wasm-bindgen's descriptors; a processed module does not.
+        let raw = is_binary
+            && bindgen::custom_sections(&wasm)
+                .is_some_and(|names| names.contains(&&b"__wasm_bindgen_unstable"[..]));
         let processed = if raw {
             match bindgen::process(&wasm, false, false) {
                 Ok(p) => p.wasm,
@@ -352,14 +367,14 @@ impl Grader {
             }
         };
         timings.compile = t.elapsed();
-        let raw = match (raw, source_root) {
-            (true, Some(root)) => Some((wasm, root)),
+        let source = match (source_root, submission) {
+            (Some(_), Submission::Crate(dir)) => Some((slot.to_owned(), dir.join("src"))),
             _ => None,
         };
-        Ok(Ok(Loaded { module, raw }))
+        Ok(Ok(Loaded {
+            module,
+            raw: raw.then_some(wasm),
+            source,
+        }))
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
