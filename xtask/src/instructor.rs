@@ -152,6 +152,22 @@ pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
             Err(e) => problems.push(format!("{}: {e:#}", exercise.id)),
         }
     }
+    // Every quiz too, tracing programs included.
+    if filter.is_none() {
+        let args = crate::quiz::QuizArgs {
+            chapter: None,
+            answers: None,
+            format: crate::quiz::Format::Human,
+            reveal: false,
+            check: Some(Vec::new()),
+            no_verify: false,
+            student: None,
+            no_record: true,
+        };
+        if crate::quiz::check(root, &[], &args)? != ExitCode::SUCCESS {
+            problems.push("a quiz in `quizzes/` has errors (listed above)".into());
+        }
+    }
     for p in &problems {
         eprintln!("✘ {p}");
     }

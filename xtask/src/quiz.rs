@@ -228,7 +228,7 @@ struct JsonDiagnostic<'a> {
     diagnostic: &'a quiz::Diagnostic,
 }
 
-fn check(root: &Path, paths: &[PathBuf], args: &QuizArgs) -> anyhow::Result<ExitCode> {
+pub fn check(root: &Path, paths: &[PathBuf], args: &QuizArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut files = Vec::new();
     let inputs = if paths.is_empty() {
