@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a check concluded. `Pass` is the only good one; every other names what broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
@@ -111,7 +111,7 @@ impl Verdict {
 }
 
 /// Why a check failed: what broke, where, and what to try.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub verdict: Verdict,
     /// What went wrong, in the student's terms.
@@ -150,7 +150,7 @@ impl Failure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Status {
     Pass,
@@ -162,10 +162,10 @@ pub enum Status {
 }
 
 /// One named check's outcome.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// `compile`, `exports`, `behaviour`, `leaks`, `alignment`...
-    pub check: &'static str,
+    pub check: String,
     #[serde(flatten)]
     pub status: Status,
 }
@@ -173,21 +173,21 @@ pub struct CheckResult {
 impl CheckResult {
     pub fn pass(check: &'static str) -> CheckResult {
         CheckResult {
-            check,
+            check: check.to_owned(),
             status: Status::Pass,
         }
     }
 
     pub fn fail(check: &'static str, failure: Failure) -> CheckResult {
         CheckResult {
-            check,
+            check: check.to_owned(),
             status: Status::Fail(failure),
         }
     }
 
     pub fn skipped(check: &'static str, reason: impl Into<String>) -> CheckResult {
         CheckResult {
-            check,
+            check: check.to_owned(),
             status: Status::Skipped {
                 reason: reason.into(),
             },
@@ -203,14 +203,14 @@ impl CheckResult {
 }
 
 /// A step of the scenario as it ran, for the transcript.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepLine {
     pub text: String,
     pub result: Option<String>,
     pub ok: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioReport {
     pub name: String,
     pub hidden: bool,
@@ -232,7 +232,7 @@ impl ScenarioReport {
 }
 
 /// How long each step of the pipeline took.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     pub build: Duration,
     pub bindgen: Duration,
@@ -246,7 +246,7 @@ pub struct Timings {
 }
 
 /// The grade of one submission for one exercise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub exercise: String,
     /// Checks before any scenario runs: compile, module, imports, exports.
@@ -433,7 +433,7 @@ fn render_check(out: &mut String, p: &Paint, check: &CheckResult, indent: &str) 
                 out,
                 "{indent}{} {} [{}]: {}",
                 p.red("✘"),
-                p.bold(check.check),
+                p.bold(&check.check),
                 f.verdict.name(),
                 f.message
             );
