@@ -69,7 +69,7 @@ fn leb(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
 
 /// Calls `keep(id, body)` for every section; returns the sections kept, header first, or
 /// `None` when the bytes do not parse as a sequence of sections.
-fn for_each_section<'a>(
+pub(crate) fn for_each_section<'a>(
     wasm: &'a [u8],
     mut keep: impl FnMut(u8, &'a [u8]) -> bool,
 ) -> Option<Vec<u8>> {

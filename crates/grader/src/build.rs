@@ -60,40 +60,331 @@ pub enum Profile {
     Lines,
 }
 
-/// Builds `src_dir` (a student's `src/`) in staging slot `slot`.
+/// Builds a submission's source files in staging slot `slot`, in a crate of its own so the
+/// slot's incremental build stays warm between grades.
 pub fn build(
     dirs: &BuildDirs,
     slot: &str,
-    src_dir: &Path,
+    files: &[(PathBuf, String)],
     profile: Profile,
 ) -> Result<Result<Built, Failure>, HarnessError> {
     ensure_target()?;
     let crate_dir = dirs.staging.join(slot);
     let name = package_name(slot);
-    stage(dirs, &crate_dir, &name, src_dir)?;
+    write_if_changed(
+        &crate_dir.join("Cargo.toml"),
+        format!(
+            "{}\n{}\n[workspace]\n",
+            member_manifest(&name, &dirs.guest_crate),
+            PROFILES
+        )
+        .as_bytes(),
+    )?;
+    stage(&crate_dir, files)?;
+    let run = run_cargo(
+        &crate_dir,
+        &dirs.target,
+        &cargo_args(profile, &[]),
+        &Isolation::default(),
+        dirs.timeout,
+    )?;
+    let Some(status) = run.status else {
+        return Ok(Err(timed_out(dirs.timeout)));
+    };
+    if let Some(errors) = run.messages.errors.values().next() {
+        return Ok(Err(compile_failure(errors)));
+    }
+    if !status.success() {
+        return Err(HarnessError::Cargo(format!(
+            "cargo failed without a compiler error:\n{}",
+            tail(&run.stderr)
+        )));
+    }
+    let Some(wasm_path) = run.messages.artifacts.get(&name) else {
+        return Err(HarnessError::Cargo(
+            "cargo reported no `.wasm` artifact".into(),
+        ));
+    };
+    let wasm = std::fs::read(wasm_path).map_err(|e| HarnessError::io(wasm_path, e))?;
+    Ok(Ok(Built {
+        wasm,
+        source_root: crate_dir,
+        fresh: run.messages.fresh,
+    }))
+}
+
+/// One submission of a batch.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Unique in the batch; letters, digits, `-` and `_`.
+    pub id: String,
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// What a batch build may see of the machine.
+#[derive(Debug, Clone, Default)]
+pub struct Isolation {
+    /// Folders hidden from the build (hidden tests, other submissions): an empty folder is
+    /// mounted over each in a private mount namespace, so `include_str!` of a file there fails.
+    pub hide: Vec<PathBuf>,
+    /// Run cargo `--offline` with a cleared environment.
+    pub offline: bool,
+}
+
+/// Builds many submissions at once: each is a member of one generated workspace, so
+/// dependencies compile once and cargo builds members in parallel up to `jobs`. A member that
+/// fails to compile does not stop the others (`--keep-going`). When the whole batch outlives
+/// its time limit (a `const` that never finishes evaluating, say), what did not finish is built
+/// again one member at a time, each with its own limit.
+pub fn build_batch(
+    dirs: &BuildDirs,
+    batch: &str,
+    members: &[Member],
+    jobs: usize,
+    isolation: &Isolation,
+) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
+    ensure_target()?;
+    let ws = dirs.staging.join(batch);
+    let _ = std::fs::remove_dir_all(ws.join("m"));
+    let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+    let mut manifest = String::from(
+        "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
+    );
+    for m in members {
+        manifest.push_str(&format!("  \"m/{}\",\n", m.id));
+    }
+    manifest.push_str("]\n");
+    manifest.push_str(PROFILES);
+    write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
+    for (m, name) in members.iter().zip(&names) {
+        let dir = ws.join("m").join(&m.id);
+        write_if_changed(
+            &dir.join("Cargo.toml"),
+            member_manifest(name, &dirs.guest_crate).as_bytes(),
+        )?;
+        stage(&dir, &m.files)?;
+    }
+    // The grader resolves dependencies itself (online, before any submission code is
+    // compiled); the build then runs offline and locked.
+    if isolation.offline {
+        let lock = run_cargo(
+            &ws,
+            &dirs.target,
+            &["generate-lockfile".into()],
+            &Isolation::default(),
+            dirs.timeout,
+        )?;
+        if !lock.status.is_some_and(|s| s.success()) {
+            return Err(HarnessError::Cargo(format!(
+                "could not resolve the batch's dependencies:\n{}",
+                tail(&lock.stderr)
+            )));
+        }
+        let fetch = run_cargo(
+            &ws,
+            &dirs.target,
+            &["fetch".into(), "--locked".into()],
+            &Isolation::default(),
+            dirs.timeout,
+        )?;
+        if !fetch.status.is_some_and(|s| s.success()) {
+            return Err(HarnessError::Cargo(format!(
+                "could not fetch the batch's dependencies:\n{}",
+                tail(&fetch.stderr)
+            )));
+        }
+    }
+    let mut extra = vec![
+        "--workspace".to_owned(),
+        "--keep-going".to_owned(),
+        format!("--jobs={}", jobs.max(1)),
+    ];
+    if isolation.offline {
+        extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
+    }
+    // Dependencies first, then a budget per member on top.
+    let budget = dirs.timeout
+        + dirs
+            .timeout
+            .mul_f64(members.len() as f64 / jobs.max(1) as f64 / 4.0);
+    let run = run_cargo(
+        &ws,
+        &dirs.target,
+        &cargo_args(Profile::Grading, &extra),
+        isolation,
+        budget,
+    )?;
+    let mut out = Vec::new();
+    for (m, name) in members.iter().zip(&names) {
+        let result = if let Some(errors) = run.messages.errors.get(name) {
+            Err(compile_failure(errors))
+        } else if let Some(path) = run.messages.artifacts.get(name) {
+            let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
+            Ok(Built {
+                wasm,
+                source_root: ws.join("m").join(&m.id),
+                fresh: run.messages.fresh,
+            })
+        } else if run.status.is_none() {
+            // The batch ran out of time before this member finished: alone, with its own limit.
+            let mut alone = extra.clone();
+            alone.retain(|a| a != "--workspace");
+            alone.push(format!("--package={name}"));
+            let single = run_cargo(
+                &ws,
+                &dirs.target,
+                &cargo_args(Profile::Grading, &alone),
+                isolation,
+                dirs.timeout,
+            )?;
+            match (
+                single.status,
+                single.messages.errors.get(name),
+                single.messages.artifacts.get(name),
+            ) {
+                (None, _, _) => Err(timed_out(dirs.timeout)),
+                (_, Some(errors), _) => Err(compile_failure(errors)),
+                (_, None, Some(path)) => {
+                    let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
+                    Ok(Built {
+                        wasm,
+                        source_root: ws.join("m").join(&m.id),
+                        fresh: false,
+                    })
+                }
+                (Some(_), None, None) => {
+                    return Err(HarnessError::Cargo(format!(
+                        "cargo built no `.wasm` for `{}`:\n{}",
+                        m.id,
+                        tail(&single.stderr)
+                    )));
+                }
+            }
+        } else {
+            return Err(HarnessError::Cargo(format!(
+                "cargo built no `.wasm` for `{}`:\n{}",
+                m.id,
+                tail(&run.stderr)
+            )));
+        };
+        out.push(result);
+    }
+    Ok(out)
+}
+
+fn timed_out(limit: Duration) -> Failure {
+    Failure::new(
+        Verdict::CompileError,
+        format!("the build did not finish within {} s", limit.as_secs()),
+    )
+    .hint(
+        "a `const` evaluation or a macro expansion that never ends keeps the compiler busy forever",
+    )
+}
+
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn cargo_args(profile: Profile, extra: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "build",
+        "--target",
+        TARGET,
+        "--message-format=json",
+        "--profile",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.push(match profile {
+        Profile::Grading => "release".into(),
+        Profile::Lines => "grading-lines".into(),
+    });
+    args.extend(extra.iter().cloned());
+    args
+}
+
+struct CargoRun {
+    /// `None` when the time limit ended it.
+    status: Option<std::process::ExitStatus>,
+    messages: Messages,
+    stderr: String,
+}
+
+/// Runs cargo in `dir` with the grader's environment, killing its whole process group (rustc
+/// included) at the time limit.
+fn run_cargo(
+    dir: &Path,
+    target: &Path,
+    args: &[String],
+    isolation: &Isolation,
+    limit: Duration,
+) -> Result<CargoRun, HarnessError> {
+    use std::os::unix::process::CommandExt;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args([
-            "build",
-            "--target",
-            TARGET,
-            "--message-format=json",
-            "--profile",
+    let mut command = if isolation.hide.is_empty() {
+        Command::new(&cargo)
+    } else {
+        // A private mount namespace in which each hidden folder is an empty tmpfs.
+        let mut script = String::from("set -e");
+        for (i, _) in isolation.hide.iter().enumerate() {
+            script.push_str(&format!(
+                "; mount -t tmpfs -o size=1k,mode=000 hidden \"$H{i}\""
+            ));
+        }
+        script.push_str("; exec \"$@\"");
+        let mut c = Command::new("unshare");
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
         ])
-        .arg(match profile {
-            Profile::Grading => "release",
-            Profile::Lines => "grading-lines",
-        })
-        .current_dir(&crate_dir)
-        .env("CARGO_TARGET_DIR", &dirs.target)
+        .arg(&cargo);
+        for (i, h) in isolation.hide.iter().enumerate() {
+            c.env(format!("H{i}"), h);
+        }
+        c
+    };
+    command.args(args).current_dir(dir);
+    if isolation.offline {
+        // Nothing of the grader's environment (tokens, secrets) reaches the build.
+        let keep = [
+            "PATH",
+            "HOME",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+            "RUSTC",
+            "TMPDIR",
+            "LANG",
+        ];
+        let kept: Vec<(String, std::ffi::OsString)> = keep
+            .iter()
+            .filter_map(|k| std::env::var_os(k).map(|v| ((*k).to_owned(), v)))
+            .collect();
+        let hidden: Vec<(String, std::ffi::OsString)> = (0..isolation.hide.len())
+            .map(|i| (format!("H{i}"), isolation.hide[i].clone().into_os_string()))
+            .collect();
+        command.env_clear().envs(kept).envs(hidden);
+    }
+    command
+        .env("CARGO_TARGET_DIR", target)
         .env("CARGO_TERM_COLOR", "never")
-        // The student crate is built by the grader's fixed profile, not by a caller's flags.
+        // The submission is built by the grader's fixed profile, not by a caller's flags.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = command
         .spawn()
         .map_err(|e| HarnessError::Cargo(format!("could not start cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
@@ -102,14 +393,21 @@ pub fn build(
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.by_ref().take(1 << 20).read_to_string(&mut s);
+        // Drain the rest so cargo never blocks on a full pipe.
+        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
         s
     });
     let status = match child
-        .wait_timeout(dirs.timeout)
+        .wait_timeout(limit)
         .map_err(|e| HarnessError::Cargo(e.to_string()))?
     {
         Some(status) => Some(status),
         None => {
+            // The whole group: cargo, rustc and anything they started.
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(format!("-{}", child.id()))
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             None
@@ -117,39 +415,11 @@ pub fn build(
     };
     let messages = reader.join().expect("reader thread");
     let stderr = err_reader.join().expect("stderr thread");
-    let Some(status) = status else {
-        return Ok(Err(Failure::new(
-            Verdict::CompileError,
-            format!("the build did not finish within {} s", dirs.timeout.as_secs()),
-        )
-        .hint("a `const` evaluation or macro expansion that never ends keeps the compiler busy forever")));
-    };
-    if !messages.errors.is_empty() {
-        return Ok(Err(compile_failure(&messages.errors)));
-    }
-    if !status.success() {
-        let tail: Vec<&str> = stderr
-            .lines()
-            .rev()
-            .take(20)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(HarnessError::Cargo(format!(
-            "cargo failed without a compiler error:\n{}",
-            tail.join("\n")
-        )));
-    }
-    let wasm_path = messages
-        .artifact
-        .ok_or_else(|| HarnessError::Cargo("cargo reported no `.wasm` artifact".into()))?;
-    let wasm = std::fs::read(&wasm_path).map_err(|e| HarnessError::io(&wasm_path, e))?;
-    Ok(Ok(Built {
-        wasm,
-        source_root: crate_dir,
-        fresh: messages.fresh,
-    }))
+    Ok(CargoRun {
+        status,
+        messages,
+        stderr,
+    })
 }
 
 /// A package name unique per slot, so builds of different slots in the one target directory
@@ -172,7 +442,7 @@ pub fn package_name(slot: &str) -> String {
 /// at the end, so the student's line numbers are unchanged.
 const LINK_GUEST: &str = "\nextern crate course_guest as _;\n";
 
-fn manifest(name: &str, guest: &Path) -> String {
+fn member_manifest(name: &str, guest: &Path) -> String {
     let guest = guest.display().to_string().replace('\\', "/");
     format!(
         r#"# Written by the grader: the student's own Cargo.toml is not used.
@@ -189,10 +459,15 @@ path = "src/lib.rs"
 [dependencies]
 wasm-bindgen = "{WASM_BINDGEN_VERSION}"
 course-guest = {{ path = "{guest}", features = ["grading"] }}
+"#
+    )
+}
 
-# One fixed profile: fuel budgets depend on the optimisation level, so it must be the same on
-# every machine. No debug info, so std's DWARF is stripped and linking stays fast; incremental
-# keeps re-grades fast.
+/// One fixed profile: fuel budgets depend on the optimisation level, so it must be the same on
+/// every machine. No debug info, so std's DWARF is stripped and linking stays fast; incremental
+/// keeps re-grades fast. `grading-lines` is the same code with line tables, built only to find
+/// the source line of a leak.
+const PROFILES: &str = r#"
 [profile.release]
 opt-level = 2
 debug = false
@@ -200,42 +475,26 @@ incremental = true
 debug-assertions = false
 overflow-checks = false
 
-# The same code with line tables, built only to find the source line of a leak.
 [profile.grading-lines]
 inherits = "release"
 debug = "line-tables-only"
 strip = "none"
+"#;
 
-[workspace]
-"#
-    )
-}
-
-fn stage(
-    dirs: &BuildDirs,
-    crate_dir: &Path,
-    name: &str,
-    src_dir: &Path,
-) -> Result<(), HarnessError> {
+/// Writes the taken files into `crate_dir/src`, touching only files whose content changed (so
+/// cargo's incremental build stays warm) and removing files the student deleted.
+fn stage(crate_dir: &Path, files: &[(PathBuf, String)]) -> Result<(), HarnessError> {
     let staged_src = crate_dir.join("src");
     std::fs::create_dir_all(&staged_src).map_err(|e| HarnessError::io(&staged_src, e))?;
-    write_if_changed(
-        &crate_dir.join("Cargo.toml"),
-        manifest(name, &dirs.guest_crate).as_bytes(),
-    )?;
-    let mut wanted = Vec::new();
-    collect_rs(src_dir, src_dir, &mut wanted).map_err(|e| HarnessError::io(src_dir, e))?;
     let mut keep = std::collections::BTreeSet::new();
-    for rel in &wanted {
-        let mut content = std::fs::read(src_dir.join(rel))
-            .map_err(|e| HarnessError::io(&src_dir.join(rel), e))?;
+    for (rel, content) in files {
+        let mut content = content.clone().into_bytes();
         if rel == Path::new("lib.rs") {
             content.extend_from_slice(LINK_GUEST.as_bytes());
         }
         write_if_changed(&staged_src.join(rel), &content)?;
         keep.insert(rel.clone());
     }
-    // Files the student deleted must disappear from the staged copy too.
     let mut staged = Vec::new();
     collect_rs(&staged_src, &staged_src, &mut staged)
         .map_err(|e| HarnessError::io(&staged_src, e))?;
@@ -276,8 +535,10 @@ fn write_if_changed(path: &Path, content: &[u8]) -> Result<(), HarnessError> {
 
 #[derive(Debug, Default)]
 struct Messages {
-    errors: Vec<CompilerError>,
-    artifact: Option<PathBuf>,
+    /// Compiler errors by crate name.
+    errors: std::collections::BTreeMap<String, Vec<CompilerError>>,
+    /// The `.wasm` written for each crate.
+    artifacts: std::collections::BTreeMap<String, PathBuf>,
     fresh: bool,
 }
 
@@ -286,6 +547,26 @@ struct CompilerError {
     message: String,
     location: Option<String>,
     rendered: String,
+}
+
+/// The crate a message is about: `…#submission_x@0.0.0` or `…/submission_x#0.0.0` → `submission_x`.
+fn crate_of(msg: &serde_json::Value) -> String {
+    if let Some(name) = msg["target"]["name"].as_str() {
+        return name.replace('-', "_");
+    }
+    let id = msg["package_id"].as_str().unwrap_or("");
+    let after = id.rsplit('#').next().unwrap_or(id);
+    let name = match after.split_once('@') {
+        Some((name, _)) => name,
+        None => id
+            .rsplit('/')
+            .next()
+            .unwrap_or(id)
+            .split('#')
+            .next()
+            .unwrap_or(""),
+    };
+    name.replace('-', "_")
 }
 
 fn parse_messages(reader: impl BufRead) -> Messages {
@@ -311,11 +592,14 @@ fn parse_messages(reader: impl BufRead) -> Messages {
                         s["column_start"].as_u64().unwrap_or(0)
                     )
                 });
-                out.errors.push(CompilerError {
-                    message: m["message"].as_str().unwrap_or("").to_owned(),
-                    location,
-                    rendered: m["rendered"].as_str().unwrap_or("").to_owned(),
-                });
+                out.errors
+                    .entry(crate_of(&msg))
+                    .or_default()
+                    .push(CompilerError {
+                        message: m["message"].as_str().unwrap_or("").to_owned(),
+                        location,
+                        rendered: m["rendered"].as_str().unwrap_or("").to_owned(),
+                    });
             }
             Some("compiler-artifact") => {
                 if msg["fresh"] == false {
@@ -327,7 +611,7 @@ fn parse_messages(reader: impl BufRead) -> Messages {
                         .filter_map(|f| f.as_str())
                         .find(|f| f.ends_with(".wasm"))
                 {
-                    out.artifact = Some(PathBuf::from(wasm));
+                    out.artifacts.insert(crate_of(&msg), PathBuf::from(wasm));
                 }
             }
             _ => {}
@@ -414,8 +698,9 @@ mod tests {
 {"reason":"compiler-message","message":{"level":"error","message":"aborting due to 1 previous error","rendered":"error: aborting","spans":[]}}
 {"reason":"build-finished","success":false}"#;
         let m = parse_messages(json.as_bytes());
-        assert_eq!(m.errors.len(), 2);
-        let f = compile_failure(&m.errors);
+        let errors = m.errors.values().next().unwrap();
+        assert_eq!(errors.len(), 2);
+        let f = compile_failure(errors);
         assert_eq!(f.verdict, Verdict::CompileError);
         assert_eq!(f.location.as_deref(), Some("src/lib.rs:3:5"));
         assert!(f.message.contains("cannot find value `x`"));

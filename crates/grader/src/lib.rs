@@ -19,6 +19,7 @@ pub mod build;
 pub mod check;
 pub mod engine;
 pub mod heap;
+pub mod intake;
 pub mod report;
 pub mod run;
 pub mod spec;
@@ -66,8 +67,13 @@ impl HarnessError {
 /// What to grade.
 #[derive(Debug, Clone)]
 pub enum Submission {
-    /// A crate folder whose `src/` is the student's code.
+    /// A crate folder whose `src/` is the student's code; taken through [`intake`].
     Crate(PathBuf),
+    /// Sources already taken, and the raw module `build::build_batch` made of them.
+    Built {
+        intake: intake::Intake,
+        raw: Vec<u8>,
+    },
     /// A module file: raw rustc output (bindgen runs on it), an already processed module, or a
     /// `.wat` text module.
     Module(PathBuf),
@@ -109,7 +115,7 @@ struct Loaded {
     raw: Option<Vec<u8>>,
     /// The staging slot and the student's `src/`, to build with line tables when a leak needs
     /// its source line.
-    source: Option<(String, PathBuf)>,
+    source: Option<(String, Vec<(PathBuf, String)>)>,
 }
 
 impl Grader {
@@ -146,9 +152,10 @@ impl Grader {
             scenarios: Vec::new(),
             earned: 0.0,
             possible,
+            notes: Vec::new(),
             timings: Timings::default(),
         };
-        let loaded = match self.load(slot, submission, &mut timings)? {
+        let loaded = match self.load(slot, submission, &mut timings, &mut report.notes)? {
             Ok(loaded) => loaded,
             Err(check) => {
                 report.preflight.push(check);
@@ -246,8 +253,8 @@ impl Grader {
     /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
     /// names start with); built once per grade, and only when a scenario leaks.
     fn lines_module(&self, loaded: &Loaded) -> Option<(wasmtime::Module, String)> {
-        let (slot, src) = loaded.source.as_ref()?;
-        let built = build::build(&self.dirs, slot, src, build::Profile::Lines)
+        let (slot, files) = loaded.source.as_ref()?;
+        let built = build::build(&self.dirs, slot, files, build::Profile::Lines)
             .ok()?
             .ok()?;
         let processed = bindgen::process(&built.wasm, true, false).ok()?;
@@ -303,14 +310,32 @@ impl Grader {
         slot: &str,
         submission: &Submission,
         timings: &mut Timings,
+        notes: &mut Vec<String>,
     ) -> Result<Result<Loaded, CheckResult>, HarnessError> {
         let t = Instant::now();
-        let (wasm, origin, source_root) = match submission {
+        let mut files = None;
+        let (wasm, origin) = match submission {
             Submission::Crate(dir) => {
-                match build::build(&self.dirs, slot, &dir.join("src"), build::Profile::Grading)? {
+                let taken = match intake::take(dir, None, &intake::Caps::default()) {
+                    Ok(taken) => taken,
+                    Err(refusal) => {
+                        return Ok(Err(CheckResult::fail(
+                            "intake",
+                            Failure::new(
+                                Verdict::Refused,
+                                format!("the submission was refused: {refusal}"),
+                            )
+                            .hint("submit only Rust source files under `src/`"),
+                        )));
+                    }
+                };
+                notes.extend(ignored_notes(&taken));
+                let built = build::build(&self.dirs, slot, &taken.files, build::Profile::Grading)?;
+                files = Some(taken.files);
+                match built {
                     Ok(built) => {
                         timings.build_fresh = built.fresh;
-                        (built.wasm, "your crate".to_owned(), Some(built.source_root))
+                        (built.wasm, "your crate".to_owned())
                     }
                     Err(failure) => {
                         timings.build = t.elapsed();
@@ -318,9 +343,14 @@ impl Grader {
                     }
                 }
             }
+            Submission::Built { intake, raw } => {
+                notes.extend(ignored_notes(intake));
+                files = Some(intake.files.clone());
+                (raw.clone(), "your crate".to_owned())
+            }
             Submission::Module(path) => {
                 let bytes = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
-                (bytes, format!("`{}`", path.display()), None)
+                (bytes, format!("`{}`", path.display()))
             }
         };
         timings.build = t.elapsed();
@@ -367,14 +397,17 @@ impl Grader {
             }
         };
         timings.compile = t.elapsed();
-        let source = match (source_root, submission) {
-            (Some(_), Submission::Crate(dir)) => Some((slot.to_owned(), dir.join("src"))),
-            _ => None,
-        };
+        let source = files.map(|f| (slot.to_owned(), f));
         Ok(Ok(Loaded {
             module,
             raw: raw.then_some(wasm),
             source,
         }))
     }
+}
+
+fn ignored_notes(taken: &intake::Intake) -> impl Iterator<Item = String> + '_ {
+    taken.ignored.iter().map(|name| {
+        format!("your `{name}` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings")
+    })
 }

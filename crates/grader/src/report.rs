@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
+    Refused,
     CompileError,
     InvalidModule,
     MissingExport,
@@ -44,6 +45,7 @@ impl Verdict {
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
+            Verdict::Refused => "refused",
             Verdict::CompileError => "compile-error",
             Verdict::InvalidModule => "invalid-module",
             Verdict::MissingExport => "missing-export",
@@ -74,8 +76,9 @@ impl Verdict {
         }
     }
 
-    pub const ALL: [Verdict; 28] = [
+    pub const ALL: [Verdict; 29] = [
         Verdict::Pass,
+        Verdict::Refused,
         Verdict::CompileError,
         Verdict::InvalidModule,
         Verdict::MissingExport,
@@ -254,6 +257,9 @@ pub struct Report {
     pub scenarios: Vec<ScenarioReport>,
     pub earned: f64,
     pub possible: f64,
+    /// Things the student should know that are not failures (files the grader ignored).
+    #[serde(default)]
+    pub notes: Vec<String>,
     #[serde(skip)]
     pub timings: Timings,
 }
@@ -337,6 +343,9 @@ impl Report {
         let p = Paint { color: how.color };
         let mut out = String::new();
         let _ = writeln!(out, "{}", p.bold(&format!("grading {}", self.exercise)));
+        for note in &self.notes {
+            let _ = writeln!(out, "  {} {note}", p.yellow("note:"));
+        }
         for check in &self.preflight {
             render_check(&mut out, &p, check, "  ");
         }
