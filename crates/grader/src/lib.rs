@@ -21,6 +21,7 @@ pub mod engine;
 pub mod heap;
 pub mod intake;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod spec;
 

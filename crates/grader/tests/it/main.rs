@@ -4,6 +4,8 @@
 //! `module.wat`/`module.wasm`) with the `scenario.toml` it is graded against. The first folder
 //! level is the verdict the report must reach; the rendered report is an insta snapshot.
 
+mod results;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
