@@ -3,6 +3,7 @@
 //! Exit codes, for every subcommand: 0 everything passed, 1 the student's work failed,
 //! 2 the harness or its input (an exercise or quiz file) failed.
 
+mod batch;
 mod bench;
 mod course;
 mod instructor;
@@ -10,7 +11,7 @@ mod progress;
 mod quiz;
 mod student;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -45,6 +46,20 @@ enum Command {
         /// Print the reports as JSON instead of text
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        batch: batch::BatchArgs,
+    },
+    /// CI: combine the journals of several `--partition` shards and write every result file
+    Merge {
+        /// An exercise or chapter; all exercises when omitted
+        #[arg(long)]
+        exercise: Option<String>,
+        /// Where the combined journal and results go
+        #[arg(long, default_value = "target/grades")]
+        out: PathBuf,
+        /// The shards' `journal.jsonl` files
+        #[arg(required = true)]
+        journals: Vec<PathBuf>,
     },
     /// Show every exercise and quiz with your progress
     List,
@@ -85,7 +100,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = course::root();
     let result = match cli.command {
-        Command::Grade { exercise, json } => student::grade(&root, exercise.as_deref(), json),
+        Command::Grade {
+            exercise, batch, ..
+        } if batch.submissions.is_some() => batch::run(&root, exercise.as_deref(), &batch),
+        Command::Grade { exercise, json, .. } => student::grade(&root, exercise.as_deref(), json),
+        Command::Merge {
+            exercise,
+            out,
+            journals,
+        } => batch::merge(&root, exercise.as_deref(), &out, &journals),
         Command::List => student::list(&root),
         Command::Hint { exercise } => student::hint(&root, &exercise),
         Command::Watch { exercise } => student::watch(&root, exercise.as_deref()),

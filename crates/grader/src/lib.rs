@@ -136,6 +136,17 @@ impl Grader {
         Ok(Grader { sandbox, dirs })
     }
 
+    /// Builds many submissions in one generated workspace (see [`build::build_batch`]).
+    pub fn build_batch(
+        &self,
+        batch: &str,
+        members: &[build::Member],
+        jobs: usize,
+        isolation: &build::Isolation,
+    ) -> Result<Vec<Result<build::Built, Failure>>, HarnessError> {
+        build::build_batch(&self.dirs, batch, members, jobs, isolation)
+    }
+
     /// Grades one submission against one exercise's spec. `slot` names the staging folder (one
     /// per exercise keeps each exercise's incremental build warm).
     pub fn grade(
@@ -319,16 +330,7 @@ impl Grader {
             Submission::Crate(dir) => {
                 let taken = match intake::take(dir, None, &intake::Caps::default()) {
                     Ok(taken) => taken,
-                    Err(refusal) => {
-                        return Ok(Err(CheckResult::fail(
-                            "intake",
-                            Failure::new(
-                                Verdict::Refused,
-                                format!("the submission was refused: {refusal}"),
-                            )
-                            .hint("submit only Rust source files under `src/`"),
-                        )));
-                    }
+                    Err(refusal) => return Ok(Err(refusal_check(&refusal))),
                 };
                 notes.extend(ignored_notes(&taken));
                 let built = build::build(&self.dirs, slot, &taken.files, build::Profile::Grading)?;
@@ -411,4 +413,28 @@ fn ignored_notes(taken: &intake::Intake) -> impl Iterator<Item = String> + '_ {
     taken.ignored.iter().map(|name| {
         format!("your `{name}` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings")
     })
+}
+
+fn refusal_check(refusal: &intake::Refusal) -> CheckResult {
+    CheckResult::fail(
+        "intake",
+        Failure::new(
+            Verdict::Refused,
+            format!("the submission was refused: {refusal}"),
+        )
+        .hint("submit only Rust source files under `src/`"),
+    )
+}
+
+/// The report of a submission refused at intake: nothing was built or run.
+pub fn refused_report(exercise: &str, spec: &Spec, refusal: &intake::Refusal) -> Report {
+    Report {
+        exercise: exercise.to_owned(),
+        preflight: vec![refusal_check(refusal)],
+        scenarios: Vec::new(),
+        earned: 0.0,
+        possible: spec.scenarios.iter().map(|s| s.points).sum(),
+        notes: Vec::new(),
+        timings: Timings::default(),
+    }
 }

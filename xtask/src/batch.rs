@@ -1,0 +1,679 @@
+//! Batch grading for CI: every submission in a folder against an exercise or a chapter, with
+//! standard result files, a journal that survives `kill -9`, and sharding across machines.
+//!
+//! Flow: intake every submission (refusals are verdicts) → skip what the journal already has
+//! (keyed by the submission, the exercise, the exact sources, the spec and the grader version)
+//! → build the rest in batches of one generated workspace → grade in parallel → append each
+//! verdict to the journal as it is decided → write every result file from the journal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use grader::build::{Isolation, Member};
+use grader::intake::{self, Intake};
+use grader::results::{self, GradebookRow, Graded, GradescopeOptions, HiddenDetails};
+use grader::{Report, Spec, Submission};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::course::{self, Exercise};
+use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS};
+
+/// Changes whenever grading could change a verdict; part of every journal key.
+pub const GRADER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+journal1");
+
+/// Submissions built in one cargo invocation; verdicts reach the journal after each.
+const CHUNK: usize = 32;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BatchArgs {
+    /// A folder with one sub-folder or `.tar`/`.tar.gz` archive per student
+    #[arg(long, value_name = "DIR")]
+    pub submissions: Option<PathBuf>,
+    /// Extra hidden scenarios, kept outside the students' repository: `<exercise>.toml` files
+    /// (e.g. `01-copy-in-copy-out.toml`) holding `[[scenario]]` tables
+    #[arg(long, value_name = "DIR", requires = "submissions")]
+    pub hidden: Option<PathBuf>,
+    /// Where results go
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/grades",
+        requires = "submissions"
+    )]
+    pub out: PathBuf,
+    /// Grade only shard K of N (1-based), e.g. `--partition 2/4`, for a CI matrix
+    #[arg(long, value_name = "K/N", requires = "submissions")]
+    pub partition: Option<String>,
+    /// Parallel builds and graders (default: the number of cores)
+    #[arg(long, requires = "submissions")]
+    pub jobs: Option<usize>,
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub submission: String,
+    pub exercise: String,
+    pub report: Report,
+}
+
+struct Pending<'a> {
+    key: String,
+    submission: String,
+    exercise: &'a Exercise,
+    spec: &'a Spec,
+    intake: Intake,
+}
+
+/// Parses `K/N`.
+fn partition(text: &str) -> anyhow::Result<(u64, u64)> {
+    let (k, n) = text
+        .split_once('/')
+        .context("`--partition` takes `K/N`, e.g. `2/4`")?;
+    let (k, n): (u64, u64) = (k.trim().parse()?, n.trim().parse()?);
+    if n == 0 || k == 0 || k > n {
+        bail!("`--partition {text}`: K must be between 1 and N");
+    }
+    Ok((k, n))
+}
+
+/// The shard a submission belongs to: stable across machines and runs.
+fn shard(name: &str, n: u64) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")) % n + 1
+}
+
+fn sha(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A name safe for a folder or file: the submission's own name, with anything else replaced.
+fn safe(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.').to_owned();
+    if s.is_empty() { "_".into() } else { s }
+}
+
+/// The exercises' specs, with the hidden scenarios from `--hidden` added.
+fn specs(chosen: &[&Exercise], hidden: Option<&Path>) -> anyhow::Result<Vec<Spec>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Extra {
+        scenario: Vec<grader::Scenario>,
+    }
+    let mut out = Vec::new();
+    for e in chosen {
+        let mut spec = e.spec();
+        if let Some(dir) = hidden {
+            let name = e.id.rsplit('/').next().unwrap_or(&e.id);
+            for file in [
+                dir.join(format!("{name}.toml")),
+                dir.join(&e.id).with_extension("toml"),
+            ] {
+                if file.is_file() {
+                    let text = std::fs::read_to_string(&file)?;
+                    let extra: Extra = toml::from_str(&text).map_err(|err| {
+                        anyhow::anyhow!(
+                            "{}",
+                            course::render(&file, &text, err.span().unwrap_or(0..0), err.message())
+                        )
+                    })?;
+                    spec.scenarios
+                        .extend(extra.scenario.into_iter().map(|mut s| {
+                            s.hidden = true;
+                            s
+                        }));
+                    break;
+                }
+            }
+        }
+        let errors = spec.validate();
+        if let Some(err) = errors.first() {
+            bail!("`{}` with its hidden scenarios: {}", e.id, err.message);
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+/// The journal, locked for this process: a second grader on the same journal is refused.
+struct Journal {
+    file: std::fs::File,
+    entries: Vec<Entry>,
+}
+
+impl Journal {
+    fn open(path: &Path) -> anyhow::Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating `{}`", dir.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("opening the journal `{}`", path.display()))?;
+        if file.try_lock().is_err() {
+            bail!(
+                "another grader is writing `{}`; wait for it, or give this run its own `--out`",
+                path.display()
+            );
+        }
+        let mut entries = Vec::new();
+        let mut good = 0u64;
+        let reader = std::io::BufReader::new(&file);
+        for line in reader.split(b'\n') {
+            let line = line?;
+            // A line cut short by `kill -9` has no newline and does not parse: it is dropped.
+            match serde_json::from_slice::<Entry>(&line) {
+                Ok(entry) => {
+                    good += line.len() as u64 + 1;
+                    entries.push(entry);
+                }
+                Err(_) => break,
+            }
+        }
+        let len = file.metadata()?.len();
+        if good < len {
+            file.set_len(good.min(len))?;
+        }
+        file.seek(std::io::SeekFrom::End(0))?;
+        Ok(Journal { file, entries })
+    }
+
+    /// Appends one verdict and flushes it to disk before anything else happens.
+    fn append(&mut self, entry: Entry) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(&entry)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        self.entries.push(entry);
+        Ok(())
+    }
+}
+
+pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let submissions = args.submissions.as_ref().expect("required by the caller");
+    let (all, errors) = crate::exercises(root)?;
+    if let Some(e) = errors.first() {
+        bail!("{e}");
+    }
+    let chosen = course::select(&all, filter)?;
+    let specs = specs(&chosen, args.hidden.as_deref())?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let shard_of = args.partition.as_deref().map(partition).transpose()?;
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        root.join(&args.out)
+    };
+    let mut journal = Journal::open(&out.join("journal.jsonl"))?;
+    let done: BTreeSet<String> = journal.entries.iter().map(|e| e.key.clone()).collect();
+
+    // Intake: every entry of the submissions folder, in name order.
+    let mut names: Vec<(String, PathBuf)> = std::fs::read_dir(submissions)
+        .with_context(|| format!("reading `{}`", submissions.display()))?
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(name, _)| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    if let Some((k, n)) = shard_of {
+        names.retain(|(name, _)| shard(name, n) == k);
+    }
+    let mut pending = Vec::new();
+    let mut skipped = 0;
+    for (name, path) in &names {
+        let submission = name
+            .trim_end_matches(".tar.gz")
+            .trim_end_matches(".tgz")
+            .trim_end_matches(".tar")
+            .to_owned();
+        for (exercise, spec) in chosen.iter().zip(&specs) {
+            let short = exercise.id.rsplit('/').next().unwrap_or(&exercise.id);
+            let subdir = if chosen.len() > 1 {
+                Some(Path::new(short))
+            } else {
+                None
+            };
+            let spec_text = format!("{spec:?}");
+            match intake::take(path, subdir, &intake::Caps::default()) {
+                Ok(taken) => {
+                    let key = sha(&[
+                        &submission,
+                        &exercise.id,
+                        &taken.hash(),
+                        &spec_text,
+                        GRADER_VERSION,
+                    ]);
+                    if done.contains(&key) {
+                        skipped += 1;
+                        continue;
+                    }
+                    pending.push(Pending {
+                        key,
+                        submission: submission.clone(),
+                        exercise,
+                        spec,
+                        intake: taken,
+                    });
+                }
+                Err(refusal) => {
+                    let key = sha(&[
+                        &submission,
+                        &exercise.id,
+                        "refused",
+                        &refusal.0,
+                        &spec_text,
+                        GRADER_VERSION,
+                    ]);
+                    if done.contains(&key) {
+                        skipped += 1;
+                        continue;
+                    }
+                    let report = grader::refused_report(&exercise.id, spec, &refusal);
+                    journal.append(Entry {
+                        key,
+                        submission: submission.clone(),
+                        exercise: exercise.id.clone(),
+                        report,
+                    })?;
+                }
+            }
+        }
+    }
+    let total = pending.len();
+    let progress = Progress::new(total, skipped);
+    // Build what is hidden from the builds: the hidden tests, the other submissions, and the
+    // course's own solutions.
+    let mut hide = vec![submissions.clone(), root.join("exercises")];
+    hide.extend(args.hidden.iter().cloned());
+    let hide: Vec<PathBuf> = hide
+        .into_iter()
+        .filter_map(|p| std::path::absolute(p).ok())
+        .filter(|p| p.is_dir())
+        .collect();
+    let isolation = Isolation {
+        hide: if mount_namespaces_work() {
+            hide
+        } else {
+            Vec::new()
+        },
+        offline: true,
+    };
+    if isolation.hide.is_empty() && args.hidden.is_some() {
+        bail!(
+            "cannot hide `--hidden` from the submissions' builds here: `unshare --mount` needs root on Linux"
+        );
+    }
+    let grader = crate::new_grader(root)?;
+    let journal = Mutex::new(journal);
+    for chunk in pending.chunks(CHUNK) {
+        let members: Vec<Member> = chunk
+            .iter()
+            .map(|p| Member {
+                id: format!("s{}", &p.key[..16]),
+                files: p.intake.files.clone(),
+            })
+            .collect();
+        let built = grader.build_batch("batch", &members, jobs, &isolation)?;
+        let next = Mutex::new(chunk.iter().zip(built));
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let workers: Vec<_> = (0..jobs.max(1))
+                .map(|_| {
+                    scope.spawn(|| -> anyhow::Result<()> {
+                        loop {
+                            let Some((p, built)) = next.lock().expect("queue").next() else {
+                                return Ok(());
+                            };
+                            let report = match built {
+                                Ok(built) => grader.grade(
+                                    &p.exercise.id,
+                                    &format!("s{}", &p.key[..16]),
+                                    &Submission::Built {
+                                        intake: p.intake.clone(),
+                                        raw: built.wasm,
+                                    },
+                                    p.spec,
+                                )?,
+                                Err(failure) => {
+                                    compile_report(&p.exercise.id, p.spec, failure, &p.intake)
+                                }
+                            };
+                            progress.tick(&p.submission, &p.exercise.id, &report);
+                            let entry = Entry {
+                                key: p.key.clone(),
+                                submission: p.submission.clone(),
+                                exercise: p.exercise.id.clone(),
+                                report,
+                            };
+                            journal.lock().expect("journal").append(entry)?;
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().expect("a grading worker panicked")?;
+            }
+            Ok(())
+        })?;
+    }
+    progress.finish();
+    let journal = journal.into_inner().expect("journal");
+    let entries = latest(&journal.entries, &chosen, &names);
+    let code = write_results(&out, &entries, &chosen, &specs)?;
+    eprintln!(
+        "graded {total} and reused {skipped} in {:.1} s; results in `{}`",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(code)
+}
+
+/// The report of a submission that did not compile.
+fn compile_report(exercise: &str, spec: &Spec, failure: grader::Failure, taken: &Intake) -> Report {
+    let mut report = grader::refused_report(exercise, spec, &intake::Refusal(String::new()));
+    report.preflight = vec![grader::CheckResult::fail("compile", failure)];
+    report.notes = taken
+        .ignored
+        .iter()
+        .map(|n| format!("your `{n}` was ignored: the grader builds only `src/`"))
+        .collect();
+    report
+}
+
+/// For each submission and exercise in this run, its newest journal entry.
+fn latest(entries: &[Entry], chosen: &[&Exercise], names: &[(String, PathBuf)]) -> Vec<Entry> {
+    let wanted: BTreeSet<&str> = chosen.iter().map(|e| e.id.as_str()).collect();
+    let present: BTreeSet<String> = names
+        .iter()
+        .map(|(n, _)| {
+            n.trim_end_matches(".tar.gz")
+                .trim_end_matches(".tgz")
+                .trim_end_matches(".tar")
+                .to_owned()
+        })
+        .collect();
+    let mut by: BTreeMap<(String, String), Entry> = BTreeMap::new();
+    for e in entries {
+        if wanted.contains(e.exercise.as_str())
+            && (present.is_empty() || present.contains(&e.submission))
+        {
+            by.insert((e.submission.clone(), e.exercise.clone()), e.clone());
+        }
+    }
+    by.into_values().collect()
+}
+
+/// Every result file, from journal entries only: the same entries give the same files.
+fn write_results(
+    out: &Path,
+    entries: &[Entry],
+    chosen: &[&Exercise],
+    specs: &[Spec],
+) -> anyhow::Result<ExitCode> {
+    let spec_of: BTreeMap<&str, &Spec> = chosen.iter().map(|e| e.id.as_str()).zip(specs).collect();
+    let mut by_submission: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in entries {
+        by_submission.entry(&e.submission).or_default().push(e);
+    }
+    let write = |path: PathBuf, text: &str| -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot write results into `{}`", dir.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))
+    };
+    let mut rows = Vec::new();
+    let mut junit = Vec::new();
+    let github = std::env::var_os("GITHUB_ACTIONS").is_some();
+    for (submission, list) in &by_submission {
+        let dir = out.join("submissions").join(safe(submission));
+        let graded: Vec<Graded<'_>> = list
+            .iter()
+            .map(|e| Graded {
+                report: &e.report,
+                spec: spec_of.get(e.exercise.as_str()).copied(),
+            })
+            .collect();
+        write(
+            dir.join("results.json"),
+            &results::gradescope(&graded, &GradescopeOptions::default()),
+        )?;
+        for e in list {
+            let short = e.exercise.rsplit('/').next().unwrap_or(&e.exercise);
+            write(
+                dir.join(format!("{short}.exercism.json")),
+                &results::exercism(&e.report),
+            )?;
+            rows.push(GradebookRow::new(submission.to_string(), &e.report));
+            junit.push((submission.to_string(), e.report.clone()));
+            if github {
+                for line in results::github_annotations(
+                    &format!("{}/src", safe(submission)),
+                    &e.report,
+                    HiddenDetails::Withhold,
+                ) {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    write(
+        out.join("junit.xml"),
+        &results::junit(&junit, HiddenDetails::Withhold),
+    )?;
+    write(out.join("gradebook.csv"), &results::gradebook_csv(&rows))?;
+    let summary = results::step_summary(&rows);
+    write(out.join("summary.md"), &summary)?;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        f.write_all(summary.as_bytes())?;
+    }
+    println!(
+        "{:<28} {:<40} {:>7}  verdict",
+        "submission", "exercise", "score"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:<40} {:>6.0}%  {}",
+            r.submission, r.exercise, r.percent, r.verdict
+        );
+    }
+    let all_passed = rows.iter().all(|r| r.verdict == "pass");
+    Ok(ExitCode::from(if rows.is_empty() {
+        EXIT_HARNESS
+    } else if all_passed {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }))
+}
+
+/// Whether this process may mount in a private namespace (root on Linux).
+fn mount_namespaces_work() -> bool {
+    std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A progress bar with an ETA on a terminal; plain lines in CI or when piped.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: usize,
+    done: Mutex<usize>,
+}
+
+impl Progress {
+    fn new(total: usize, reused: usize) -> Progress {
+        let terminal = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bar = terminal.then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} graded, eta {eta} {msg}",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        if bar.is_none() {
+            eprintln!("grading {total} submissions ({reused} already in the journal)");
+        }
+        Progress {
+            bar,
+            total,
+            done: Mutex::new(0),
+        }
+    }
+
+    fn tick(&self, submission: &str, exercise: &str, report: &Report) {
+        let mut done = self.done.lock().expect("progress");
+        *done += 1;
+        match &self.bar {
+            Some(bar) => {
+                bar.set_message(format!("{submission} {exercise}"));
+                bar.inc(1);
+            }
+            None => eprintln!(
+                "[{}/{}] {submission} {exercise}: {} ({:.0}%)",
+                *done,
+                self.total,
+                report.verdict().name(),
+                report.percent()
+            ),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `cargo xtask merge`: combines the journals of several shards into one, and writes every
+/// result file for the whole class.
+pub fn merge(
+    root: &Path,
+    filter: Option<&str>,
+    out: &Path,
+    journals: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let (all, _) = crate::exercises(root)?;
+    let chosen = course::select(&all, filter)?;
+    let specs = specs(&chosen, None)?;
+    let out = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        root.join(out)
+    };
+    let mut journal = Journal::open(&out.join("journal.jsonl"))?;
+    let mut keys: BTreeSet<String> = journal.entries.iter().map(|e| e.key.clone()).collect();
+    for path in journals {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading `{}`", path.display()))?;
+        for line in text.lines() {
+            let Ok(entry) = serde_json::from_str::<Entry>(line) else {
+                continue;
+            };
+            if keys.insert(entry.key.clone()) {
+                journal.append(entry)?;
+            }
+        }
+    }
+    let entries = latest(&journal.entries, &chosen, &[]);
+    write_results(&out, &entries, &chosen, &specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_stable_and_cover_everyone_once() {
+        let names: Vec<String> = (0..200).map(|i| format!("student-{i}")).collect();
+        let mut counts = [0usize; 4];
+        for name in &names {
+            let k = shard(name, 4);
+            assert_eq!(k, shard(name, 4));
+            counts[(k - 1) as usize] += 1;
+        }
+        assert_eq!(counts.iter().sum::<usize>(), 200);
+        assert!(counts.iter().all(|c| *c > 20), "{counts:?}");
+        assert_eq!(partition("2/4").unwrap(), (2, 4));
+        assert!(partition("5/4").is_err());
+        assert!(partition("0/4").is_err());
+    }
+
+    #[test]
+    fn a_journal_cut_by_kill_is_repaired_and_locked() {
+        let dir = std::env::temp_dir().join(format!("journal-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("journal.jsonl");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            let report =
+                grader::refused_report("x", &Spec::default(), &intake::Refusal("r".into()));
+            j.append(Entry {
+                key: "k1".into(),
+                submission: "a".into(),
+                exercise: "x".into(),
+                report,
+            })
+            .unwrap();
+        }
+        // Half a line, as a kill in the middle of a write leaves it.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(br#"{"key":"k2","submission""#).unwrap();
+        drop(f);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.entries.len(), 1);
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
+        // A second grader on the same journal is refused while the first holds it.
+        let err = Journal::open(&path).err().unwrap();
+        assert!(err.to_string().contains("another grader"), "{err}");
+    }
+
+    #[test]
+    fn names_are_made_safe_for_files() {
+        assert_eq!(safe("../etc"), "_etc");
+        assert_eq!(safe("alice smith"), "alice_smith");
+        assert_eq!(safe("..."), "_");
+    }
+}
