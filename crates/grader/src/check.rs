@@ -240,6 +240,7 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         fuel_used: record.fuel_used,
         pages_before: record.pages_before,
         pages_after: record.pages_after,
+        memory: None,
     }
 }
 

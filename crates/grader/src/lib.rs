@@ -20,6 +20,7 @@ pub mod check;
 pub mod engine;
 pub mod heap;
 pub mod intake;
+pub mod memmap;
 pub mod report;
 pub mod results;
 pub mod run;
@@ -117,6 +118,8 @@ struct Loaded {
     /// The staging slot and the student's `src/`, to build with line tables when a leak needs
     /// its source line.
     source: Option<(String, Vec<(PathBuf, String)>)>,
+    /// Where the module puts its stack and static data, for the memory map.
+    layout: Option<memmap::Layout>,
 }
 
 impl Grader {
@@ -234,7 +237,11 @@ impl Grader {
                 timings.rerun += t.elapsed();
             }
             let t = Instant::now();
-            out.push(check::scenario(scenario, &record));
+            let mut report = check::scenario(scenario, &record);
+            if let Some(layout) = &loaded.layout {
+                memmap::attach(&mut report, memmap::MemoryMap::new(layout, &record));
+            }
+            out.push(report);
             timings.checks += t.elapsed();
         }
         Ok(out)
@@ -401,10 +408,14 @@ impl Grader {
         };
         timings.compile = t.elapsed();
         let source = files.map(|f| (slot.to_owned(), f));
+        // wasm-bindgen drops the `__heap_base` and `__data_end` exports rustc's module has.
+        let layout = memmap::Layout::parse(&processed)
+            .map(|l| l.or(raw.then(|| memmap::Layout::parse(&wasm)).flatten()));
         Ok(Ok(Loaded {
             module,
             raw: raw.then_some(wasm),
             source,
+            layout,
         }))
     }
 }

@@ -124,6 +124,9 @@ pub struct Failure {
     /// Further lines of evidence (compiler output, the allocation list...).
     pub details: Vec<String>,
     pub hint: Option<String>,
+    /// A compact drawing of linear memory, under a failed leak or growth check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<String>,
 }
 
 impl Failure {
@@ -134,6 +137,7 @@ impl Failure {
             location: None,
             details: Vec::new(),
             hint: None,
+            map: None,
         }
     }
 
@@ -226,6 +230,9 @@ pub struct ScenarioReport {
     pub fuel_used: u64,
     pub pages_before: u64,
     pub pages_after: u64,
+    /// Linear memory at the end of the scenario, when the module's layout could be read.
+    #[serde(skip)]
+    pub memory: Option<crate::memmap::MemoryMap>,
 }
 
 impl ScenarioReport {
@@ -451,6 +458,11 @@ fn render_check(out: &mut String, p: &Paint, check: &CheckResult, indent: &str) 
             }
             for d in &f.details {
                 for line in d.lines() {
+                    let _ = writeln!(out, "{indent}    {line}");
+                }
+            }
+            if let Some(map) = &f.map {
+                for line in map.lines() {
                     let _ = writeln!(out, "{indent}    {line}");
                 }
             }

@@ -114,6 +114,12 @@ pub struct RunRecord {
     pub logs_dropped: usize,
     /// Whether the module reports its allocations (the guest support crate is linked in).
     pub tracked: bool,
+    /// Every block live when the run ended (after the host freed its objects), for the memory
+    /// map.
+    pub live: Vec<Block>,
+    /// The pages `[from, to)` the host added with `grow` steps; any other page past the
+    /// module's initial memory was grown by the guest.
+    pub host_grown: Vec<(u64, u64)>,
 }
 
 /// A scenario that does not fit the exports: the scenario's author must fix it.
@@ -146,6 +152,7 @@ struct Host {
     logs_dropped: usize,
     capture: SiteCapture,
     memory: Option<Memory>,
+    host_grown: Vec<(u64, u64)>,
 }
 
 fn limiter(host: &mut Host) -> &mut Limiter {
@@ -170,6 +177,7 @@ pub fn run(
         logs_dropped: 0,
         capture,
         memory: None,
+        host_grown: Vec::new(),
     };
     let mut store = sandbox.store(detail, scenario.fuel, host, limiter);
     let mut record = RunRecord::default();
@@ -275,6 +283,8 @@ fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Op
     record.allocations = host.heap.allocations;
     record.logs = std::mem::take(&mut host.logs);
     record.logs_dropped = host.logs_dropped;
+    record.live = host.heap.live().cloned().collect();
+    record.host_grown = std::mem::take(&mut host.host_grown);
 }
 
 enum Taken {
@@ -718,6 +728,10 @@ impl Runner {
                 store.data_mut().limiter.growth.host_growing = true;
                 let grown = self.memory.grow(&mut *store, u64::from(*pages));
                 store.data_mut().limiter.growth.host_growing = false;
+                if let Ok(old) = grown {
+                    let new = old + u64::from(*pages);
+                    store.data_mut().host_grown.push((old, new));
+                }
                 let result = grown.map(|old| Value::Int(old as i64)).ok();
                 Ok(Taken::Ok(StepRecord {
                     text,
