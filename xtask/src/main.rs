@@ -7,6 +7,7 @@ mod batch;
 mod bench;
 mod course;
 mod instructor;
+mod memmap;
 mod progress;
 mod quiz;
 mod student;
@@ -92,6 +93,9 @@ enum Command {
     },
     /// Measure the grading pipeline, step by step
     Bench(bench::BenchArgs),
+    /// Draw an exercise's linear memory as your code leaves it: stack, static data, heap blocks
+    /// and leaks, page by page
+    Memmap(memmap::MemmapArgs),
     /// Take a chapter quiz, or check quiz files
     Quiz(quiz::QuizArgs),
 }
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Check { exercise } => instructor::check(&root, exercise.as_deref()),
         Command::New { chapter, name } => instructor::new(&root, &chapter, &name),
         Command::Bench(args) => bench::run(&root, args),
+        Command::Memmap(args) => memmap::run(&root, args),
         Command::Quiz(args) => quiz::run(&root, args),
     };
     match result {
