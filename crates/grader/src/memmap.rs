@@ -1024,6 +1024,10 @@ pub fn render_svg(map: &MemoryMap) -> String {
             Row::Page(page) => {
                 let (p0, p1) = (page * PAGE, (page + 1) * PAGE);
                 let origin = map.pages[page as usize];
+                // Room above the row for the markers of the leaks that start in it.
+                if map.leaked().any(|b| (p0..p1).contains(&u64::from(b.ptr))) {
+                    y += 16.0;
+                }
                 let _ = writeln!(
                     body,
                     r#"<g class="page" data-page="{page}" data-origin="{origin:?}"><text x="10" y="{:.1}" class="mono">{page:>4}</text><text x="{:.1}" y="{:.1}" class="mono" text-anchor="end">{p0:#010x}</text>"#,
@@ -1095,15 +1099,31 @@ pub fn render_svg(map: &MemoryMap) -> String {
             }
         }
     }
-    // Leaked blocks get a numbered marker, however thin they are.
-    for (n, (x, row_y, _)) in markers.iter().enumerate() {
+    // Leaked blocks get a numbered marker, however thin they are; leaks too close together to
+    // tell apart share one marker, numbered `first–last`.
+    let mut n = 0;
+    while n < markers.len() {
+        let (x, row_y, _) = markers[n];
+        let mut last = n;
+        while last + 1 < markers.len()
+            && markers[last + 1].1 == row_y
+            && markers[last + 1].0 - x < 14.0
+        {
+            last += 1;
+        }
+        let label = if last == n {
+            (n + 1).to_string()
+        } else {
+            format!("{}–{}", n + 1, last + 1)
+        };
         let _ = writeln!(
             body,
-            r##"<path d="M {x:.3} {:.1} l -5 -9 h 10 z" fill="#d62728"/><text x="{x:.3}" y="{:.1}" text-anchor="middle" class="marker">{}</text>"##,
+            r##"<path d="M {x:.3} {:.1} l -5 -9 h 10 z" fill="#d62728"/><text x="{:.3}" y="{:.1}" class="marker">{label}</text>"##,
             row_y - 1.0,
+            x - 4.0,
             row_y - 12.0,
-            n + 1
         );
+        n = last + 1;
     }
     y += 10.0;
     // The legend.
@@ -1168,7 +1188,14 @@ pub fn render_svg(map: &MemoryMap) -> String {
         }
     }
     let height = y + 20.0;
-    let width = right + 200.0;
+    // Room for the longest line of text (about 8.5 pixels a character in a monospace font).
+    let longest = map
+        .leaked()
+        .map(|b| block_line(map, b).chars().count() + 4)
+        .chain(map.regions.iter().map(|r| r.label.chars().count() + 38))
+        .max()
+        .unwrap_or(0);
+    let width = (right + 200.0).max(SVG_LEFT_PX + longest as f64 * 8.5 + 20.0);
     let mut out = String::new();
     let _ = writeln!(
         out,
