@@ -53,6 +53,22 @@ pub struct BatchArgs {
     /// Parallel builds and graders (default: the number of cores)
     #[arg(long, requires = "submissions")]
     pub jobs: Option<usize>,
+    /// Longest one submission's build may take, in seconds
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 120,
+        requires = "submissions"
+    )]
+    pub build_timeout: u64,
+}
+
+/// What a batch run did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub graded: usize,
+    pub reused: usize,
+    pub code: u8,
 }
 
 /// One line of the journal.
@@ -217,6 +233,19 @@ impl Journal {
 
 pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let outcome = grade_all(root, filter, args)?;
+    eprintln!(
+        "graded {} and reused {} from the journal in {:.1} s; results in `{}`",
+        outcome.graded,
+        outcome.reused,
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(ExitCode::from(outcome.code))
+}
+
+/// Grades the batch; see the module documentation.
+pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Result<Outcome> {
     let submissions = args.submissions.as_ref().expect("required by the caller");
     let (all, errors) = crate::exercises(root)?;
     if let Some(e) = errors.first() {
@@ -326,14 +355,19 @@ pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Resul
             Vec::new()
         },
         offline: true,
+        keep: Some(root.to_path_buf()),
     };
     if isolation.hide.is_empty() && args.hidden.is_some() {
         bail!(
             "cannot hide `--hidden` from the submissions' builds here: `unshare --mount` needs root on Linux"
         );
     }
-    let grader = crate::new_grader(root)?;
+    let mut options = grader::GraderOptions::new(course::work_dir(root), course::guest_crate(root));
+    options.build_timeout = std::time::Duration::from_secs(args.build_timeout);
+    let grader = grader::Grader::new(options)?;
     let journal = Mutex::new(journal);
+    // One batch workspace per results folder: the journal's lock keeps two runs out of it.
+    let batch = format!("batch-{}", &sha(&[&out.to_string_lossy()])[..12]);
     for chunk in pending.chunks(CHUNK) {
         let members: Vec<Member> = chunk
             .iter()
@@ -342,7 +376,7 @@ pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Resul
                 files: p.intake.files.clone(),
             })
             .collect();
-        let built = grader.build_batch("batch", &members, jobs, &isolation)?;
+        let built = grader.build_batch(&batch, &members, jobs, &isolation)?;
         let next = Mutex::new(chunk.iter().zip(built));
         std::thread::scope(|scope| -> anyhow::Result<()> {
             let workers: Vec<_> = (0..jobs.max(1))
@@ -388,12 +422,11 @@ pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Resul
     let journal = journal.into_inner().expect("journal");
     let entries = latest(&journal.entries, &chosen, &names);
     let code = write_results(&out, &entries, &chosen, &specs)?;
-    eprintln!(
-        "graded {total} and reused {skipped} in {:.1} s; results in `{}`",
-        started.elapsed().as_secs_f64(),
-        out.display()
-    );
-    Ok(code)
+    Ok(Outcome {
+        graded: total,
+        reused: skipped,
+        code,
+    })
 }
 
 /// The report of a submission that did not compile.
@@ -437,7 +470,7 @@ fn write_results(
     entries: &[Entry],
     chosen: &[&Exercise],
     specs: &[Spec],
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     let spec_of: BTreeMap<&str, &Spec> = chosen.iter().map(|e| e.id.as_str()).zip(specs).collect();
     let mut by_submission: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
     for e in entries {
@@ -510,17 +543,17 @@ fn write_results(
         );
     }
     let all_passed = rows.iter().all(|r| r.verdict == "pass");
-    Ok(ExitCode::from(if rows.is_empty() {
+    Ok(if rows.is_empty() {
         EXIT_HARNESS
     } else if all_passed {
         EXIT_PASS
     } else {
         EXIT_FAIL
-    }))
+    })
 }
 
 /// Whether this process may mount in a private namespace (root on Linux).
-fn mount_namespaces_work() -> bool {
+pub fn mount_namespaces_work() -> bool {
     std::process::Command::new("unshare")
         .args(["--mount", "--propagation", "private", "true"])
         .stdout(std::process::Stdio::null())
@@ -615,8 +648,14 @@ pub fn merge(
         }
     }
     let entries = latest(&journal.entries, &chosen, &[]);
-    write_results(&out, &entries, &chosen, &specs)
+    Ok(ExitCode::from(write_results(
+        &out, &entries, &chosen, &specs,
+    )?))
 }
+
+#[cfg(test)]
+#[path = "hostile.rs"]
+mod hostile;
 
 #[cfg(test)]
 mod tests {

@@ -37,7 +37,7 @@ pub struct BuildDirs {
     pub target: PathBuf,
     /// The guest support crate (`crates/course-guest`).
     pub guest_crate: PathBuf,
-    /// Longest a build may take.
+    /// Longest a build may go without a crate finishing before it is stopped.
     pub timeout: Duration,
 }
 
@@ -129,6 +129,8 @@ pub struct Isolation {
     pub hide: Vec<PathBuf>,
     /// Run cargo `--offline` with a cleared environment.
     pub offline: bool,
+    /// A folder the build needs that may live under the home folder (the guest crate's).
+    pub keep: Option<PathBuf>,
 }
 
 /// Builds many submissions at once: each is a member of one generated workspace, so
@@ -202,22 +204,19 @@ pub fn build_batch(
     if isolation.offline {
         extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
     }
-    // Dependencies first, then a budget per member on top.
-    let budget = dirs.timeout
-        + dirs
-            .timeout
-            .mul_f64(members.len() as f64 / jobs.max(1) as f64 / 4.0);
+    // The limit is on silence: the batch is stopped once no member has finished for that long.
     let run = run_cargo(
         &ws,
         &dirs.target,
         &cargo_args(Profile::Grading, &extra),
         isolation,
-        budget,
+        dirs.timeout,
     )?;
     let mut out = Vec::new();
     for (m, name) in members.iter().zip(&names) {
+        let prefix = format!("m/{}/", m.id);
         let result = if let Some(errors) = run.messages.errors.get(name) {
-            Err(compile_failure(errors))
+            Err(unprefixed(compile_failure(errors), &prefix))
         } else if let Some(path) = run.messages.artifacts.get(name) {
             let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
             Ok(Built {
@@ -243,7 +242,7 @@ pub fn build_batch(
                 single.messages.artifacts.get(name),
             ) {
                 (None, _, _) => Err(timed_out(dirs.timeout)),
-                (_, Some(errors), _) => Err(compile_failure(errors)),
+                (_, Some(errors), _) => Err(unprefixed(compile_failure(errors), &prefix)),
                 (_, None, Some(path)) => {
                     let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
                     Ok(Built {
@@ -270,6 +269,16 @@ pub fn build_batch(
         out.push(result);
     }
     Ok(out)
+}
+
+/// A batch member's paths are relative to the batch workspace; the student knows them as
+/// `src/...`.
+fn unprefixed(mut failure: Failure, prefix: &str) -> Failure {
+    failure.location = failure.location.map(|l| l.replace(prefix, ""));
+    for d in &mut failure.details {
+        *d = d.replace(prefix, "");
+    }
+    failure
 }
 
 fn timed_out(limit: Duration) -> Failure {
@@ -326,14 +335,60 @@ fn run_cargo(
     let mut command = if isolation.hide.is_empty() {
         Command::new(&cargo)
     } else {
-        // A private mount namespace in which each hidden folder is an empty tmpfs.
-        let mut script = String::from("set -e");
-        for (i, _) in isolation.hide.iter().enumerate() {
+        // A private mount namespace: the home folder is replaced by an empty one in which only
+        // the toolchain folders (and the grader's own work folder, if it lives there) are
+        // mounted back, registry credentials are masked, and each hidden folder is an empty
+        // tmpfs. `include_str!` of anything there then fails to compile.
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let keep: Vec<PathBuf> = [
+            std::env::var_os("CARGO_HOME")
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".cargo"))),
+            std::env::var_os("RUSTUP_HOME")
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(".rustup"))),
+            Some(dir.to_path_buf()),
+            Some(target.to_path_buf()),
+            isolation.keep.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|k| k.exists())
+        .collect();
+        let mut script = String::from("set -e\n");
+        let mut vars: Vec<(String, std::ffi::OsString)> = Vec::new();
+        if let Some(home) = home.filter(|h| h.is_dir() && h != Path::new("/")) {
+            let under: Vec<&PathBuf> = keep.iter().filter(|k| k.starts_with(&home)).collect();
+            vars.push(("STASH".into(), target.join(".mounts").into_os_string()));
+            script.push_str("stash=\"$STASH\"\n");
+            for (i, k) in under.iter().enumerate() {
+                vars.push((format!("K{i}"), k.as_os_str().to_owned()));
+                script.push_str(&format!(
+                    "mkdir -p \"$stash/{i}\"; mount --bind \"$K{i}\" \"$stash/{i}\"\n"
+                ));
+            }
+            vars.push(("HOMEDIR".into(), home.as_os_str().to_owned()));
+            script.push_str("mount -t tmpfs -o size=1m,mode=755 home \"$HOMEDIR\"\n");
+            for (i, _) in under.iter().enumerate() {
+                script.push_str(&format!(
+                    "mkdir -p \"$K{i}\"; mount --bind \"$stash/{i}\" \"$K{i}\"\n"
+                ));
+            }
+        }
+        for (i, k) in keep.iter().enumerate().take(1) {
+            // Registry tokens.
+            vars.push((format!("C{i}"), k.as_os_str().to_owned()));
             script.push_str(&format!(
-                "; mount -t tmpfs -o size=1k,mode=000 hidden \"$H{i}\""
+                "for f in \"$C{i}/credentials\" \"$C{i}/credentials.toml\"; do [ -e \"$f\" ] && mount --bind /dev/null \"$f\"; done; true\n"
             ));
         }
-        script.push_str("; exec \"$@\"");
+        for (i, h) in isolation.hide.iter().enumerate() {
+            vars.push((format!("H{i}"), h.as_os_str().to_owned()));
+            script.push_str(&format!(
+                "mount -t tmpfs -o size=1k,mode=000 hidden \"$H{i}\"\n"
+            ));
+        }
+        script.push_str("exec \"$@\"\n");
         let mut c = Command::new("unshare");
         c.args([
             "--mount",
@@ -345,9 +400,7 @@ fn run_cargo(
             "sh",
         ])
         .arg(&cargo);
-        for (i, h) in isolation.hide.iter().enumerate() {
-            c.env(format!("H{i}"), h);
-        }
+        c.envs(vars);
         c
     };
     command.args(args).current_dir(dir);
@@ -367,10 +420,11 @@ fn run_cargo(
             .iter()
             .filter_map(|k| std::env::var_os(k).map(|v| ((*k).to_owned(), v)))
             .collect();
-        let hidden: Vec<(String, std::ffi::OsString)> = (0..isolation.hide.len())
-            .map(|i| (format!("H{i}"), isolation.hide[i].clone().into_os_string()))
+        let script_vars: Vec<(String, std::ffi::OsString)> = command
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_owned())))
             .collect();
-        command.env_clear().envs(kept).envs(hidden);
+        command.env_clear().envs(kept).envs(script_vars);
     }
     command
         .env("CARGO_TARGET_DIR", target)
@@ -389,7 +443,17 @@ fn run_cargo(
         .map_err(|e| HarnessError::Cargo(format!("could not start cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || parse_messages(BufReader::new(stdout)));
+    let started = std::time::Instant::now();
+    let last_news = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let news = last_news.clone();
+    let reader = std::thread::spawn(move || {
+        parse_messages(BufReader::new(stdout), || {
+            news.store(
+                started.elapsed().as_millis() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        })
+    });
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.by_ref().take(1 << 20).read_to_string(&mut s);
@@ -397,17 +461,31 @@ fn run_cargo(
         let _ = std::io::copy(&mut stderr, &mut std::io::sink());
         s
     });
-    let status = match child
-        .wait_timeout(limit)
-        .map_err(|e| HarnessError::Cargo(e.to_string()))?
-    {
+    // `limit` bounds silence, not the whole run: a batch of many members may take long, but
+    // never `limit` without one of them finishing.
+    let silent_for = || {
+        let last = Duration::from_millis(last_news.load(std::sync::atomic::Ordering::Relaxed));
+        started.elapsed().saturating_sub(last)
+    };
+    let status = loop {
+        match child
+            .wait_timeout(Duration::from_millis(200))
+            .map_err(|e| HarnessError::Cargo(e.to_string()))?
+        {
+            Some(status) => break Some(status),
+            None if silent_for() < limit => continue,
+            None => break None,
+        }
+    };
+    let status = match status {
         Some(status) => Some(status),
         None => {
             // The whole group: cargo, rustc and anything they started.
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(format!("-{}", child.id()))
-                .status();
+            if let Ok(group) = libc::pid_t::try_from(child.id()) {
+                // SAFETY: a plain syscall; the child leads its own process group
+                // (`process_group(0)` above), so this reaches only what it started.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
             let _ = child.kill();
             let _ = child.wait();
             None
@@ -569,12 +647,13 @@ fn crate_of(msg: &serde_json::Value) -> String {
     name.replace('-', "_")
 }
 
-fn parse_messages(reader: impl BufRead) -> Messages {
+fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) -> Messages {
     let mut out = Messages {
         fresh: true,
         ..Messages::default()
     };
     for line in reader.lines().map_while(Result::ok) {
+        on_line();
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
@@ -697,7 +776,7 @@ mod tests {
 {"reason":"compiler-message","message":{"level":"warning","message":"unused","rendered":"","spans":[]}}
 {"reason":"compiler-message","message":{"level":"error","message":"aborting due to 1 previous error","rendered":"error: aborting","spans":[]}}
 {"reason":"build-finished","success":false}"#;
-        let m = parse_messages(json.as_bytes());
+        let m = parse_messages(json.as_bytes(), || {});
         let errors = m.errors.values().next().unwrap();
         assert_eq!(errors.len(), 2);
         let f = compile_failure(errors);

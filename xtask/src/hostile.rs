@@ -1,0 +1,336 @@
+//! The hostile suite: bad submissions and bad inputs, each with the verdict it must get.
+//!
+//! `xtask/tests/hostile/expected.toml` lists every case. Committed folders there are the
+//! submissions; the cases that cannot be committed (ten thousand files, non-UTF-8 names,
+//! archives, paths to this machine's hidden tests) are made here. The batch is graded against
+//! chapter 21's first exercise with hidden tests and a secret in the environment; every verdict
+//! must match, the hidden tests must stay unreadable, and a second run must reuse the journal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{BatchArgs, Entry, grade_all};
+use crate::course;
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    verdict: String,
+    #[allow(dead_code, reason = "documents the case for a reader of expected.toml")]
+    what: String,
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hostile-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let ty = entry.file_type().unwrap();
+        if ty.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if ty.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn write(path: &Path, content: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// The submissions that are made rather than committed.
+fn make_generated(subs: &Path, hidden: &Path, home_secret: &Path, good: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    std::os::unix::fs::symlink("/etc", subs.join("src-is-a-symlink-target")).unwrap();
+    std::fs::create_dir_all(subs.join("src-is-a-symlink")).unwrap();
+    std::fs::remove_file(subs.join("src-is-a-symlink-target")).unwrap();
+    std::os::unix::fs::symlink("/etc", subs.join("src-is-a-symlink/src")).unwrap();
+    write(
+        &subs.join("huge-file/src/lib.rs"),
+        format!("{good}\n// {}\n", "x".repeat(2 << 20)),
+    );
+    for i in 0..10_000 {
+        write(
+            &subs.join(format!("ten-thousand-files/src/gen/f{i}.rs")),
+            "",
+        );
+    }
+    write(&subs.join("ten-thousand-files/src/lib.rs"), good);
+    write(
+        &subs.join("non-utf8-source/src/lib.rs"),
+        [good.as_bytes(), b"\n// \xff\xfe\n"].concat(),
+    );
+    write(&subs.join("non-utf8-name/src/lib.rs"), good);
+    let name = std::ffi::OsStr::from_bytes(b"\xffname.rs");
+    write(&subs.join("non-utf8-name/src").join(name), "");
+    write(&subs.join("no-src/lib.rs"), good);
+    // Archives.
+    let tar_gz = |path: &Path, entries: &[(&str, Option<&str>, &[u8])]| {
+        let file = std::fs::File::create(path).unwrap();
+        let gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        for (name, link, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            match link {
+                Some(target) => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    header.set_cksum();
+                    tar.append_link(&mut header, name, target).unwrap();
+                }
+                None => {
+                    header.set_size(data.len() as u64);
+                    header.set_mode(0o644);
+                    // `append_data` refuses `..`; write the raw name as a hostile archiver would.
+                    let bytes = name.as_bytes();
+                    header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+                    header.set_cksum();
+                    tar.append(&header, *data).unwrap();
+                }
+            }
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    };
+    tar_gz(
+        &subs.join("archive-good.tar.gz"),
+        &[("archive-good/src/lib.rs", None, good.as_bytes())],
+    );
+    tar_gz(
+        &subs.join("archive-escape.tar.gz"),
+        &[
+            ("src/lib.rs", None, good.as_bytes()),
+            ("src/../../escape.rs", None, b""),
+        ],
+    );
+    tar_gz(
+        &subs.join("archive-symlink.tar.gz"),
+        &[
+            ("src/lib.rs", None, good.as_bytes()),
+            ("src/secret.rs", Some("/etc/passwd"), b""),
+        ],
+    );
+    // Attempts on the hidden tests and on another student's code, by absolute path.
+    let hidden_file = hidden.join("01-copy-in-copy-out.toml");
+    let other = subs.join("good/src/lib.rs");
+    let include = |what: &Path| {
+        format!(
+            "const STOLEN: &str = include_str!({:?});\n{good}\n#[allow(dead_code)]\nfn leak() -> usize {{ STOLEN.len() }}\n",
+            what.display().to_string()
+        )
+    };
+    write(
+        &subs.join("hidden-include/src/lib.rs"),
+        include(&hidden_file),
+    );
+    write(&subs.join("other-student/src/lib.rs"), include(&other));
+    write(&subs.join("home-secret/src/lib.rs"), include(home_secret));
+    write(
+        &subs.join("hidden-include-macro/src/lib.rs"),
+        format!(
+            "macro_rules! grab {{ ($p:expr) => {{ include_str!($p) }} }}\nconst STOLEN: &str = grab!({:?});\n{good}\n#[allow(dead_code)]\nfn leak() -> usize {{ STOLEN.len() }}\n",
+            hidden_file.display().to_string()
+        ),
+    );
+}
+
+#[test]
+fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
+    let root = course::root();
+    let suite = root.join("xtask/tests/hostile");
+    let cases: BTreeMap<String, Case> =
+        toml::from_str(&std::fs::read_to_string(suite.join("expected.toml")).unwrap()).unwrap();
+    assert!(cases.len() >= 30, "the suite has {} cases", cases.len());
+    let subs = fresh("subs");
+    let hidden = fresh("hidden");
+    let out = fresh("out");
+    for entry in std::fs::read_dir(&suite).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &subs.join(entry.file_name()));
+        }
+    }
+    let good = std::fs::read_to_string(suite.join("good/src/lib.rs")).unwrap();
+    write(
+        &hidden.join("01-copy-in-copy-out.toml"),
+        "[[scenario]]\nname = \"a secret test\"\nsteps = [{ call = \"checksum\", args = [[1, 2, 3]], expect = 6 }]\n",
+    );
+    // A home folder with a secret in it: the builds must not see it. The toolchain keeps its
+    // own folders, wherever the real home is.
+    let home = fresh("home");
+    let home_secret = home.join(".config/token");
+    write(&home_secret, "hunter2");
+    make_generated(&subs, &hidden, &home_secret, &good);
+    let real_home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let value = std::env::var_os(var).map_or_else(|| real_home.join(default), PathBuf::from);
+        // SAFETY: set once, to the value every reader already resolves it to.
+        unsafe { std::env::set_var(var, value) };
+    }
+    // SAFETY: only this test's builds read these two variables.
+    unsafe {
+        std::env::set_var("HOME", &home);
+        std::env::set_var("GRADER_SECRET", "hunter2");
+    }
+    let isolated = super::mount_namespaces_work();
+    let mut cases = cases;
+    if !isolated {
+        // Without mount namespaces (not root, or not Linux) the grader refuses `--hidden`
+        // outright, and files outside the submission stay readable: those cases cannot hold.
+        let args = BatchArgs {
+            submissions: Some(subs.clone()),
+            hidden: Some(hidden.clone()),
+            out: fresh("refused-out"),
+            partition: None,
+            jobs: Some(1),
+            build_timeout: 20,
+        };
+        let err = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot hide `--hidden`"),
+            "{err:#}"
+        );
+        for name in [
+            "other-student",
+            "home-secret",
+            "hidden-include",
+            "hidden-include-macro",
+        ] {
+            cases.remove(name);
+            let _ = std::fs::remove_dir_all(subs.join(name));
+        }
+    }
+    let args = BatchArgs {
+        submissions: Some(subs.clone()),
+        hidden: isolated.then(|| hidden.clone()),
+        out: out.clone(),
+        partition: None,
+        jobs: Some(2),
+        build_timeout: 20,
+    };
+    let first = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap();
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    let entries: Vec<Entry> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.submission.as_str(), e)).collect();
+    let mut wrong = Vec::new();
+    for (name, case) in &cases {
+        match got.get(name.as_str()) {
+            None => wrong.push(format!("{name}: not graded")),
+            Some(e) if e.report.verdict().name() != case.verdict => wrong.push(format!(
+                "{name}: expected {}, got {}\n{}",
+                case.verdict,
+                e.report.verdict().name(),
+                e.report.render(grader::Render {
+                    color: false,
+                    show_hidden: true
+                })
+            )),
+            Some(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(
+        entries.len(),
+        cases.len(),
+        "one journal line per submission"
+    );
+    // Nothing a student reads holds the secret, the hidden test's name, or raw escapes.
+    let results =
+        std::fs::read_to_string(out.join("submissions/fake-test-result/results.json")).unwrap();
+    assert!(!results.contains('\x1b'));
+    for e in &entries {
+        let text = e.report.render(grader::Render {
+            color: false,
+            show_hidden: false,
+        });
+        assert!(
+            !text.contains("hunter2") && !text.contains("a secret test") && !text.contains('\x1b'),
+            "{}: {text}",
+            e.submission
+        );
+    }
+    // The hidden scenario ran: the good submission has one more scenario than the exercise.
+    assert_eq!(
+        got["good"].report.scenarios.len(),
+        if isolated { 4 } else { 3 }
+    );
+    assert_eq!(first.code, crate::EXIT_FAIL);
+    // A second run reuses every verdict and writes the same journal.
+    let second = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap();
+    assert_eq!((second.graded, second.reused), (0, cases.len()));
+    assert_eq!(
+        std::fs::read_to_string(out.join("journal.jsonl")).unwrap(),
+        journal
+    );
+}
+
+#[test]
+fn a_read_only_results_folder_is_a_clear_harness_error() {
+    let root = course::root();
+    let subs = fresh("ro-subs");
+    let out = fresh("ro-out");
+    write(
+        &subs.join("a/src/lib.rs"),
+        std::fs::read_to_string(root.join("xtask/tests/hostile/good/src/lib.rs")).unwrap(),
+    );
+    // A file where the results folder must go: no permission trick needed, even as root.
+    write(&out.join("submissions"), "not a folder");
+    let args = BatchArgs {
+        submissions: Some(subs),
+        hidden: None,
+        out: out.clone(),
+        partition: None,
+        jobs: Some(1),
+        build_timeout: 60,
+    };
+    let err = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("cannot write results"),
+        "{err:#}"
+    );
+    // The verdict itself was journaled before the results failed.
+    assert_eq!(
+        std::fs::read_to_string(out.join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_malformed_hidden_tests_file_names_its_line_and_column() {
+    let root = course::root();
+    let subs = fresh("bad-hidden-subs");
+    let hidden = fresh("bad-hidden");
+    write(
+        &hidden.join("01-copy-in-copy-out.toml"),
+        "[[scenario]]\nname = \"x\"\nsteps = [{ call = \"checksum\", args = [[1]] expect = 1 }]\n",
+    );
+    let args = BatchArgs {
+        submissions: Some(subs),
+        hidden: Some(hidden),
+        out: fresh("bad-hidden-out"),
+        partition: None,
+        jobs: Some(1),
+        build_timeout: 60,
+    };
+    let err = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("01-copy-in-copy-out.toml:3:"),
+        "{err:#}"
+    );
+}

@@ -1,0 +1,19 @@
+//! Hostile: calls JavaScript's `alert`, which needs a browser
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    fn alert(s: &str);
+}
+
+#[wasm_bindgen]
+pub fn invert(data: &[u8]) -> Vec<u8> {
+    alert("inverting");
+    data.iter().map(|b| 255 - b).collect()
+}
+
+#[wasm_bindgen]
+pub fn checksum(data: &[u8]) -> u32 {
+    data.iter().map(|&b| u32::from(b)).sum()
+}

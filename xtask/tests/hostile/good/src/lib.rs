@@ -1,0 +1,13 @@
+//! Hostile: a correct submission, so the suite shows one can pass
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub fn invert(data: &[u8]) -> Vec<u8> {
+    data.iter().map(|b| 255 - b).collect()
+}
+
+#[wasm_bindgen]
+pub fn checksum(data: &[u8]) -> u32 {
+    data.iter().map(|&b| u32::from(b)).sum()
+}

@@ -1,0 +1,3 @@
+//! Hostile: pulls a secret in through a symlinked module.
+
+mod secret;

@@ -1,0 +1,13 @@
+//! Hostile: ships `rust-toolchain.toml` and `.cargo/config.toml` with hostile flags
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub fn invert(data: &[u8]) -> Vec<u8> {
+    data.iter().map(|b| 255 - b).collect()
+}
+
+#[wasm_bindgen]
+pub fn checksum(data: &[u8]) -> u32 {
+    data.iter().map(|&b| u32::from(b)).sum()
+}
