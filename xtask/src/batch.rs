@@ -368,7 +368,7 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     let journal = Mutex::new(journal);
     // One batch workspace per results folder: the journal's lock keeps two runs out of it.
     let batch = format!("batch-{}", &sha(&[&out.to_string_lossy()])[..12]);
-    for chunk in pending.chunks(CHUNK) {
+    let build_chunk = |chunk: &[Pending<'_>]| {
         let members: Vec<Member> = chunk
             .iter()
             .map(|p| Member {
@@ -376,48 +376,63 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                 files: p.intake.files.clone(),
             })
             .collect();
-        let built = grader.build_batch(&batch, &members, jobs, &isolation)?;
-        let next = Mutex::new(chunk.iter().zip(built));
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let workers: Vec<_> = (0..jobs.max(1))
-                .map(|_| {
-                    scope.spawn(|| -> anyhow::Result<()> {
-                        loop {
-                            let Some((p, built)) = next.lock().expect("queue").next() else {
-                                return Ok(());
-                            };
-                            let report = match built {
-                                Ok(built) => grader.grade(
-                                    &p.exercise.id,
-                                    &format!("s{}", &p.key[..16]),
-                                    &Submission::Built {
-                                        intake: p.intake.clone(),
-                                        raw: built.wasm,
-                                    },
-                                    p.spec,
-                                )?,
-                                Err(failure) => {
-                                    compile_report(&p.exercise.id, p.spec, failure, &p.intake)
-                                }
-                            };
-                            progress.tick(&p.submission, &p.exercise.id, &report);
-                            let entry = Entry {
-                                key: p.key.clone(),
-                                submission: p.submission.clone(),
-                                exercise: p.exercise.id.clone(),
-                                report,
-                            };
-                            journal.lock().expect("journal").append(entry)?;
-                        }
+        grader.build_batch(&batch, &members, jobs, &isolation)
+    };
+    let chunks: Vec<&[Pending<'_>]> = pending.chunks(CHUNK).collect();
+    // The next chunk builds while this one is graded: cargo's serial stretches (resolving,
+    // linking) leave cores to the graders.
+    std::thread::scope(|outer| -> anyhow::Result<()> {
+        let mut building = chunks.first().map(|c| outer.spawn(|| build_chunk(c)));
+        for (i, chunk) in chunks.iter().enumerate() {
+            let built = building
+                .take()
+                .expect("one build per chunk")
+                .join()
+                .expect("the build thread panicked")?;
+            building = chunks.get(i + 1).map(|c| outer.spawn(|| build_chunk(c)));
+            let next = Mutex::new(chunk.iter().zip(built));
+            std::thread::scope(|scope| -> anyhow::Result<()> {
+                let workers: Vec<_> = (0..jobs.max(1))
+                    .map(|_| {
+                        scope.spawn(|| -> anyhow::Result<()> {
+                            loop {
+                                let Some((p, built)) = next.lock().expect("queue").next() else {
+                                    return Ok(());
+                                };
+                                let report = match built {
+                                    Ok(built) => grader.grade(
+                                        &p.exercise.id,
+                                        &format!("s{}", &p.key[..16]),
+                                        &Submission::Built {
+                                            intake: p.intake.clone(),
+                                            raw: built.wasm,
+                                        },
+                                        p.spec,
+                                    )?,
+                                    Err(failure) => {
+                                        compile_report(&p.exercise.id, p.spec, failure, &p.intake)
+                                    }
+                                };
+                                progress.tick(&p.submission, &p.exercise.id, &report);
+                                let entry = Entry {
+                                    key: p.key.clone(),
+                                    submission: p.submission.clone(),
+                                    exercise: p.exercise.id.clone(),
+                                    report,
+                                };
+                                journal.lock().expect("journal").append(entry)?;
+                            }
+                        })
                     })
-                })
-                .collect();
-            for w in workers {
-                w.join().expect("a grading worker panicked")?;
-            }
-            Ok(())
-        })?;
-    }
+                    .collect();
+                for w in workers {
+                    w.join().expect("a grading worker panicked")?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
     progress.finish();
     let journal = journal.into_inner().expect("journal");
     let entries = latest(&journal.entries, &chosen, &names);

@@ -27,6 +27,24 @@ pub struct BenchArgs {
     /// from nothing (builds the harness from scratch: minutes)
     #[arg(long)]
     fresh_clone: bool,
+    /// Submissions in the generated batch graded as CI would (0 to skip)
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+}
+
+/// The batch part of the figures.
+#[derive(Debug, Serialize)]
+struct BatchFigures {
+    submissions: usize,
+    seconds: f64,
+    submissions_per_minute: f64,
+    /// cores × 60 s ÷ one incremental build: the rate if every submission cost one build.
+    compile_floor_per_minute: f64,
+    /// submissions per minute ÷ the compile floor (target ≥ 0.6).
+    ratio_to_floor: f64,
+    /// The grading process's own peak resident memory (cargo and rustc are separate processes).
+    peak_memory_mib: f64,
+    verdicts: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,6 +73,7 @@ struct Figures {
     /// whole re-grade / bare build with the grader's profile.
     regrade_ratio: f64,
     fresh_clone_to_report_s: Option<f64>,
+    batch: Option<BatchFigures>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -193,6 +212,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let batch = if args.batch > 0 {
+        Some(batch_bench(root, exercise, args.batch, bare_ms)?)
+    } else {
+        None
+    };
     let figures = Figures {
         exercise: exercise.id.clone(),
         rounds: args.rounds,
@@ -209,6 +233,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         own_crate_build_ms: own_ms,
         regrade_vs_own_crate: (build_ms + overhead) / own_ms,
         fresh_clone_to_report_s,
+        batch,
     };
     if args.json {
         println!("{}", serde_json::to_string(&figures)?);
@@ -216,6 +241,110 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         print_table(&figures);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Grades a generated batch as CI would: passing, failing and hostile submissions, each with
+/// its own sources, so each is a real build.
+fn batch_bench(
+    root: &Path,
+    exercise: &course::Exercise,
+    size: usize,
+    incremental_build_ms: f64,
+) -> anyhow::Result<BatchFigures> {
+    let work = course::work_dir(root).join("bench-batch");
+    let _ = std::fs::remove_dir_all(&work);
+    let subs = work.join("submissions");
+    let variants: Vec<(String, String)> = {
+        let mut v = vec![
+            (
+                "solution".to_owned(),
+                std::fs::read_to_string(exercise.dir.join("solution/lib.rs"))?,
+            ),
+            (
+                "starter".to_owned(),
+                std::fs::read_to_string(exercise.dir.join("starter/lib.rs"))?,
+            ),
+        ];
+        for b in &exercise.file.broken {
+            v.push((
+                b.verdict.clone(),
+                std::fs::read_to_string(exercise.dir.join(&b.file))?,
+            ));
+        }
+        let hostile = root.join("xtask/tests/hostile");
+        for name in [
+            "infinite-loop",
+            "panic-megabyte",
+            "syntax-error",
+            "memory-bomb",
+            "double-free",
+        ] {
+            v.push((
+                name.to_owned(),
+                std::fs::read_to_string(hostile.join(name).join("src/lib.rs"))?,
+            ));
+        }
+        v
+    };
+    // Unique per run, so no build is found in cargo's cache from an earlier run.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    for i in 0..size {
+        let (kind, code) = &variants[i % variants.len()];
+        let dir = subs.join(format!("student-{i:04}-{kind}"));
+        std::fs::create_dir_all(dir.join("src"))?;
+        // Each submission differs, so each is built for real.
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            format!("{code}\n// submission {i} of run {nonce}\n"),
+        )?;
+    }
+    let args = crate::batch::BatchArgs {
+        submissions: Some(subs),
+        hidden: None,
+        out: work.join("grades"),
+        partition: None,
+        jobs: None,
+        build_timeout: 60,
+    };
+    let start = Instant::now();
+    let outcome = crate::batch::grade_all(root, Some(&exercise.id), &args)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let journal = std::fs::read_to_string(work.join("grades/journal.jsonl"))?;
+    let mut verdicts = std::collections::BTreeMap::new();
+    for line in journal.lines() {
+        let entry: crate::batch::Entry = serde_json::from_str(line)?;
+        *verdicts
+            .entry(entry.report.verdict().name().to_owned())
+            .or_insert(0) += 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let per_minute = outcome.graded.max(size) as f64 / seconds * 60.0;
+    let floor = cores * 60_000.0 / incremental_build_ms;
+    Ok(BatchFigures {
+        submissions: size,
+        seconds,
+        submissions_per_minute: per_minute,
+        compile_floor_per_minute: floor,
+        ratio_to_floor: per_minute / floor,
+        peak_memory_mib: peak_rss_mib(),
+        verdicts,
+    })
+}
+
+/// The process's peak resident memory, from `/proc/self/status` (Linux), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:")
+                    .map(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+        })
+        .flatten()
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn print_table(f: &Figures) {
@@ -249,6 +378,31 @@ fn print_table(f: &Figures) {
         "  re-grade / that build                   {:>9.3}      (target ≤ 1.25)",
         f.regrade_vs_own_crate
     );
+    if let Some(b) = &f.batch {
+        println!(
+            "batch: {} generated submissions, graded as CI does",
+            b.submissions
+        );
+        println!("  took                         {:>9.1} s", b.seconds);
+        println!(
+            "  submissions per minute       {:>9.1}",
+            b.submissions_per_minute
+        );
+        println!(
+            "  compile floor per minute     {:>9.1}      (cores × 60 s ÷ one incremental build)",
+            b.compile_floor_per_minute
+        );
+        println!(
+            "  ratio to the floor           {:>9.3}      (target ≥ 0.6)",
+            b.ratio_to_floor
+        );
+        println!(
+            "  grader's peak memory         {:>9.1} MiB",
+            b.peak_memory_mib
+        );
+        let verdicts: Vec<String> = b.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        println!("  verdicts                     {}", verdicts.join(", "));
+    }
     if let Some(s) = f.fresh_clone_to_report_s {
         println!("  fresh clone → first report   {s:>9.1} s    (target ≤ 180 s)");
     }
