@@ -446,13 +446,11 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
 
 /// The report of a submission that did not compile.
 fn compile_report(exercise: &str, spec: &Spec, failure: grader::Failure, taken: &Intake) -> Report {
-    let mut report = grader::refused_report(exercise, spec, &intake::Refusal(String::new()));
-    report.preflight = vec![grader::CheckResult::fail("compile", failure)];
-    report.notes = taken
-        .ignored
-        .iter()
-        .map(|n| format!("your `{n}` was ignored: the grader builds only `src/`"))
-        .collect();
+    let mut report = Report::new(exercise, spec.points());
+    report
+        .preflight
+        .push(grader::CheckResult::fail("compile", failure));
+    report.notes = grader::ignored_notes(taken).collect();
     report
 }
 

@@ -160,16 +160,7 @@ impl Grader {
         spec: &Spec,
     ) -> Result<Report, HarnessError> {
         let mut timings = Timings::default();
-        let possible = spec.scenarios.iter().map(|s| s.points).sum();
-        let mut report = Report {
-            exercise: exercise.to_owned(),
-            preflight: Vec::new(),
-            scenarios: Vec::new(),
-            earned: 0.0,
-            possible,
-            notes: Vec::new(),
-            timings: Timings::default(),
-        };
+        let mut report = Report::new(exercise, spec.points());
         let loaded = match self.load(slot, submission, &mut timings, &mut report.notes)? {
             Ok(loaded) => loaded,
             Err(check) => {
@@ -420,7 +411,8 @@ impl Grader {
     }
 }
 
-fn ignored_notes(taken: &intake::Intake) -> impl Iterator<Item = String> + '_ {
+/// The report's notes on what the grader ignored in a submission.
+pub fn ignored_notes(taken: &intake::Intake) -> impl Iterator<Item = String> + '_ {
     taken.ignored.iter().map(|name| {
         format!("your `{name}` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings")
     })
@@ -439,13 +431,7 @@ fn refusal_check(refusal: &intake::Refusal) -> CheckResult {
 
 /// The report of a submission refused at intake: nothing was built or run.
 pub fn refused_report(exercise: &str, spec: &Spec, refusal: &intake::Refusal) -> Report {
-    Report {
-        exercise: exercise.to_owned(),
-        preflight: vec![refusal_check(refusal)],
-        scenarios: Vec::new(),
-        earned: 0.0,
-        possible: spec.scenarios.iter().map(|s| s.points).sum(),
-        notes: Vec::new(),
-        timings: Timings::default(),
-    }
+    let mut report = Report::new(exercise, spec.points());
+    report.preflight.push(refusal_check(refusal));
+    report
 }

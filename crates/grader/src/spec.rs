@@ -43,6 +43,13 @@ pub struct StructExport {
     pub methods: Vec<Signature>,
 }
 
+impl Spec {
+    /// The points all scenarios are worth together.
+    pub fn points(&self) -> f64 {
+        self.scenarios.iter().map(|s| s.points).sum()
+    }
+}
+
 impl Exports {
     /// Looks up a free function by name.
     pub fn function(&self, name: &str) -> Option<&Signature> {
