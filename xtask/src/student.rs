@@ -9,6 +9,11 @@ use grader::{Render, Report, Submission};
 use crate::course::{self, Exercise};
 use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS, exercises, new_grader, progress};
 
+/// Whether stdout takes colours: a terminal, and no `NO_COLOR`.
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 pub fn grade(root: &Path, filter: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     for e in &errors {
@@ -16,7 +21,7 @@ pub fn grade(root: &Path, filter: Option<&str>, json: bool) -> anyhow::Result<Ex
     }
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = color();
     let mut code = if errors.is_empty() {
         EXIT_PASS
     } else {
@@ -183,7 +188,7 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     }
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = color();
     let done = |e: &Exercise| {
         progress::load(root)
             .0

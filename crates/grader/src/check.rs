@@ -574,7 +574,9 @@ fn describe_block(record: &RunRecord, b: &Block) -> String {
     format!("{site}, during {}", when(record, b.step))
 }
 
-fn plural(n: usize, what: &str) -> String {
+/// `1 page`, `2 pages`.
+pub(crate) fn plural(n: impl TryInto<u64>, what: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
     if n == 1 {
         format!("1 {what}")
     } else {

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::bindgen::for_each_section;
+use crate::check::plural;
 use crate::heap::Site;
 use crate::report::{ScenarioReport, Status};
 use crate::run::RunRecord;
@@ -1228,14 +1229,6 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 #[cfg(test)]

@@ -131,6 +131,16 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+impl ScenarioError {
+    fn at(index: usize, text: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            step: index + 1,
+            text: text.to_owned(),
+            message,
+        }
+    }
+}
+
 /// How allocation sites are captured.
 #[derive(Debug, Clone)]
 pub enum SiteCapture {
@@ -700,11 +710,7 @@ impl Runner {
         step: &Step,
         index: usize,
     ) -> Result<Taken, ScenarioError> {
-        let err = |text: &str, message: String| ScenarioError {
-            step: index + 1,
-            text: text.to_owned(),
-            message,
-        };
+        let err = |text: &str, message: String| ScenarioError::at(index, text, message);
         match step {
             Step::Call(call) | Step::New(call) => {
                 self.call_step(store, exports, call, matches!(step, Step::New(_)), index)
@@ -964,11 +970,7 @@ impl Runner {
         is_new: bool,
         index: usize,
     ) -> Result<Taken, ScenarioError> {
-        let err = |text: &str, message: String| ScenarioError {
-            step: index + 1,
-            text: text.to_owned(),
-            message,
-        };
+        let err = |text: &str, message: String| ScenarioError::at(index, text, message);
         // Work out the export, its signature and the receiver.
         let (export, sig, receiver, class): (String, Signature, Option<u32>, Option<String>) =
             if is_new {
