@@ -276,6 +276,8 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     if let Some((k, n)) = shard_of {
         names.retain(|(name, _)| shard(name, n) == k);
     }
+    // What a verdict depends on besides the sources: part of every journal key.
+    let spec_texts: Vec<String> = specs.iter().map(|spec| format!("{spec:?}")).collect();
     let mut pending = Vec::new();
     let mut skipped = 0;
     for (name, path) in &names {
@@ -284,21 +286,20 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
             .trim_end_matches(".tgz")
             .trim_end_matches(".tar")
             .to_owned();
-        for (exercise, spec) in chosen.iter().zip(&specs) {
+        for ((exercise, spec), spec_text) in chosen.iter().zip(&specs).zip(&spec_texts) {
             let short = exercise.id.rsplit('/').next().unwrap_or(&exercise.id);
             let subdir = if chosen.len() > 1 {
                 Some(Path::new(short))
             } else {
                 None
             };
-            let spec_text = format!("{spec:?}");
             match intake::take(path, subdir, &intake::Caps::default()) {
                 Ok(taken) => {
                     let key = sha(&[
                         &submission,
                         &exercise.id,
                         &taken.hash(),
-                        &spec_text,
+                        spec_text,
                         GRADER_VERSION,
                     ]);
                     if done.contains(&key) {
@@ -319,7 +320,7 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                         &exercise.id,
                         "refused",
                         &refusal.0,
-                        &spec_text,
+                        spec_text,
                         GRADER_VERSION,
                     ]);
                     if done.contains(&key) {
