@@ -221,11 +221,14 @@ impl Journal {
     }
 
     /// Appends one verdict and flushes it to disk before anything else happens.
-    fn append(&mut self, entry: Entry) -> anyhow::Result<()> {
+    fn append(&mut self, mut entry: Entry) -> anyhow::Result<()> {
         let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file.sync_data()?;
+        // Kept as it reads back from disk (timings are not journaled), so result files written
+        // now and after a resume are the same.
+        entry.report.timings = grader::Timings::default();
         self.entries.push(entry);
         Ok(())
     }
@@ -513,6 +516,15 @@ fn write_results(
             dir.join("results.json"),
             &results::gradescope(&graded, &GradescopeOptions::default()),
         )?;
+        let own: Vec<(String, Report)> = list
+            .iter()
+            .map(|e| (submission.to_string(), e.report.clone()))
+            .collect();
+        write(
+            dir.join("junit.xml"),
+            &results::junit(&own, HiddenDetails::Withhold),
+        )?;
+        junit.extend(own);
         for e in list {
             let short = e.exercise.rsplit('/').next().unwrap_or(&e.exercise);
             write(
@@ -520,7 +532,6 @@ fn write_results(
                 &results::exercism(&e.report),
             )?;
             rows.push(GradebookRow::new(submission.to_string(), &e.report));
-            junit.push((submission.to_string(), e.report.clone()));
             if github {
                 for line in results::github_annotations(
                     &format!("{}/src", safe(submission)),
