@@ -107,12 +107,7 @@ fn shard(name: &str, n: u64) -> u64 {
 }
 
 fn sha(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    intake::digest(parts.iter().copied())
 }
 
 /// A name safe for a folder or file: the submission's own name, with anything else replaced.

@@ -47,16 +47,28 @@ pub struct Intake {
 impl Intake {
     /// A hash of exactly what will be built: the key that says "already graded".
     pub fn hash(&self) -> String {
-        let mut sha = Sha256::new();
-        for (path, content) in &self.files {
-            let path = path.to_string_lossy();
-            sha.update((path.len() as u64).to_le_bytes());
-            sha.update(path.as_bytes());
-            sha.update((content.len() as u64).to_le_bytes());
-            sha.update(content.as_bytes());
-        }
-        crate::engine::hex(&sha.finalize())
+        let paths: Vec<String> = self
+            .files
+            .iter()
+            .map(|(p, _)| p.to_string_lossy().into_owned())
+            .collect();
+        digest(
+            paths
+                .iter()
+                .zip(&self.files)
+                .flat_map(|(path, (_, content))| [path.as_str(), content.as_str()]),
+        )
     }
+}
+
+/// SHA-256, in hex, of the parts, each prefixed by its length so no two lists of parts collide.
+pub fn digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut sha = Sha256::new();
+    for part in parts {
+        sha.update((part.len() as u64).to_le_bytes());
+        sha.update(part.as_bytes());
+    }
+    crate::engine::hex(&sha.finalize())
 }
 
 /// Why a submission was refused, in words for the student.
