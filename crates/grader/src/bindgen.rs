@@ -4,10 +4,13 @@
 
 use wasm_bindgen_cli_support::Bindgen;
 
-/// The processed module and its `.d.ts`.
+/// The processed module, its JavaScript glue and its `.d.ts`.
 #[derive(Debug, Clone)]
 pub struct Processed {
     pub wasm: Vec<u8>,
+    /// The ES module wasm-bindgen writes beside the wasm (`--target web`): it defines every
+    /// JavaScript function the module imports.
+    pub js: String,
     pub typescript: String,
 }
 
@@ -36,8 +39,13 @@ pub fn process(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Process
     bindgen.web(true).map_err(|e| format!("{e:#}"))?;
     let mut output = bindgen.generate_output().map_err(|e| format!("{e:#}"))?;
     let typescript = output.ts().unwrap_or_default().to_owned();
+    let js = output.js().to_owned();
     let wasm = output.wasm_mut().emit_wasm();
-    Ok(Processed { wasm, typescript })
+    Ok(Processed {
+        wasm,
+        js,
+        typescript,
+    })
 }
 
 /// The custom sections' names of a wasm binary, or `None` when it does not parse as sections.

@@ -535,11 +535,26 @@ crate-type = ["cdylib"]
 path = "src/lib.rs"
 
 [dependencies]
-wasm-bindgen = "{WASM_BINDGEN_VERSION}"
-course-guest = {{ path = "{guest}", features = ["grading"] }}
-"#
+{TEMPLATE_DEPENDENCIES}course-guest = {{ path = "{guest}", features = ["grading"] }}
+
+{TEMPLATE_FEATURES}"#
     )
 }
+
+/// What every student crate may use, pinned: the exercise template's `Cargo.toml` lists the
+/// same (a test keeps them equal). They compile once, in the shared target directory.
+pub const TEMPLATE_DEPENDENCIES: &str = r#"wasm-bindgen = "=0.2.130"
+js-sys = "=0.3.107"
+web-sys = { version = "=0.3.107", features = ["console"] }
+console_error_panic_hook = { version = "=0.1.7", optional = true }
+fixedbitset = "=0.4.2"
+cfg-if = "=1.0.0"
+"#;
+
+/// As in the Rust and WebAssembly book's template: the panic hook is on unless turned off.
+pub const TEMPLATE_FEATURES: &str = r#"[features]
+default = ["console_error_panic_hook"]
+"#;
 
 /// One fixed profile: fuel budgets depend on the optimisation level, so it must be the same on
 /// every machine. No debug info, so std's DWARF is stripped and linking stays fast; incremental

@@ -9,41 +9,90 @@ use crate::report::{CheckResult, Failure, ScenarioReport, StepLine, Verdict};
 use crate::run::{Fault, Problem, RunRecord, value_type_name};
 use crate::spec::{Exports, MemoryCheck, Scenario};
 
-/// The module's imports: only those the grader provides may appear.
-pub fn imports(module: &Module) -> CheckResult {
-    let unsupported = crate::run::unsupported_imports(module);
-    if unsupported.is_empty() {
+/// The module's imports: only those the grader provides may appear. A JavaScript function
+/// whose glue reaches for the DOM, canvas, crypto or a closure needs a browser; anything else
+/// unknown is unsupported.
+pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
+    let unsupported = crate::run::unsupported_imports(module, glue);
+    let (browser, other): (Vec<_>, Vec<_>) = unsupported.iter().partition(|i| i.browser.is_some());
+    if !browser.is_empty() {
+        let mut failure = Failure::new(
+            Verdict::NeedsBrowser,
+            format!(
+                "your module calls {} that only a browser has, and the grader runs it without one",
+                plural(browser.len(), "JavaScript function")
+            ),
+        )
+        .hint(
+            "keep browser-only code (the DOM, canvas, `web_sys::window()`, `crypto`, \
+             `request_animation_frame` closures) out of the functions this exercise grades: \
+             put it in the page's JavaScript or behind a function the tests do not call. The \
+             grader provides `console.*`, `console.time`, `Date.now`, `performance.now`, \
+             `Math.random`, `alert` and `console_error_panic_hook`",
+        );
+        for i in &browser {
+            let needs = i.browser.as_deref().unwrap_or_default();
+            let closure = needs.iter().any(|n| n.contains("Closure("));
+            let name = if closure {
+                "a Rust `Closure` passed to JavaScript".to_owned()
+            } else if i.name.starts_with("__wbindgen_generic") {
+                "a conversion to `JsValue`".to_owned()
+            } else {
+                format!("`{}`", js_name(&i.name))
+            };
+            failure = failure.detail(format!(
+                "- {name}: uses {}",
+                needs
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for i in &other {
+            failure = failure.detail(format!("- {}", describe_import(i)));
+        }
+        return CheckResult::fail("imports", failure);
+    }
+    if other.is_empty() {
         return CheckResult::pass("imports");
     }
-    let names: Vec<String> = unsupported.iter().map(|i| describe_import(i)).collect();
     let mut failure = Failure::new(
         Verdict::UnsupportedImport,
-        format!("your module needs {} that the grader does not provide", plural(names.len(), "JavaScript import")),
+        format!(
+            "your module needs {} that the grader does not provide",
+            plural(other.len(), "import")
+        ),
     )
     .hint(
-        "the grader runs your code without a browser: to print, use `course_guest::log!(...)` instead of \
-         `web_sys::console` or `println!`; compute in Rust instead of calling `js_sys`",
+        "a wasm-bindgen module imports only what its JavaScript glue defines: build the crate \
+         for `wasm32-unknown-unknown` with wasm-bindgen, without `extern \"C\"` blocks of your \
+         own outside `#[wasm_bindgen]`",
     );
-    for n in names {
-        failure = failure.detail(format!("- {n}"));
+    for i in other {
+        failure = failure.detail(format!("- {}", describe_import(i)));
     }
     CheckResult::fail("imports", failure)
 }
 
-/// `./submission_bg.js.__wbg_log_0a1b2c` → "`log` (a JavaScript function imported through
-/// `#[wasm_bindgen]`, e.g. by `web_sys` or `js_sys`)".
-fn describe_import(import: &str) -> String {
-    let (module, name) = import.rsplit_once('.').unwrap_or(("", import));
-    let js = name
-        .strip_prefix("__wbg_")
-        .map(|rest| rest.rsplit_once('_').map_or(rest, |(n, _)| n))
-        .unwrap_or(name);
-    if module.ends_with("_bg.js") {
+/// `__wbg_getElementById_7ee213db584f37b0` → `getElementById`.
+fn js_name(import: &str) -> &str {
+    let name = import.strip_prefix("__wbg_").unwrap_or(import);
+    match name.rsplit_once('_') {
+        Some((js, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => js,
+        _ => name,
+    }
+}
+
+fn describe_import(i: &crate::run::UnsupportedImport) -> String {
+    if i.name.starts_with("__wbg_") || i.name.starts_with("__wbindgen") {
         format!(
-            "`{js}`: a JavaScript function imported through `#[wasm_bindgen]` (e.g. by `web_sys` or `js_sys`)"
+            "`{}` from `{}`: the JavaScript glue does not say what it does",
+            js_name(&i.name),
+            i.module
         )
     } else {
-        format!("`{name}` from module `{module}`")
+        format!("`{}` from module `{}`", i.name, i.module)
     }
 }
 
@@ -237,6 +286,7 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         checks,
         logs: record.logs.clone(),
         logs_dropped: record.logs_dropped,
+        seed: record.seed,
         fuel_used: record.fuel_used,
         pages_before: record.pages_before,
         pages_after: record.pages_after,
@@ -609,9 +659,22 @@ mod tests {
 
     #[test]
     fn imports_are_named_as_javascript_functions() {
-        assert!(describe_import("./submission_bg.js.__wbg_log_1a2b3c").starts_with("`log`"));
+        let import = |module: &str, name: &str| crate::run::UnsupportedImport {
+            module: module.into(),
+            name: name.into(),
+            browser: None,
+        };
         assert_eq!(
-            describe_import("env.getrandom"),
+            js_name("__wbg_getElementById_7ee213db584f37b0"),
+            "getElementById"
+        );
+        assert_eq!(js_name("__wbg_log_short"), "log_short");
+        assert!(
+            describe_import(&import("./submission_bg.js", "__wbg_log_1a2b3c4d5e6f7a8b"))
+                .starts_with("`log` from `./submission_bg.js`")
+        );
+        assert_eq!(
+            describe_import(&import("env", "getrandom")),
             "`getrandom` from module `env`"
         );
     }

@@ -20,6 +20,7 @@ pub mod check;
 pub mod engine;
 pub mod heap;
 pub mod intake;
+pub mod js;
 pub mod memmap;
 pub mod report;
 pub mod results;
@@ -90,6 +91,9 @@ pub struct GraderOptions {
     pub guest_crate: PathBuf,
     pub limits: Limits,
     pub build_timeout: Duration,
+    /// Seeds `Math.random` in every scenario (to replay a run); by default each scenario has
+    /// its own fixed seed.
+    pub seed: Option<u64>,
 }
 
 impl GraderOptions {
@@ -99,6 +103,7 @@ impl GraderOptions {
             guest_crate: guest_crate.into(),
             limits: Limits::default(),
             build_timeout: Duration::from_secs(300),
+            seed: None,
         }
     }
 }
@@ -108,6 +113,7 @@ impl GraderOptions {
 pub struct Grader {
     sandbox: Sandbox,
     dirs: build::BuildDirs,
+    seed: Option<u64>,
 }
 
 /// The module and what else later steps need from the build.
@@ -120,6 +126,8 @@ struct Loaded {
     source: Option<(String, Vec<(PathBuf, String)>)>,
     /// Where the module puts its stack and static data, for the memory map.
     layout: Option<memmap::Layout>,
+    /// The JavaScript glue's imports, which the grader's shims run.
+    glue: js::Glue,
 }
 
 impl Grader {
@@ -136,7 +144,11 @@ impl Grader {
             guest_crate,
             timeout: options.build_timeout,
         };
-        Ok(Grader { sandbox, dirs })
+        Ok(Grader {
+            sandbox,
+            dirs,
+            seed: options.seed,
+        })
     }
 
     /// Builds many submissions in one generated workspace (see [`build::build_batch`]).
@@ -170,7 +182,9 @@ impl Grader {
             }
         };
         let t = Instant::now();
-        report.preflight.push(check::imports(&loaded.module));
+        report
+            .preflight
+            .push(check::imports(&loaded.module, &loaded.glue));
         let mut exports = check::exports(&loaded.module, &spec.exports, "");
         if exports.failure().is_some()
             && let Some(raw) = &loaded.raw
@@ -203,6 +217,32 @@ impl Grader {
         Ok(report)
     }
 
+    /// What wasm-bindgen makes of a submission: the processed module and its JavaScript glue,
+    /// as a browser (or node) would load them. `None` when the crate does not build or its
+    /// module is not a wasm-bindgen module.
+    pub fn bindgen_output(
+        &self,
+        slot: &str,
+        submission: &Submission,
+    ) -> Result<Option<bindgen::Processed>, HarnessError> {
+        let raw = match submission {
+            Submission::Crate(dir) => {
+                let Ok(taken) = intake::take(dir, None, &intake::Caps::default()) else {
+                    return Ok(None);
+                };
+                match build::build(&self.dirs, slot, &taken.files, build::Profile::Grading)? {
+                    Ok(built) => built.wasm,
+                    Err(_) => return Ok(None),
+                }
+            }
+            Submission::Built { raw, .. } => raw.clone(),
+            Submission::Module(path) => {
+                std::fs::read(path).map_err(|e| HarnessError::io(path, e))?
+            }
+        };
+        Ok(bindgen::process(&raw, false, false).ok())
+    }
+
     fn run_scenarios(
         &self,
         loaded: &Loaded,
@@ -215,6 +255,7 @@ impl Grader {
             let t = Instant::now();
             let mut record = self.run_one(
                 &loaded.module,
+                &loaded.glue,
                 Detail::Names,
                 spec,
                 scenario,
@@ -241,11 +282,16 @@ impl Grader {
     fn run_one(
         &self,
         module: &wasmtime::Module,
+        glue: &js::Glue,
         detail: Detail,
         spec: &Spec,
         scenario: &Scenario,
         capture: SiteCapture,
     ) -> Result<RunRecord, HarnessError> {
+        let seed = self
+            .seed
+            .or(scenario.seed)
+            .unwrap_or_else(|| default_seed(&scenario.name));
         run::run(
             &self.sandbox,
             module,
@@ -253,6 +299,7 @@ impl Grader {
             &spec.exports,
             scenario,
             capture,
+            run::Shims { glue, seed },
         )
         .map_err(|source| HarnessError::Scenario {
             scenario: scenario.name.clone(),
@@ -262,7 +309,7 @@ impl Grader {
 
     /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
     /// names start with); built once per grade, and only when a scenario leaks.
-    fn lines_module(&self, loaded: &Loaded) -> Option<(wasmtime::Module, String)> {
+    fn lines_module(&self, loaded: &Loaded) -> Option<(wasmtime::Module, String, js::Glue)> {
         let (slot, files) = loaded.source.as_ref()?;
         let built = build::build(&self.dirs, slot, files, build::Profile::Lines)
             .ok()?
@@ -272,6 +319,7 @@ impl Grader {
         Some((
             module,
             built.source_root.display().to_string().replace('\\', "/"),
+            js::Glue::parse(&processed.js),
         ))
     }
 
@@ -280,12 +328,12 @@ impl Grader {
     /// same, so allocation ids repeat), and copies the source locations found onto the record.
     fn locate_leaks(
         &self,
-        lines: Option<&(wasmtime::Module, String)>,
+        lines: Option<&(wasmtime::Module, String, js::Glue)>,
         spec: &Spec,
         scenario: &Scenario,
         record: &mut RunRecord,
     ) {
-        let (Some((module, root)), Some(leaked)) = (lines, record.leaked.as_mut()) else {
+        let (Some((module, root, glue)), Some(leaked)) = (lines, record.leaked.as_mut()) else {
             return;
         };
         let ids: BTreeSet<u64> = leaked.iter().take(16).map(|b| b.id).collect();
@@ -293,7 +341,7 @@ impl Grader {
             ids,
             source_root: Some(root.clone()),
         };
-        let Ok(again) = self.run_one(module, Detail::Lines, spec, scenario, capture) else {
+        let Ok(again) = self.run_one(module, glue, Detail::Lines, spec, scenario, capture) else {
             return;
         };
         let Some(again_leaked) = again.leaked else {
@@ -361,9 +409,13 @@ impl Grader {
         let raw = is_binary
             && bindgen::custom_sections(&wasm)
                 .is_some_and(|names| names.contains(&&b"__wasm_bindgen_unstable"[..]));
+        let mut glue = js::Glue::default();
         let processed = if raw {
             match bindgen::process(&wasm, false, false) {
-                Ok(p) => p.wasm,
+                Ok(p) => {
+                    glue = js::Glue::parse(&p.js);
+                    p.wasm
+                }
                 Err(e) => {
                     return Ok(Err(CheckResult::fail(
                         "module",
@@ -379,6 +431,19 @@ impl Grader {
                 }
             }
         } else {
+            // An already processed module may come with its glue beside it, as wasm-bindgen
+            // writes them: `x_bg.wasm` and `x.js`.
+            if let Submission::Module(path) = submission {
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                let beside =
+                    path.with_file_name(format!("{}.js", stem.strip_suffix("_bg").unwrap_or(stem)));
+                if let Ok(js) = std::fs::read_to_string(&beside) {
+                    glue = js::Glue::parse(&js);
+                }
+            }
             wasm.clone()
         };
         timings.bindgen = t.elapsed();
@@ -407,8 +472,21 @@ impl Grader {
             raw: raw.then_some(wasm),
             source,
             layout,
+            glue,
         }))
     }
+}
+
+/// The seed `Math.random` starts from in a scenario, unless the spec or the grader sets one:
+/// FNV-1a of the scenario's name, so a scenario draws the same numbers on every machine.
+pub fn default_seed(scenario: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scenario.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Short enough to read out of a report and type back in.
+    hash % 1_000_000
 }
 
 /// The report's notes on what the grader ignored in a submission.

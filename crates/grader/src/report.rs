@@ -16,6 +16,7 @@ pub enum Verdict {
     MissingExport,
     WrongSignature,
     UnsupportedImport,
+    NeedsBrowser,
     WrongResult,
     MissingPanic,
     WrongPanic,
@@ -51,6 +52,7 @@ impl Verdict {
             Verdict::MissingExport => "missing-export",
             Verdict::WrongSignature => "wrong-signature",
             Verdict::UnsupportedImport => "unsupported-import",
+            Verdict::NeedsBrowser => "needs-browser",
             Verdict::WrongResult => "wrong-result",
             Verdict::MissingPanic => "missing-panic",
             Verdict::WrongPanic => "wrong-panic",
@@ -76,7 +78,7 @@ impl Verdict {
         }
     }
 
-    pub const ALL: [Verdict; 29] = [
+    pub const ALL: [Verdict; 30] = [
         Verdict::Pass,
         Verdict::Refused,
         Verdict::CompileError,
@@ -84,6 +86,7 @@ impl Verdict {
         Verdict::MissingExport,
         Verdict::WrongSignature,
         Verdict::UnsupportedImport,
+        Verdict::NeedsBrowser,
         Verdict::WrongResult,
         Verdict::MissingPanic,
         Verdict::WrongPanic,
@@ -227,6 +230,10 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckResult>,
     pub logs: Vec<String>,
     pub logs_dropped: usize,
+    /// The seed `Math.random` drew from, when the submission called it: grading again with
+    /// this seed replays the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub fuel_used: u64,
     pub pages_before: u64,
     pub pages_after: u64,
@@ -418,8 +425,17 @@ impl Report {
             for check in &s.checks {
                 render_check(&mut out, &p, check, "  ");
             }
+            if let Some(seed) = s.seed {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    p.dim(&format!(
+                        "Math.random was seeded with {seed} (`--seed {seed}` replays this run)"
+                    ))
+                );
+            }
             if !s.logs.is_empty() {
-                let _ = writeln!(out, "  {}", p.dim("your log! output:"));
+                let _ = writeln!(out, "  {}", p.dim("your output (log! and console):"));
                 for line in &s.logs {
                     for l in line.lines() {
                         let _ = writeln!(out, "    │ {l}");

@@ -755,7 +755,7 @@ fn scenario_text(s: &ScenarioReport, with_logs: bool) -> String {
     }
     let logs = logs_text(s);
     if with_logs && !logs.is_empty() {
-        out.push_str("your log! output:\n");
+        out.push_str("your output (log! and console):\n");
         for line in logs.lines() {
             let _ = writeln!(out, "  │ {line}");
         }

@@ -16,6 +16,7 @@ use wasmtime::{
 use crate::abi::{self, Elem, Int, Receiver, Signature, Ty};
 use crate::engine::{Detail, Growth, Limiter, Sandbox};
 use crate::heap::{Block, MisalignedAlloc, MisuseEvent, ShadowHeap, Site};
+use crate::js::{self, JsVal};
 use crate::spec::{Call, Expect, Exports, Scenario, Step, Value};
 
 /// At most this many log lines are kept per scenario, each cut at [`LOG_LINE_BYTES`].
@@ -120,6 +121,8 @@ pub struct RunRecord {
     /// The pages `[from, to)` the host added with `grow` steps; any other page past the
     /// module's initial memory was grown by the guest.
     pub host_grown: Vec<(u64, u64)>,
+    /// The seed `Math.random` drew from, when the module called it.
+    pub seed: Option<u64>,
 }
 
 /// A scenario that does not fit the exports: the scenario's author must fix it.
@@ -162,7 +165,41 @@ struct Host {
     logs_dropped: usize,
     capture: SiteCapture,
     memory: Option<Memory>,
+    /// The instance, once instantiated: the glue looks its exports up (`wasm.__wbindgen_malloc`).
+    instance: Option<Instance>,
     host_grown: Vec<(u64, u64)>,
+    js: JsHost,
+}
+
+/// What the JavaScript shims keep between calls: the virtual clock's start, the seeded
+/// generator behind `Math.random`, `console.time`'s timers.
+struct JsHost {
+    fuel: u64,
+    seed: u64,
+    rng: u64,
+    random_used: bool,
+    timers: BTreeMap<String, f64>,
+    vector_len: f64,
+    ids: u64,
+    /// Table writes made while the instance was still starting (its start function fills the
+    /// externref table before its exports can be looked up); applied once it has started.
+    pending_table: Vec<(u32, JsVal)>,
+    /// Set when the guest reads an `Error`'s `.stack`: `console_error_panic_hook` does that
+    /// just before it prints the panic.
+    stack_read: bool,
+}
+
+/// Milliseconds of virtual time per unit of fuel: one wasm instruction counts as a
+/// nanosecond, so `performance.now()` and `Date.now()` are deterministic.
+pub const FUEL_PER_MS: f64 = 1_000_000.0;
+/// `Date.now()` when the instance starts: 2025-01-01T00:00:00Z.
+pub const EPOCH_MS: f64 = 1_735_689_600_000.0;
+
+/// How the imports the glue defines run: the glue itself, and the seed for `Math.random`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shims<'a> {
+    pub glue: &'a js::Glue,
+    pub seed: u64,
 }
 
 fn limiter(host: &mut Host) -> &mut Limiter {
@@ -177,6 +214,7 @@ pub fn run(
     exports: &Exports,
     scenario: &Scenario,
     capture: SiteCapture,
+    shims: Shims<'_>,
 ) -> Result<RunRecord, ScenarioError> {
     let host = Host {
         limiter: sandbox.limiter(),
@@ -187,11 +225,23 @@ pub fn run(
         logs_dropped: 0,
         capture,
         memory: None,
+        instance: None,
         host_grown: Vec::new(),
+        js: JsHost {
+            fuel: scenario.fuel,
+            seed: shims.seed,
+            rng: shims.seed,
+            random_used: false,
+            timers: BTreeMap::new(),
+            vector_len: 0.0,
+            ids: 0,
+            pending_table: Vec::new(),
+            stack_read: false,
+        },
     };
     let mut store = sandbox.store(detail, scenario.fuel, host, limiter);
     let mut record = RunRecord::default();
-    let mut runner = match Runner::instantiate(&mut store, module) {
+    let mut runner = match Runner::instantiate(&mut store, module, shims.glue) {
         Ok(runner) => runner,
         Err(fault) => {
             record.fault = Some((None, fault));
@@ -295,6 +345,7 @@ fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Op
     record.logs_dropped = host.logs_dropped;
     record.live = host.heap.live().cloned().collect();
     record.host_grown = std::mem::take(&mut host.host_grown);
+    record.seed = host.js.random_used.then_some(host.js.seed);
 }
 
 enum Taken {
@@ -530,7 +581,13 @@ fn clean_name(name: &str) -> String {
     out
 }
 
-fn import_func(store: &mut Store<Host>, module: &str, name: &str, ty: FuncType) -> Option<Func> {
+fn import_func(
+    store: &mut Store<Host>,
+    glue: &js::Glue,
+    module: &str,
+    name: &str,
+    ty: FuncType,
+) -> Option<Func> {
     use course_guest::abi;
     let ptr = |v: &Val| v.unwrap_i32() as u32;
     if module == abi::MODULE {
@@ -568,61 +625,316 @@ fn import_func(store: &mut Store<Host>, module: &str, name: &str, ty: FuncType) 
                 Ok(())
             }),
             abi::ON_LOG => Func::new(&mut *store, ty, move |mut caller, args, _| {
-                let host_full = caller.data().logs.len() >= LOG_LINES;
-                if host_full {
+                if caller.data().logs.len() >= LOG_LINES {
                     caller.data_mut().logs_dropped += 1;
                     return Ok(());
                 }
                 let text = guest_text(&mut caller, ptr(&args[0]), ptr(&args[1]), LOG_LINE_BYTES);
-                caller.data_mut().logs.push(text);
+                push_log(caller.data_mut(), text);
                 Ok(())
             }),
             _ => return None,
         };
         return Some(f);
     }
-    if !is_bindgen_module(module) {
+    // Everything else comes from wasm-bindgen's glue, which states what each import does.
+    if glue.module.as_deref() != Some(module) || !glue.needs(name)?.is_empty() {
         return None;
     }
-    if name.starts_with("__wbg___wbindgen_throw_") {
-        return Some(Func::new(&mut *store, ty, move |mut caller, args, _| {
-            let text = guest_text(&mut caller, ptr(&args[0]), ptr(&args[1]), PANIC_BYTES);
-            Err(wasmtime::Error::new(Thrown(text)))
-        }));
-    }
-    if name == "__wbindgen_init_externref_table" {
-        // The table's slots start as `null`; nothing the grader calls reads the constants
-        // the glue stores there.
-        return Some(Func::new(&mut *store, ty, |_, _, _| Ok(())));
-    }
-    None
+    let def = glue.function(name)?;
+    let results: Vec<ValType> = ty.results().collect();
+    Some(Func::new(&mut *store, ty, move |mut caller, args, out| {
+        let mut env = CallerEnv {
+            caller: &mut caller,
+        };
+        let args = args.iter().map(|a| env.js_value(a)).collect();
+        match js::call(&def, args, &mut env) {
+            Ok(value) => {
+                if let (Some(ty), Some(slot)) = (results.first(), out.first_mut()) {
+                    *slot = env.wasm_value(ty, value)?;
+                }
+                Ok(())
+            }
+            Err(js::Abort::Throw(e)) => Err(wasmtime::Error::new(Thrown(thrown_text(&e)))),
+            Err(js::Abort::Trap(e)) => Err(e),
+        }
+    }))
 }
 
-fn is_bindgen_module(module: &str) -> bool {
-    module.ends_with("_bg.js") || module == "wbg" || module == "__wbindgen_placeholder__"
+/// What a thrown value says: an `Error`'s message, or the value as JavaScript prints it.
+fn thrown_text(e: &JsVal) -> String {
+    match e {
+        JsVal::Object(o) => match &o.kind {
+            js::ObjKind::Error { message, .. } => cut(message.clone(), PANIC_BYTES),
+            _ => e.to_js_string(),
+        },
+        e => cut(e.to_js_string(), PANIC_BYTES),
+    }
 }
 
-/// The imports of a module the grader cannot provide, as `module.name`.
-pub fn unsupported_imports(module: &Module) -> Vec<String> {
-    use course_guest::abi;
-    module
-        .imports()
-        .filter(|i| {
-            let known = if i.module() == abi::MODULE {
-                abi::IMPORTS.contains(&i.name())
-            } else {
-                is_bindgen_module(i.module())
-                    && (i.name().starts_with("__wbg___wbindgen_throw_")
-                        || i.name() == "__wbindgen_init_externref_table")
-            };
-            !known || !matches!(i.ty(), wasmtime::ExternType::Func(_))
+/// The glue's view of the instance, for [`js::call`].
+struct CallerEnv<'a, 'b> {
+    caller: &'a mut Caller<'b, Host>,
+}
+
+impl CallerEnv<'_, '_> {
+    fn js_value(&mut self, v: &Val) -> JsVal {
+        match v {
+            Val::I32(n) => JsVal::Number(f64::from(*n)),
+            Val::I64(n) => JsVal::Number(*n as f64),
+            Val::F32(bits) => JsVal::Number(f64::from(f32::from_bits(*bits))),
+            Val::F64(bits) => JsVal::Number(f64::from_bits(*bits)),
+            Val::ExternRef(None) => JsVal::Null,
+            Val::ExternRef(Some(r)) => r
+                .data(&*self.caller)
+                .ok()
+                .flatten()
+                .and_then(|d| d.downcast_ref::<JsVal>())
+                .cloned()
+                .unwrap_or(JsVal::Undefined),
+            _ => JsVal::Undefined,
+        }
+    }
+
+    fn wasm_value(&mut self, ty: &ValType, v: JsVal) -> wasmtime::Result<Val> {
+        Ok(match ty {
+            ValType::I32 => Val::I32(v.to_i32()),
+            ValType::I64 => Val::I64(v.to_number() as i64),
+            ValType::F32 => Val::F32((v.to_number() as f32).to_bits()),
+            ValType::F64 => Val::F64(v.to_number().to_bits()),
+            _ => match v {
+                JsVal::Null => Val::ExternRef(None),
+                v => Val::ExternRef(Some(wasmtime::ExternRef::new(&mut *self.caller, v)?)),
+            },
         })
-        .map(|i| format!("{}.{}", i.module(), i.name()))
-        .collect()
+    }
+
+    fn range_error(&mut self, what: String) -> js::Abort {
+        js::Abort::Throw(JsVal::str(&format!("RangeError: {what}")))
+    }
+
+    /// An export of the instance. `None` while it is still starting: wasmtime gives a host
+    /// function called from a start function no way to reach the instance's exports.
+    fn export(&mut self, name: &str) -> Option<Extern> {
+        let instance = self.caller.data().instance?;
+        instance.get_export(&mut *self.caller, name)
+    }
+
+    fn table(&mut self) -> Option<wasmtime::Table> {
+        self.export("__wbindgen_externrefs")
+            .and_then(Extern::into_table)
+    }
+}
+
+impl js::Env for CallerEnv<'_, '_> {
+    fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, js::Abort> {
+        let memory = self.caller.data().memory;
+        memory
+            .and_then(|m| read_bytes(&m, &*self.caller, ptr, len))
+            .ok_or_else(|| self.range_error(format!("{len} bytes at {ptr} lie outside memory")))
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), js::Abort> {
+        let memory = self.caller.data().memory;
+        let dst = memory.and_then(|m| {
+            let start = ptr as usize;
+            m.data_mut(&mut *self.caller)
+                .get_mut(start..start + bytes.len())
+        });
+        match dst {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => {
+                let n = bytes.len();
+                Err(self.range_error(format!("{n} bytes at {ptr} lie outside memory")))
+            }
+        }
+    }
+
+    fn call_export(&mut self, name: &str, args: &[JsVal]) -> Result<JsVal, js::Abort> {
+        let Some(f) = self.export(name).and_then(Extern::into_func) else {
+            return Err(js::Abort::Throw(JsVal::str(&format!(
+                "TypeError: wasm.{name} is not a function"
+            ))));
+        };
+        let ty = f.ty(&*self.caller);
+        let mut vals = Vec::new();
+        for (i, param) in ty.params().enumerate() {
+            let v = args.get(i).cloned().unwrap_or(JsVal::Undefined);
+            vals.push(self.wasm_value(&param, v).map_err(js::Abort::Trap)?);
+        }
+        let mut out = vec![Val::I32(0); ty.results().len()];
+        f.call(&mut *self.caller, &vals, &mut out)
+            .map_err(js::Abort::Trap)?;
+        Ok(out
+            .first()
+            .map(|v| self.js_value(v))
+            .unwrap_or(JsVal::Undefined))
+    }
+
+    fn table_get(&mut self, index: u32) -> Result<JsVal, js::Abort> {
+        let slot = self
+            .table()
+            .and_then(|t| t.get(&mut *self.caller, u64::from(index)));
+        Ok(match slot {
+            Some(wasmtime::Ref::Extern(r)) => self.js_value(&Val::ExternRef(r)),
+            _ => JsVal::Undefined,
+        })
+    }
+
+    fn table_set(&mut self, index: u32, value: JsVal) -> Result<(), js::Abort> {
+        let Some(table) = self.table() else {
+            self.caller.data_mut().js.pending_table.push((index, value));
+            return Ok(());
+        };
+        let r = match self.wasm_value(&ValType::EXTERNREF, value) {
+            Ok(Val::ExternRef(r)) => r,
+            Ok(_) => None,
+            Err(e) => return Err(js::Abort::Trap(e)),
+        };
+        table
+            .set(
+                &mut *self.caller,
+                u64::from(index),
+                wasmtime::Ref::Extern(r),
+            )
+            .map_err(|e| self.range_error(format!("{e}")))
+    }
+
+    fn console(&mut self, method: &str, text: String) {
+        // `console_error_panic_hook` prints the panic, then a blank line, "Stack:" and the
+        // stack of an `Error` it just made: that is a panic message, reported as ours is.
+        let host = self.caller.data_mut();
+        if method == "error"
+            && host.js.stack_read
+            && let Some((message, _)) = text.split_once("\n\nStack:\n\n")
+        {
+            host.panic = Some(cut(message.to_owned(), PANIC_BYTES));
+            return;
+        }
+        let prefix = match method {
+            "warn" => "warning: ",
+            "error" => "error: ",
+            "alert" => "alert: ",
+            _ => "",
+        };
+        push_log(host, format!("{prefix}{text}"));
+    }
+
+    fn now(&mut self) -> f64 {
+        let left = self.caller.get_fuel().unwrap_or(0);
+        let used = self.caller.data().js.fuel.saturating_sub(left);
+        used as f64 / FUEL_PER_MS
+    }
+
+    fn date_now(&mut self) -> f64 {
+        EPOCH_MS + self.now()
+    }
+
+    fn random(&mut self) -> f64 {
+        let js = &mut self.caller.data_mut().js;
+        js.random_used = true;
+        // SplitMix64, then the top 53 bits as a fraction in [0, 1).
+        js.rng = js.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = js.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn stack_trace(&mut self) -> String {
+        self.caller.data_mut().js.stack_read = true;
+        let trace = WasmBacktrace::capture(&*self.caller);
+        let frames: Vec<String> = trace
+            .frames()
+            .iter()
+            .filter_map(|f| f.func_name().map(clean_name))
+            .take(12)
+            .map(|name| format!("    at {name} (wasm)"))
+            .collect();
+        frames.join("\n")
+    }
+
+    fn new_id(&mut self) -> u64 {
+        let js = &mut self.caller.data_mut().js;
+        js.ids += 1;
+        js.ids
+    }
+
+    fn timers(&mut self) -> &mut BTreeMap<String, f64> {
+        &mut self.caller.data_mut().js.timers
+    }
+
+    fn vector_len(&mut self) -> &mut f64 {
+        &mut self.caller.data_mut().js.vector_len
+    }
+}
+
+/// Keeps a line of output, within the caps, without terminal control characters.
+fn push_log(host: &mut Host, text: String) {
+    if host.logs.len() >= LOG_LINES {
+        host.logs_dropped += 1;
+        return;
+    }
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
+    host.logs.push(cut(text, LOG_LINE_BYTES));
+}
+
+/// The imports of a module the grader cannot provide: those of no module it serves, and those
+/// whose glue reaches for something only a browser has (with what it reaches for).
+pub fn unsupported_imports(module: &Module, glue: &js::Glue) -> Vec<UnsupportedImport> {
+    use course_guest::abi;
+    let mut out = Vec::new();
+    for i in module.imports() {
+        let is_func = matches!(i.ty(), wasmtime::ExternType::Func(_));
+        if i.module() == abi::MODULE && abi::IMPORTS.contains(&i.name()) && is_func {
+            continue;
+        }
+        let from_glue = glue.module.as_deref() == Some(i.module()) && is_func;
+        match (from_glue, glue.needs(i.name())) {
+            (true, Some(needs)) if needs.is_empty() => continue,
+            (true, Some(needs)) => out.push(UnsupportedImport {
+                module: i.module().to_owned(),
+                name: i.name().to_owned(),
+                browser: Some(needs),
+            }),
+            _ => out.push(UnsupportedImport {
+                module: i.module().to_owned(),
+                name: i.name().to_owned(),
+                browser: None,
+            }),
+        }
+    }
+    out
+}
+
+/// An import the grader cannot serve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsupportedImport {
+    pub module: String,
+    pub name: String,
+    /// For a JavaScript function the glue defines: what it uses that only a browser has.
+    pub browser: Option<Vec<String>>,
 }
 
 impl Runner {
-    fn instantiate(store: &mut Store<Host>, module: &Module) -> Result<Runner, Fault> {
+    fn instantiate(
+        store: &mut Store<Host>,
+        module: &Module,
+        glue: &js::Glue,
+    ) -> Result<Runner, Fault> {
         let mut imports = Vec::new();
         for import in module.imports() {
             let wasmtime::ExternType::Func(ty) = import.ty() else {
@@ -632,7 +944,7 @@ impl Runner {
                     import.name()
                 )));
             };
-            let Some(f) = import_func(store, import.module(), import.name(), ty) else {
+            let Some(f) = import_func(store, glue, import.module(), import.name(), ty) else {
                 return Err(Fault::Trap(format!(
                     "unsupported import `{}.{}`",
                     import.module(),
@@ -643,10 +955,26 @@ impl Runner {
         }
         let instance =
             Instance::new(&mut *store, module, &imports).map_err(|e| classify(e, store))?;
+        let pending = std::mem::take(&mut store.data_mut().js.pending_table);
+        if let Some(table) = instance.get_table(&mut *store, "__wbindgen_externrefs") {
+            for (index, value) in pending {
+                let r = match value {
+                    JsVal::Null => None,
+                    v => Some(
+                        wasmtime::ExternRef::new(&mut *store, v)
+                            .map_err(|e| Fault::Trap(format!("{e:#}")))?,
+                    ),
+                };
+                table
+                    .set(&mut *store, u64::from(index), wasmtime::Ref::Extern(r))
+                    .map_err(|e| Fault::Trap(format!("{e:#}")))?;
+            }
+        }
         let memory = instance
             .get_memory(&mut *store, "memory")
             .ok_or_else(|| Fault::Trap("the module exports no `memory`".into()))?;
         store.data_mut().memory = Some(memory);
+        store.data_mut().instance = Some(instance);
         let tracked = module
             .imports()
             .any(|i| i.module() == course_guest::abi::MODULE);
@@ -712,6 +1040,36 @@ impl Runner {
     ) -> Result<Taken, ScenarioError> {
         let err = |text: &str, message: String| ScenarioError::at(index, text, message);
         match step {
+            Step::Call(call) if call.repeat > 1 => {
+                for k in 1..=call.repeat {
+                    let taken = self.call_step(store, exports, call, false, index)?;
+                    // The step reads as one line: `u.tick() ×100`, or which call went wrong.
+                    let mark = |text: String| {
+                        if k == call.repeat {
+                            format!("{text} ×{}", call.repeat)
+                        } else {
+                            format!("{text} (call {k} of {})", call.repeat)
+                        }
+                    };
+                    match taken {
+                        Taken::Ok(record) if record.problem.is_none() && k < call.repeat => {}
+                        Taken::Ok(record) => {
+                            return Ok(Taken::Ok(StepRecord {
+                                text: mark(record.text),
+                                ..record
+                            }));
+                        }
+                        Taken::Stop(record) => {
+                            return Ok(Taken::Stop(StepRecord {
+                                text: mark(record.text),
+                                ..record
+                            }));
+                        }
+                        Taken::Fault(text, fault) => return Ok(Taken::Fault(mark(text), fault)),
+                    }
+                }
+                unreachable!("the last call returns")
+            }
             Step::Call(call) | Step::New(call) => {
                 self.call_step(store, exports, call, matches!(step, Step::New(_)), index)
             }

@@ -126,6 +126,10 @@ pub struct Scenario {
     /// Hidden scenarios are graded but never described to the student.
     #[serde(default)]
     pub hidden: bool,
+    /// The seed of `Math.random`; by default one derived from the scenario's name, so every
+    /// run draws the same numbers.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 impl Scenario {
@@ -140,6 +144,7 @@ impl Scenario {
             checks: all_checks(),
             points: 1.0,
             hidden: false,
+            seed: None,
         }
     }
 
@@ -257,6 +262,9 @@ pub struct Call {
     pub expect: Expect,
     /// Binds the result (an object, for `New`) to this name.
     pub bind: Option<String>,
+    /// How many times the call is made in a row (`repeat = 100` ticks a simulation 100
+    /// times); each call must meet `expect`.
+    pub repeat: u32,
 }
 
 /// What a call must do.
@@ -277,6 +285,7 @@ impl Step {
             args,
             expect: Expect::Returns,
             bind: None,
+            repeat: 1,
         }
     }
 }
@@ -320,6 +329,7 @@ struct RawStep {
     expect_panic: Option<ExpectPanic>,
     #[serde(rename = "as")]
     bind: Option<String>,
+    repeat: Option<u32>,
     ptr: Option<Value>,
     len: Option<Value>,
     #[serde(rename = "type")]
@@ -378,10 +388,21 @@ impl Step {
                 args: raw.args.clone(),
                 expect: expect()?,
                 bind: raw.bind.clone(),
+                repeat: 1,
             })
         };
+        if let Some(repeat) = raw.repeat {
+            if raw.call.is_none() {
+                return Err("only a `call` step can `repeat`".into());
+            }
+            if repeat == 0 {
+                return Err("`repeat` is how many times to call: at least 1".into());
+            }
+        }
         if let Some(target) = &raw.call {
-            return Ok(Step::Call(call(target)?));
+            let mut call = call(target)?;
+            call.repeat = raw.repeat.unwrap_or(1);
+            return Ok(Step::Call(call));
         }
         if let Some(class) = &raw.new {
             if raw.bind.is_none() {

