@@ -47,6 +47,10 @@ enum Command {
         /// Print the reports as JSON instead of text
         #[arg(long)]
         json: bool,
+        /// Seed `Math.random` with this number in every scenario, to replay a run whose report
+        /// names its seed (batches always use each scenario's own seed)
+        #[arg(long, conflicts_with = "submissions")]
+        seed: Option<u64>,
         #[command(flatten)]
         batch: batch::BatchArgs,
     },
@@ -107,7 +111,12 @@ fn main() -> ExitCode {
         Command::Grade {
             exercise, batch, ..
         } if batch.submissions.is_some() => batch::run(&root, exercise.as_deref(), &batch),
-        Command::Grade { exercise, json, .. } => student::grade(&root, exercise.as_deref(), json),
+        Command::Grade {
+            exercise,
+            json,
+            seed,
+            ..
+        } => student::grade(&root, exercise.as_deref(), json, seed),
         Command::Merge {
             exercise,
             out,
@@ -133,11 +142,14 @@ fn main() -> ExitCode {
 }
 
 pub fn new_grader(root: &Path) -> anyhow::Result<Grader> {
-    Grader::new(GraderOptions::new(
-        course::work_dir(root),
-        course::guest_crate(root),
-    ))
-    .context("starting the grader")
+    new_grader_seeded(root, None)
+}
+
+/// A grader whose `Math.random` starts from `seed` in every scenario, when given.
+pub fn new_grader_seeded(root: &Path, seed: Option<u64>) -> anyhow::Result<Grader> {
+    let mut options = GraderOptions::new(course::work_dir(root), course::guest_crate(root));
+    options.seed = seed;
+    Grader::new(options).context("starting the grader")
 }
 
 /// Loads every exercise; a malformed one is reported and makes the run a harness failure, but

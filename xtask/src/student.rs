@@ -14,13 +14,18 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-pub fn grade(root: &Path, filter: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+pub fn grade(
+    root: &Path,
+    filter: Option<&str>,
+    json: bool,
+    seed: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     for e in &errors {
         eprintln!("error: {e}");
     }
     let chosen = course::select(&all, filter)?;
-    let grader = new_grader(root)?;
+    let grader = crate::new_grader_seeded(root, seed)?;
     let color = color();
     let mut code = if errors.is_empty() {
         EXIT_PASS

@@ -167,6 +167,8 @@ struct Host {
     memory: Option<Memory>,
     /// The instance, once instantiated: the glue looks its exports up (`wasm.__wbindgen_malloc`).
     instance: Option<Instance>,
+    /// Allocation ids wasm-bindgen's runtime made for itself: never a student's leak.
+    runtime_blocks: BTreeSet<u64>,
     host_grown: Vec<(u64, u64)>,
     js: JsHost,
 }
@@ -226,6 +228,7 @@ pub fn run(
         capture,
         memory: None,
         instance: None,
+        runtime_blocks: BTreeSet::new(),
         host_grown: Vec::new(),
         js: JsHost {
             fuel: scenario.fuel,
@@ -324,7 +327,7 @@ pub fn run(
             .data()
             .heap
             .live()
-            .filter(|b| !baseline.contains(&b.id))
+            .filter(|b| !baseline.contains(&b.id) && !store.data().runtime_blocks.contains(&b.id))
             .cloned()
             .collect::<Vec<_>>()
     });
@@ -466,16 +469,30 @@ fn guest_text(caller: &mut Caller<'_, Host>, ptr: u32, len: u32, max: usize) -> 
 }
 
 fn site(caller: &Caller<'_, Host>, id: u64) -> Site {
+    site_and_runtime(caller, id).0
+}
+
+/// Where an allocation was made, and whether wasm-bindgen's runtime made it for itself (the
+/// free list of its externref table, which lives as long as the instance, like a global).
+fn site_and_runtime(caller: &Caller<'_, Host>, id: u64) -> (Site, bool) {
     let (names, lines) = match &caller.data().capture {
         SiteCapture::Names => (id <= SITE_CAPTURES, None),
         SiteCapture::Lines { ids, source_root } => (ids.contains(&id), Some(source_root.clone())),
     };
     if !names {
-        return Site::default();
+        return (Site::default(), false);
     }
     let trace = WasmBacktrace::capture(caller);
     let mut site = Site::default();
+    let mut runtime = false;
     for frame in trace.frames() {
+        if site.function.is_none()
+            && frame
+                .func_name()
+                .is_some_and(|n| n.contains("__externref_table_alloc"))
+        {
+            runtime = true;
+        }
         if let Some(root) = &lines {
             for symbol in frame.symbols() {
                 let (Some(file), Some(line)) = (symbol.file(), symbol.line()) else {
@@ -487,7 +504,7 @@ fn site(caller: &Caller<'_, Host>, id: u64) -> Site {
                         .name()
                         .map(clean_name)
                         .or_else(|| frame.func_name().map(clean_name));
-                    return site;
+                    return (site, runtime);
                 }
             }
         }
@@ -499,11 +516,11 @@ fn site(caller: &Caller<'_, Host>, id: u64) -> Site {
         {
             site.function = Some(name);
             if lines.is_none() {
-                return site;
+                return (site, runtime);
             }
         }
     }
-    site
+    (site, runtime)
 }
 
 /// Maps a DWARF file name to `src/...` when it is one of the student's files.
@@ -595,8 +612,11 @@ fn import_func(
             abi::ON_ALLOC => Func::new(&mut *store, ty, move |mut caller, args, _| {
                 let (p, size, align) = (ptr(&args[0]), ptr(&args[1]), ptr(&args[2]));
                 let id = caller.data().heap.allocations + 1;
-                let site = site(&caller, id);
+                let (site, runtime) = site_and_runtime(&caller, id);
                 let host = caller.data_mut();
+                if runtime {
+                    host.runtime_blocks.insert(id);
+                }
                 let step = host.step;
                 host.heap.on_alloc(p, size, align, step, site);
                 Ok(())
