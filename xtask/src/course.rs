@@ -407,6 +407,51 @@ pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<V
 mod tests {
     use super::*;
 
+    /// A student's editor builds the exercise with its own `Cargo.toml`; the grader builds
+    /// `src/` with the manifest it writes. Both must offer the same crates and features.
+    #[test]
+    fn every_student_manifest_offers_what_the_grader_builds_with() {
+        let root = root();
+        let grader_deps: toml::Table =
+            toml::from_str(grader::build::TEMPLATE_DEPENDENCIES).unwrap();
+        let grader_features: toml::Table =
+            toml::from_str(grader::build::TEMPLATE_FEATURES).unwrap();
+        let mut manifests = vec![root.join("exercises/template/Cargo.toml")];
+        for chapter in std::fs::read_dir(root.join("exercises")).unwrap() {
+            let chapter = chapter.unwrap().path();
+            for exercise in std::fs::read_dir(&chapter).unwrap() {
+                let manifest = exercise.unwrap().path().join("Cargo.toml");
+                if manifest.exists() {
+                    manifests.push(manifest);
+                }
+            }
+        }
+        assert!(manifests.len() > 6, "found {manifests:?}");
+        for path in manifests {
+            let manifest: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let mut deps = manifest["dependencies"].as_table().unwrap().clone();
+            assert!(deps.remove("course-guest").is_some(), "{}", path.display());
+            assert_eq!(deps, grader_deps, "{}", path.display());
+            assert_eq!(
+                manifest["features"],
+                grader_features["features"],
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                manifest["package"]["edition"].as_str(),
+                Some("2021"),
+                "{}",
+                path.display()
+            );
+        }
+        assert!(grader::build::TEMPLATE_DEPENDENCIES.contains(&format!(
+            "wasm-bindgen = \"{}\"",
+            grader::build::WASM_BINDGEN_VERSION
+        )));
+    }
+
     fn exercise_dir(name: &str, toml: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("course-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
