@@ -156,34 +156,7 @@ const TOP_KEYS: &[&str] = &[
 ];
 const EXPORTS_KEYS: &[&str] = &["functions", "structs"];
 const STRUCT_KEYS: &[&str] = &["constructor", "methods"];
-const SCENARIO_KEYS: &[&str] = &[
-    "name",
-    "steps",
-    "fuel",
-    "max_growth_pages",
-    "checks",
-    "points",
-    "hidden",
-];
-const STEP_KEYS: &[&str] = &[
-    "call",
-    "new",
-    "free",
-    "view",
-    "write",
-    "read",
-    "grow",
-    "args",
-    "expect",
-    "tolerance",
-    "expect_panic",
-    "as",
-    "ptr",
-    "len",
-    "type",
-    "at",
-    "values",
-];
+use grader::spec::{SCENARIO_KEYS, STEP_KEYS};
 const BROKEN_KEYS: &[&str] = &["file", "verdict"];
 
 fn get<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<&'a Item<'i>> {

@@ -310,6 +310,41 @@ impl Call {
     }
 }
 
+/// The keys a `[[scenario]]` table may have, for authoring diagnostics (a test keeps this
+/// list equal to what [`Scenario`] reads).
+pub const SCENARIO_KEYS: &[&str] = &[
+    "name",
+    "steps",
+    "fuel",
+    "max_growth_pages",
+    "checks",
+    "points",
+    "hidden",
+    "seed",
+];
+
+/// The keys a step may have (a test keeps this list equal to what a step reads).
+pub const STEP_KEYS: &[&str] = &[
+    "call",
+    "new",
+    "free",
+    "view",
+    "write",
+    "read",
+    "grow",
+    "args",
+    "expect",
+    "tolerance",
+    "expect_panic",
+    "as",
+    "repeat",
+    "ptr",
+    "len",
+    "type",
+    "at",
+    "values",
+];
+
 /// The TOML form of a step: a table with exactly one action key (`call`, `new`, `free`,
 /// `view`, `write`, `read`, `grow`) and the keys that action takes.
 #[derive(Debug, Default, Deserialize)]
@@ -478,6 +513,42 @@ impl<'de> Deserialize<'de> for Ty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// serde lists the fields it expects when it meets an unknown one: those are the keys.
+    fn expected_keys(err: &str) -> Vec<String> {
+        let list = err
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no list in {err}"));
+        let mut keys: Vec<String> = list
+            .lines()
+            .next()
+            .unwrap()
+            .split(", ")
+            .map(|k| k.trim_matches(|c| c == '`' || c == ' ').to_owned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn sorted(keys: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_key_lists_are_what_serde_reads() {
+        let step =
+            toml::from_str::<Scenario>("name = \"s\"\nsteps = [{ call = \"f\", nonsense = 1 }]")
+                .unwrap_err()
+                .to_string();
+        assert_eq!(expected_keys(&step), sorted(STEP_KEYS));
+        let scenario = toml::from_str::<Scenario>("name = \"s\"\nsteps = []\nnonsense = 1")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(expected_keys(&scenario), sorted(SCENARIO_KEYS));
+    }
 
     #[test]
     fn steps_parse_from_toml() {
