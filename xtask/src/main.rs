@@ -68,6 +68,9 @@ enum Command {
     },
     /// Show every exercise and quiz with your progress
     List,
+    /// List the JavaScript a module imports and how the grader serves each: an exercise's
+    /// `src/`, or any crate folder
+    Imports { exercise: String },
     /// Show the next hint for an exercise, one more each time
     Hint { exercise: String },
     /// Re-grade on every save, moving on to the next exercise when one passes
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
             journals,
         } => batch::merge(&root, exercise.as_deref(), &out, &journals),
         Command::List => student::list(&root),
+        Command::Imports { exercise } => student::imports(&root, &exercise),
         Command::Hint { exercise } => student::hint(&root, &exercise),
         Command::Watch { exercise } => student::watch(&root, exercise.as_deref()),
         Command::Reset { exercise, yes } => student::reset(&root, &exercise, yes),

@@ -328,3 +328,50 @@ pub fn reset(root: &Path, filter: &str, yes: bool) -> anyhow::Result<ExitCode> {
     println!("`{}` is back to its starter", exercise.id);
     Ok(ExitCode::from(EXIT_PASS))
 }
+
+/// `cargo xtask imports EXERCISE|CRATE_DIR`: every import of the module and how the grader
+/// serves it, with the JavaScript wasm-bindgen's glue runs for it.
+pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
+    let (name, dir, slot) = if Path::new(target).join("src").is_dir() {
+        let dir = std::fs::canonicalize(target)?;
+        (dir.display().to_string(), dir, "imports".to_owned())
+    } else {
+        let (all, _) = exercises(root)?;
+        let chosen = course::select(&all, Some(target))?;
+        let [exercise] = chosen.as_slice() else {
+            anyhow::bail!("`{target}` names {} exercises: name one", chosen.len());
+        };
+        (
+            exercise.id.clone(),
+            exercise.dir.clone(),
+            exercise.slot("student"),
+        )
+    };
+    let grader = new_grader(root)?;
+    let submission = grader::Submission::Crate(dir);
+    let Some(imports) = grader.describe_imports(&slot, &submission)? else {
+        println!("{name} does not build yet: `cargo xtask grade` shows why");
+        return Ok(ExitCode::from(EXIT_FAIL));
+    };
+    println!("imports of {name} (src/)");
+    let mut missing = false;
+    for i in &imports {
+        let (mark, what) = match &i.served {
+            grader::Served::Guest => (
+                "guest ",
+                "the grader's allocation, panic and log! reports".to_owned(),
+            ),
+            grader::Served::Glue(js) => ("served", js.clone()),
+            grader::Served::NeedsBrowser { needs, .. } => {
+                missing = true;
+                ("needs a browser", needs.join(", "))
+            }
+            grader::Served::Unknown => {
+                missing = true;
+                ("unknown", "nothing defines it".to_owned())
+            }
+        };
+        println!("  {mark}  {}.{}\n          {what}", i.module, i.name);
+    }
+    Ok(ExitCode::from(if missing { EXIT_FAIL } else { EXIT_PASS }))
+}

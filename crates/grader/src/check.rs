@@ -19,16 +19,17 @@ pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
         let mut failure = Failure::new(
             Verdict::NeedsBrowser,
             format!(
-                "your module calls {} that only a browser has, and the grader runs it without one",
+                "your module calls {} that need a browser: the grader runs your code without one",
                 plural(browser.len(), "JavaScript function")
             ),
         )
         .hint(
             "keep browser-only code (the DOM, canvas, `web_sys::window()`, `crypto`, \
              `request_animation_frame` closures) out of the functions this exercise grades: \
-             put it in the page's JavaScript or behind a function the tests do not call. The \
-             grader provides `console.*`, `console.time`, `Date.now`, `performance.now`, \
-             `Math.random`, `alert` and `console_error_panic_hook`",
+             put it in the page's JavaScript or behind a function the tests do not call. Outside \
+             a browser the grader provides only `console.*`, `console.time`, `Date.now`, \
+             `performance.now`, `Math.random`, `alert`, `console_error_panic_hook` and \
+             wasm-bindgen's own conversions",
         );
         for i in &browser {
             let needs = i.browser.as_deref().unwrap_or_default();

@@ -243,6 +243,50 @@ impl Grader {
         Ok(bindgen::process(&raw, false, false).ok())
     }
 
+    /// How the grader would serve each import of a submission's module: the guest crate's
+    /// own, a function of the JavaScript glue it runs, or one that needs a browser. `None`
+    /// when the submission does not build into a wasm-bindgen module.
+    pub fn describe_imports(
+        &self,
+        slot: &str,
+        submission: &Submission,
+    ) -> Result<Option<Vec<ImportInfo>>, HarnessError> {
+        let Some(processed) = self.bindgen_output(slot, submission)? else {
+            return Ok(None);
+        };
+        let glue = js::Glue::parse(&processed.js);
+        let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Names) else {
+            return Ok(None);
+        };
+        let unsupported = run::unsupported_imports(&module, &glue);
+        let infos = module
+            .imports()
+            .map(|i| {
+                let text = glue.text(i.name()).unwrap_or_default();
+                let served = match unsupported
+                    .iter()
+                    .find(|u| u.module == i.module() && u.name == i.name())
+                {
+                    None if i.module() == course_guest::abi::MODULE => Served::Guest,
+                    None => Served::Glue(text),
+                    Some(u) => match &u.browser {
+                        Some(needs) => Served::NeedsBrowser {
+                            needs: needs.clone(),
+                            js: text,
+                        },
+                        None => Served::Unknown,
+                    },
+                };
+                ImportInfo {
+                    module: i.module().to_owned(),
+                    name: i.name().to_owned(),
+                    served,
+                }
+            })
+            .collect();
+        Ok(Some(infos))
+    }
+
     fn run_scenarios(
         &self,
         loaded: &Loaded,
@@ -475,6 +519,26 @@ impl Grader {
             glue,
         }))
     }
+}
+
+/// One import of a module, and how the grader serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportInfo {
+    pub module: String,
+    pub name: String,
+    pub served: Served,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Served {
+    /// The guest support crate's reporting (allocations, panics, `log!`).
+    Guest,
+    /// The glue's function, run by the grader: its body as one line of JavaScript.
+    Glue(String),
+    /// A glue function that uses what only a browser has.
+    NeedsBrowser { needs: Vec<String>, js: String },
+    /// Nothing defines it.
+    Unknown,
 }
 
 /// The seed `Math.random` starts from in a scenario, unless the spec or the grader sets one:

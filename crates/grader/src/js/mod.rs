@@ -184,6 +184,14 @@ impl Glue {
         }
     }
 
+    /// What the glue says an import does, as one line of JavaScript.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.imports.get(name)? {
+            Import::Defined(def) => Some(syntax::body_text(&def.body)),
+            Import::Unreadable(why) => Some(format!("(unreadable: {why})")),
+        }
+    }
+
     pub fn function(&self, name: &str) -> Option<Arc<FuncDef>> {
         match self.imports.get(name)? {
             Import::Defined(def) => Some(def.clone()),

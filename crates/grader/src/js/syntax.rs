@@ -551,3 +551,80 @@ mod tests {
         assert!(parse_function("function() { a[0] = 1; }").is_err());
     }
 }
+
+/// An expression as JavaScript source, on one line.
+pub(crate) fn expr_text(e: &Expr) -> String {
+    match e {
+        Expr::Num(n) => super::value::number_to_string(*n),
+        Expr::Str(s) => format!("'{s}'"),
+        Expr::Ident(i) => i.clone(),
+        Expr::Member(o, m) => format!("{}.{m}", expr_text(o)),
+        Expr::Call(c, args) => format!("{}({})", expr_text(c), list(args)),
+        Expr::New(c, args) => format!("new {c}({})", list(args)),
+        Expr::Unary("typeof", a) => format!("typeof {}", expr_text(a)),
+        Expr::Unary(op, a) => format!("{op}{}", expr_text(a)),
+        Expr::Binary(op, a, b) => format!("{} {op} {}", operand(a), operand(b)),
+        Expr::Cond(c, a, b) => format!("{} ? {} : {}", operand(c), operand(a), operand(b)),
+        Expr::Assign(n, v) => format!("{n} = {}", expr_text(v)),
+        Expr::Function(def) => format!(
+            "function({}) {{ {} }}",
+            def.params.join(", "),
+            body_text(&def.body)
+        ),
+        Expr::Object(_) => "{…}".into(),
+    }
+}
+
+fn operand(e: &Expr) -> String {
+    match e {
+        Expr::Binary(..) | Expr::Cond(..) | Expr::Assign(..) => format!("({})", expr_text(e)),
+        _ => expr_text(e),
+    }
+}
+
+fn list(args: &[Expr]) -> String {
+    args.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+}
+
+/// A function body as JavaScript on one line, without the glue's bookkeeping for deferred
+/// frees (`let deferred0_0; deferred0_0 = arg0;`).
+pub(crate) fn body_text(body: &[Stmt]) -> String {
+    let bookkeeping = |name: &str| name.starts_with("deferred");
+    let mut parts = Vec::new();
+    for s in body {
+        match s {
+            Stmt::Decl(name, None) if bookkeeping(name) => {}
+            Stmt::Expr(Expr::Assign(name, _)) if bookkeeping(name) => {}
+            Stmt::Decl(name, Some(e)) => parts.push(format!("const {name} = {}", expr_text(e))),
+            Stmt::Decl(name, None) => parts.push(format!("let {name}")),
+            Stmt::Expr(e) => parts.push(expr_text(e)),
+            Stmt::Return(Some(e)) => parts.push(format!("return {}", expr_text(e))),
+            Stmt::Return(None) => parts.push("return".into()),
+            Stmt::Throw(e) => parts.push(format!("throw {}", expr_text(e))),
+            Stmt::If(c, a, b) if b.is_empty() => {
+                parts.push(format!("if ({}) {{ {} }}", expr_text(c), body_text(a)));
+            }
+            Stmt::If(c, a, b) => parts.push(format!(
+                "if ({}) {{ {} }} else {{ {} }}",
+                expr_text(c),
+                body_text(a),
+                body_text(b)
+            )),
+            Stmt::Try {
+                body,
+                catch,
+                finally,
+            } => {
+                let mut t = format!("try {{ {} }}", body_text(body));
+                if let Some((name, handler)) = catch {
+                    t.push_str(&format!(" catch ({name}) {{ {} }}", body_text(handler)));
+                }
+                if !finally.is_empty() {
+                    t.push_str(&format!(" finally {{ {} }}", body_text(finally)));
+                }
+                parts.push(t);
+            }
+        }
+    }
+    parts.join("; ")
+}

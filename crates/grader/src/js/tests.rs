@@ -288,3 +288,26 @@ fn formats_numbers_as_javascript_does() {
     assert_eq!(value::format_duration(12.3456), "12.346ms");
     assert_eq!(value::format_duration(1500.0), "1.500s");
 }
+
+#[test]
+fn says_what_each_import_does_in_one_line() {
+    let glue = Glue::parse(GLUE);
+    assert_eq!(
+        glue.text("__wbg_log_aaaa").as_deref(),
+        Some("console.log(getStringFromWasm0(arg0, arg1))")
+    );
+    assert_eq!(
+        glue.text("__wbg_error_cccc").as_deref(),
+        Some(
+            "try { console.error(getStringFromWasm0(arg0, arg1)) } \
+             finally { wasm.__wbindgen_free(deferred0_0, deferred0_1, 1) }"
+        )
+    );
+    assert_eq!(
+        glue.text("__wbg_static_accessor_WINDOW_eeee").as_deref(),
+        Some(
+            "const ret = (typeof window === 'undefined') ? undefined : window; \
+             return isLikeNone(ret) ? 0 : addToExternrefTable0(ret)"
+        )
+    );
+}

@@ -356,3 +356,38 @@ fn math_random_replays_from_the_seed_in_the_report() {
     assert_eq!(first.scenarios[0].steps, again.scenarios[0].steps);
     assert_eq!(first.scenarios[0].logs, again.scenarios[0].logs);
 }
+
+#[test]
+fn every_import_is_described_by_what_its_glue_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let describe = |dir: &Path| {
+        let (_, submission) = fixture(dir);
+        grader()
+            .describe_imports(&slot(dir), &submission)
+            .unwrap()
+            .expect("it builds")
+    };
+    let console = describe(&root.join("tests/shims/console"));
+    let glue = |text: &str| {
+        console
+            .iter()
+            .any(|i| i.served == grader::Served::Glue(text.to_owned()))
+    };
+    assert!(
+        glue("console.log(getStringFromWasm0(arg0, arg1))"),
+        "{console:#?}"
+    );
+    assert!(glue("console.log(arg0 >>> 0)"));
+    assert!(glue("alert(getStringFromWasm0(arg0, arg1))"));
+    assert!(console.iter().any(|i| i.served == grader::Served::Guest));
+    let browser = describe(&root.join("tests/fixtures/needs-browser/canvas-and-animation-frame"));
+    let needs: Vec<&Vec<String>> = browser
+        .iter()
+        .filter_map(|i| match &i.served {
+            grader::Served::NeedsBrowser { needs, .. } => Some(needs),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(needs.len(), 5, "{browser:#?}");
+    assert!(needs.contains(&&vec!["crypto.getRandomValues(…)".to_owned()]));
+}
