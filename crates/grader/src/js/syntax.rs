@@ -493,65 +493,6 @@ impl<'t> Parser<'t> {
     }
 }
 
-/// Parses one function body's source, for tests.
-#[cfg(test)]
-pub(crate) fn parse_function(src: &str) -> Parsed<FuncDef> {
-    let tokens = tokenize(src)?;
-    let mut p = Parser::new(&tokens);
-    if !p.eat_word("function") {
-        return Err("expected `function`".into());
-    }
-    p.function_rest()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_a_deferred_free_body() {
-        let f = parse_function(
-            "function(arg0, arg1) {
-                let deferred0_0;
-                try { deferred0_0 = arg0; console.error(getStringFromWasm0(arg0, arg1)); }
-                finally { wasm.__wbindgen_free(deferred0_0, arg1, 1); }
-            }",
-        )
-        .unwrap();
-        assert_eq!(f.params, ["arg0", "arg1"]);
-        assert_eq!(f.body.len(), 2);
-        let Stmt::Try { body, finally, .. } = &f.body[1] else {
-            panic!("a try statement")
-        };
-        assert_eq!(body.len(), 2);
-        assert_eq!(finally.len(), 1);
-    }
-
-    #[test]
-    fn precedence_follows_javascript() {
-        let f = parse_function(
-            "function(arg0) { return typeof arg0 === 'undefined' ? 0xFFFFFF : arg0 >>> 0 + 1; }",
-        )
-        .unwrap();
-        let Stmt::Return(Some(Expr::Cond(cond, then, otherwise))) = &f.body[0] else {
-            panic!("a conditional: {f:?}")
-        };
-        assert!(matches!(**cond, Expr::Binary("===", _, _)));
-        assert_eq!(**then, Expr::Num(16777215.0));
-        // `+` binds tighter than `>>>`
-        assert!(
-            matches!(&**otherwise, Expr::Binary(">>>", _, r) if matches!(**r, Expr::Binary("+", _, _)))
-        );
-    }
-
-    #[test]
-    fn rejects_what_it_does_not_know() {
-        assert!(tokenize("x = `a ${b}`").is_err());
-        assert!(parse_function("function() { for (;;) {} }").is_err());
-        assert!(parse_function("function() { a[0] = 1; }").is_err());
-    }
-}
-
 /// An expression as JavaScript source, on one line.
 pub(crate) fn expr_text(e: &Expr) -> String {
     match e {
@@ -627,4 +568,63 @@ pub(crate) fn body_text(body: &[Stmt]) -> String {
         }
     }
     parts.join("; ")
+}
+
+/// Parses one function body's source, for tests.
+#[cfg(test)]
+pub(crate) fn parse_function(src: &str) -> Parsed<FuncDef> {
+    let tokens = tokenize(src)?;
+    let mut p = Parser::new(&tokens);
+    if !p.eat_word("function") {
+        return Err("expected `function`".into());
+    }
+    p.function_rest()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_deferred_free_body() {
+        let f = parse_function(
+            "function(arg0, arg1) {
+                let deferred0_0;
+                try { deferred0_0 = arg0; console.error(getStringFromWasm0(arg0, arg1)); }
+                finally { wasm.__wbindgen_free(deferred0_0, arg1, 1); }
+            }",
+        )
+        .unwrap();
+        assert_eq!(f.params, ["arg0", "arg1"]);
+        assert_eq!(f.body.len(), 2);
+        let Stmt::Try { body, finally, .. } = &f.body[1] else {
+            panic!("a try statement")
+        };
+        assert_eq!(body.len(), 2);
+        assert_eq!(finally.len(), 1);
+    }
+
+    #[test]
+    fn precedence_follows_javascript() {
+        let f = parse_function(
+            "function(arg0) { return typeof arg0 === 'undefined' ? 0xFFFFFF : arg0 >>> 0 + 1; }",
+        )
+        .unwrap();
+        let Stmt::Return(Some(Expr::Cond(cond, then, otherwise))) = &f.body[0] else {
+            panic!("a conditional: {f:?}")
+        };
+        assert!(matches!(**cond, Expr::Binary("===", _, _)));
+        assert_eq!(**then, Expr::Num(16777215.0));
+        // `+` binds tighter than `>>>`
+        assert!(
+            matches!(&**otherwise, Expr::Binary(">>>", _, r) if matches!(**r, Expr::Binary("+", _, _)))
+        );
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_know() {
+        assert!(tokenize("x = `a ${b}`").is_err());
+        assert!(parse_function("function() { for (;;) {} }").is_err());
+        assert!(parse_function("function() { a[0] = 1; }").is_err());
+    }
 }
