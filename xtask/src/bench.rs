@@ -47,6 +47,19 @@ struct BatchFigures {
     verdicts: std::collections::BTreeMap<String, usize>,
 }
 
+/// The JavaScript shims: what reading the glue and serving an import cost.
+#[derive(Debug, Serialize)]
+struct ShimFigures {
+    /// Imports the measured module's glue defines, and the time to read them all.
+    glue_imports: usize,
+    glue_parse_ms: f64,
+    /// One `console.log(i)` through the glue (a cast to `JsValue`, the log, the drop), in
+    /// microseconds: a scenario of 10 000 calls against the same loop without them.
+    console_log_us: f64,
+    /// One `Math.random()` through the glue, in microseconds, measured the same way.
+    math_random_us: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Figures {
     exercise: String,
@@ -73,6 +86,7 @@ struct Figures {
     /// whole re-grade / bare build with the grader's profile.
     regrade_ratio: f64,
     fresh_clone_to_report_s: Option<f64>,
+    shims: ShimFigures,
     batch: Option<BatchFigures>,
 }
 
@@ -212,6 +226,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let shims = shim_bench(root, &grader, args.rounds)?;
     let batch = if args.batch > 0 {
         Some(batch_bench(root, exercise, args.batch, bare_ms)?)
     } else {
@@ -233,6 +248,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         own_crate_build_ms: own_ms,
         regrade_vs_own_crate: (build_ms + overhead) / own_ms,
         fresh_clone_to_report_s,
+        shims,
         batch,
     };
     if args.json {
@@ -333,6 +349,88 @@ fn batch_bench(
     })
 }
 
+/// Calls made per measured scenario.
+const SHIM_CALLS: u32 = 10_000;
+
+const SHIM_CRATE: &str = r#"use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+pub fn chatter(n: u32) -> u32 {
+    for i in 0..n {
+        web_sys::console::log_1(&JsValue::from(i));
+    }
+    n
+}
+
+#[wasm_bindgen]
+pub fn dice(n: u32) -> u32 {
+    let mut sixes = 0;
+    for _ in 0..n {
+        sixes += u32::from(js_sys::Math::random() >= 5.0 / 6.0);
+    }
+    sixes
+}
+
+#[wasm_bindgen]
+pub fn quiet(n: u32) -> u32 {
+    let mut sum = 0u32;
+    for i in 0..n {
+        sum = sum.wrapping_add(core::hint::black_box(i));
+    }
+    sum
+}
+"#;
+
+fn shim_bench(root: &Path, grader: &grader::Grader, rounds: usize) -> anyhow::Result<ShimFigures> {
+    let dir = course::work_dir(root).join("bench").join("shims");
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::write(dir.join("src/lib.rs"), SHIM_CRATE)?;
+    let submission = grader::Submission::Crate(dir);
+    let spec_for = |export: &str| -> anyhow::Result<grader::Spec> {
+        Ok(toml::from_str(&format!(
+            "[exports]\nfunctions = [\"fn {export}(n: u32) -> u32\"]\n\
+             [[scenario]]\nname = \"{export}\"\nfuel = 1000000000\n\
+             steps = [{{ call = \"{export}\", args = [{SHIM_CALLS}] }}]\n"
+        ))?)
+    };
+    let processed = grader
+        .bindgen_output("bench-shims", &submission)?
+        .context("the shim bench crate does not build")?;
+    let mut parse = Vec::new();
+    let mut imports = 0;
+    for _ in 0..rounds.max(1) {
+        let start = Instant::now();
+        imports = grader::js::Glue::parse(&processed.js).imports.len();
+        parse.push(ms(start.elapsed()));
+    }
+    let run_ms = |export: &str| -> anyhow::Result<f64> {
+        let spec = spec_for(export)?;
+        let mut runs = Vec::new();
+        for _ in 0..rounds.max(1) {
+            let report = grader.grade("bench-shims", "bench-shims", &submission, &spec)?;
+            if !report.passed() {
+                bail!(
+                    "the shim bench's `{export}` did not pass:\n{}",
+                    report.render(grader::Render {
+                        color: false,
+                        show_hidden: true
+                    })
+                );
+            }
+            runs.push(ms(report.timings.run));
+        }
+        Ok(median(runs))
+    };
+    let quiet = run_ms("quiet")?;
+    let per_call = |total: f64| (total - quiet).max(0.0) * 1000.0 / f64::from(SHIM_CALLS);
+    Ok(ShimFigures {
+        glue_imports: imports,
+        glue_parse_ms: median(parse),
+        console_log_us: per_call(run_ms("chatter")?),
+        math_random_us: per_call(run_ms("dice")?),
+    })
+}
+
 /// The process's peak resident memory, from `/proc/self/status` (Linux), in MiB.
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -377,6 +475,20 @@ fn print_table(f: &Figures) {
     println!(
         "  re-grade / that build                   {:>9.3}      (target ≤ 1.25)",
         f.regrade_vs_own_crate
+    );
+    let s = &f.shims;
+    println!("JavaScript shims");
+    println!(
+        "  read the glue ({} imports)    {:>9.2} ms",
+        s.glue_imports, s.glue_parse_ms
+    );
+    println!(
+        "  console.log(i) through it    {:>9.2} µs per call",
+        s.console_log_us
+    );
+    println!(
+        "  Math.random() through it     {:>9.2} µs per call",
+        s.math_random_us
     );
     if let Some(b) = &f.batch {
         println!(
