@@ -1,0 +1,120 @@
+//! Broken: counts only the neighbours inside the grid, so nothing wraps around the edges.
+
+use wasm_bindgen::prelude::*;
+
+/// One byte per cell, so JavaScript reads the grid through a `Uint8Array`.
+#[wasm_bindgen]
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Dead = 0,
+    Alive = 1,
+}
+
+#[wasm_bindgen]
+pub struct Universe {
+    width: u32,
+    height: u32,
+    /// The grid JavaScript reads, row after row. A tick overwrites it in place, so its address
+    /// only changes when the universe is resized.
+    cells: Vec<Cell>,
+    /// Where a tick computes the next generation before copying it into `cells`. Allocated with
+    /// the grid, so ticking never allocates.
+    next: Vec<Cell>,
+}
+
+impl Universe {
+    fn index(&self, row: u32, column: u32) -> usize {
+        (row * self.width + column) as usize
+    }
+
+    fn live_neighbours(&self, row: u32, column: u32) -> u8 {
+        // A cell on the edge has fewer neighbours: the ones past the edge are skipped.
+        let mut count = 0;
+        for r in row.saturating_sub(1)..=(row + 1).min(self.height - 1) {
+            for c in column.saturating_sub(1)..=(column + 1).min(self.width - 1) {
+                if (r, c) != (row, column) {
+                    count += self.cells[self.index(r, c)] as u8;
+                }
+            }
+        }
+        count
+    }
+
+    /// A grid of the current size with every cell dead (and a scratch grid to match).
+    fn clear(&mut self) {
+        let size = (self.width * self.height) as usize;
+        self.cells = vec![Cell::Dead; size];
+        self.next = vec![Cell::Dead; size];
+    }
+}
+
+#[wasm_bindgen]
+impl Universe {
+    /// 64×64, with cell `i` alive when `i % 2 == 0 || i % 7 == 0`.
+    pub fn new() -> Universe {
+        let (width, height) = (64, 64);
+        let cells: Vec<Cell> = (0..width * height)
+            .map(|i| {
+                if i % 2 == 0 || i % 7 == 0 {
+                    Cell::Alive
+                } else {
+                    Cell::Dead
+                }
+            })
+            .collect();
+        let next = cells.clone();
+        Universe {
+            width,
+            height,
+            cells,
+            next,
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Resizes the universe and kills every cell.
+    pub fn set_width(&mut self, width: u32) {
+        self.width = width;
+        self.clear();
+    }
+
+    /// Resizes the universe and kills every cell.
+    pub fn set_height(&mut self, height: u32) {
+        self.height = height;
+        self.clear();
+    }
+
+    pub fn cells(&self) -> *const Cell {
+        self.cells.as_ptr()
+    }
+
+    pub fn toggle_cell(&mut self, row: u32, column: u32) {
+        let i = self.index(row, column);
+        self.cells[i] = match self.cells[i] {
+            Cell::Dead => Cell::Alive,
+            Cell::Alive => Cell::Dead,
+        };
+    }
+
+    /// One generation: computed into `next`, then copied over `cells`, which stays where it is.
+    pub fn tick(&mut self) {
+        for row in 0..self.height {
+            for column in 0..self.width {
+                let i = self.index(row, column);
+                self.next[i] = match (self.cells[i], self.live_neighbours(row, column)) {
+                    (Cell::Alive, 2) | (_, 3) => Cell::Alive,
+                    _ => Cell::Dead,
+                };
+            }
+        }
+        self.cells.copy_from_slice(&self.next);
+    }
+}
