@@ -350,6 +350,17 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
     }
 }
 
+/// A batch builds each submission as a member (`m/<id>/`) of one workspace, and rustc writes
+/// panic locations relative to that workspace; the student knows the file as `src/…`.
+fn student_path(location: &str) -> &str {
+    location
+        .strip_prefix("m/")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, path)| path)
+        .filter(|path| path.starts_with("src/"))
+        .unwrap_or(location)
+}
+
 fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Failure {
     let mut at = when(record, step);
     let (verdict, message, hint) = match fault {
@@ -357,7 +368,7 @@ fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Fail
             // The hook's message is "panicked at src/lib.rs:6:9:\nthe message".
             let (location, text) = split_panic(message);
             if let Some(location) = location {
-                at = format!("{location}, during {at}");
+                at = format!("{}, during {at}", student_path(location));
             }
             (Verdict::Panic, format!("your code panicked: {text}"), None)
         }
@@ -520,7 +531,7 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
                     )
                 },
             )
-            .hint("the buffer moved or was dropped: when a `Vec` grows past its capacity it reallocates, and every pointer to the old buffer dangles; reserve the capacity up front, or hand out a fresh pointer after each change"),
+            .hint("the buffer moved or was dropped: when a `Vec` grows past its capacity it reallocates, and assigning a new `Vec` to a field (`self.cells = next`) drops the old one; either way every pointer to the old buffer dangles. Reserve the capacity up front and update buffers in place, or hand out a fresh pointer after each change"),
             Some(Problem::StaleView { view, made_in, grew_in }) => Failure::new(
                 Verdict::StaleView,
                 format!(
@@ -656,6 +667,17 @@ mod tests {
             Some("static with(size: number): Buffer")
         );
         assert_eq!(ts_declaration(TS, None, "proc"), None);
+    }
+
+    #[test]
+    fn panic_locations_read_as_the_students_files() {
+        assert_eq!(
+            student_path("m/sadb26d329465b0ae/src/lib.rs:24:19"),
+            "src/lib.rs:24:19"
+        );
+        assert_eq!(student_path("src/grid.rs:3:1"), "src/grid.rs:3:1");
+        let std = "/rustc/59807616e/library/core/src/num/mod.rs:1:1";
+        assert_eq!(student_path(std), std);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod results;
 pub mod run;
 pub mod spec;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -380,7 +380,19 @@ impl Grader {
         let (Some((module, root, glue)), Some(leaked)) = (lines, record.leaked.as_mut()) else {
             return;
         };
-        let ids: BTreeSet<u64> = leaked.iter().take(16).map(|b| b.id).collect();
+        // The first block of each allocating function and step first, then the next ones, so
+        // every group the report lists gets a line however many blocks one loop leaked.
+        let mut groups = BTreeSet::new();
+        let firsts = leaked
+            .iter()
+            .filter(|b| groups.insert((b.site.function.clone(), b.step)));
+        let mut ids = BTreeSet::new();
+        for block in firsts.chain(leaked.iter()) {
+            if ids.len() == 16 {
+                break;
+            }
+            ids.insert(block.id);
+        }
         let capture = SiteCapture::Lines {
             ids,
             source_root: Some(root.clone()),
@@ -403,6 +415,25 @@ impl Grader {
                     block.site.function = twin.site.function.clone();
                 }
             }
+        }
+        // A block left untraced takes the line traced for its function and step, when every
+        // traced block of that function and step agrees on it.
+        let mut traced: BTreeMap<(Option<String>, Option<usize>), Option<String>> = BTreeMap::new();
+        for block in leaked.iter() {
+            if let Some(line) = &block.site.location {
+                traced
+                    .entry((block.site.function.clone(), block.step))
+                    .and_modify(|one| {
+                        if one.as_ref() != Some(line) {
+                            *one = None;
+                        }
+                    })
+                    .or_insert_with(|| Some(line.clone()));
+            }
+        }
+        for block in leaked.iter_mut().filter(|b| b.site.location.is_none()) {
+            let key = (block.site.function.clone(), block.step);
+            block.site.location = traced.get(&key).cloned().flatten();
         }
     }
 
