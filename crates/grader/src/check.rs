@@ -86,6 +86,13 @@ fn js_name(import: &str) -> &str {
 }
 
 fn describe_import(i: &crate::run::UnsupportedImport) -> String {
+    if i.module.starts_with("./snippets/") {
+        return format!(
+            "`{}` from your own JavaScript (`#[wasm_bindgen(module = …)]` or `inline_js`), which \
+             the grader does not run",
+            js_name(&i.name)
+        );
+    }
     if i.name.starts_with("__wbg_") || i.name.starts_with("__wbindgen") {
         format!(
             "`{}` from `{}`: the JavaScript glue does not say what it does",
@@ -699,6 +706,13 @@ mod tests {
         assert_eq!(
             describe_import(&import("env", "getrandom")),
             "`getrandom` from module `env`"
+        );
+        assert!(
+            describe_import(&import(
+                "./snippets/submission-1a2b/inline0.js",
+                "__wbg_draw_1a2b3c4d5e6f7a8b"
+            ))
+            .starts_with("`draw` from your own JavaScript")
         );
     }
 }

@@ -183,11 +183,11 @@ struct JsHost {
     timers: BTreeMap<String, f64>,
     vector_len: f64,
     ids: u64,
-    /// Table writes made while the instance was still starting (its start function fills the
-    /// externref table before its exports can be looked up); applied once it has started.
+    /// Table writes made before the host knows the instance (by a start function, during
+    /// `Instance::new`); applied as soon as it does.
     pending_table: Vec<(u32, JsVal)>,
-    /// Set when the guest reads an `Error`'s `.stack`: `console_error_panic_hook` does that
-    /// just before it prints the panic.
+    /// Set once the guest has made an `Error` (and so has a stack to read):
+    /// `console_error_panic_hook` makes one just before it prints the panic.
     stack_read: bool,
 }
 
@@ -683,13 +683,14 @@ fn import_func(
 
 /// What a thrown value says: an `Error`'s message, or the value as JavaScript prints it.
 fn thrown_text(e: &JsVal) -> String {
-    match e {
+    let text = match e {
         JsVal::Object(o) => match &o.kind {
-            js::ObjKind::Error { message, .. } => cut(message.clone(), PANIC_BYTES),
+            js::ObjKind::Error { message, .. } => message.clone(),
             _ => e.to_js_string(),
         },
-        e => cut(e.to_js_string(), PANIC_BYTES),
-    }
+        e => e.to_js_string(),
+    };
+    cut(text, PANIC_BYTES)
 }
 
 /// The glue's view of the instance, for [`js::call`].
@@ -733,8 +734,8 @@ impl CallerEnv<'_, '_> {
         js::Abort::Throw(JsVal::str(&format!("RangeError: {what}")))
     }
 
-    /// An export of the instance. `None` while it is still starting: wasmtime gives a host
-    /// function called from a start function no way to reach the instance's exports.
+    /// An export of the instance, which the host keeps itself: `Caller::get_export` found none
+    /// of these from the glue's functions (wasmtime 48). `None` before instantiation ends.
     fn export(&mut self, name: &str) -> Option<Extern> {
         let instance = self.caller.data().instance?;
         instance.get_export(&mut *self.caller, name)
