@@ -1,6 +1,7 @@
 //! Running one scenario: instantiate the processed module in a fresh store, serve its imports
-//! (the counting allocator's events, panics, logs and wasm-bindgen's intrinsics), take the
-//! steps as wasm-bindgen's JavaScript glue would, and record everything that happened.
+//! (the guest crate's allocation, panic and log reports, and every function of wasm-bindgen's
+//! JavaScript glue, run by [`crate::js`] on a virtual clock and a seeded `Math.random`), take
+//! the steps as the glue's exports would, and record everything that happened.
 //!
 //! Nothing here judges: the result is a [`RunRecord`], and [`crate::check`] turns it into
 //! verdicts. The only `Err` is a scenario that does not fit the declared exports (an authoring
@@ -191,8 +192,8 @@ struct JsHost {
     stack_read: bool,
 }
 
-/// Milliseconds of virtual time per unit of fuel: one wasm instruction counts as a
-/// nanosecond, so `performance.now()` and `Date.now()` are deterministic.
+/// Units of fuel per millisecond of virtual time: one wasm instruction counts as a nanosecond,
+/// so `performance.now()` and `Date.now()` are deterministic.
 pub const FUEL_PER_MS: f64 = 1_000_000.0;
 /// `Date.now()` when the instance starts: 2025-01-01T00:00:00Z.
 pub const EPOCH_MS: f64 = 1_735_689_600_000.0;
