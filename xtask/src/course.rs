@@ -353,6 +353,15 @@ pub fn render(path: &Path, text: &str, span: Span, message: &str) -> String {
     )
 }
 
+/// The one exercise a filter names; an error when it names none or several.
+pub fn select_one<'a>(all: &'a [Exercise], filter: &str) -> anyhow::Result<&'a Exercise> {
+    let chosen = select(all, Some(filter))?;
+    match chosen[..] {
+        [exercise] => Ok(exercise),
+        _ => bail!("`{filter}` matches {} exercises; name one", chosen.len()),
+    }
+}
+
 /// Exercises matching a filter: empty for all, a chapter (`21`, `21-wasm-memory`), or an
 /// exercise (`21-wasm-memory/01-copy-in-copy-out` or `01-copy-in-copy-out`).
 pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<Vec<&'a Exercise>> {
@@ -390,14 +399,8 @@ mod tests {
         let grader_features: toml::Table =
             toml::from_str(grader::build::TEMPLATE_FEATURES).unwrap();
         let mut manifests = vec![root.join("exercises/template/Cargo.toml")];
-        for chapter in std::fs::read_dir(root.join("exercises")).unwrap() {
-            let chapter = chapter.unwrap().path();
-            for exercise in std::fs::read_dir(&chapter).unwrap() {
-                let manifest = exercise.unwrap().path().join("Cargo.toml");
-                if manifest.exists() {
-                    manifests.push(manifest);
-                }
-            }
+        for exercise in discover(&root).unwrap() {
+            manifests.push(exercise.unwrap().dir.join("Cargo.toml"));
         }
         assert!(manifests.len() > 6, "found {manifests:?}");
         for path in manifests {

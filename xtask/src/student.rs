@@ -150,10 +150,7 @@ pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
 
 pub fn hint(root: &Path, filter: &str) -> anyhow::Result<ExitCode> {
     let (all, _) = exercises(root)?;
-    let chosen = course::select(&all, Some(filter))?;
-    let [exercise] = chosen[..] else {
-        anyhow::bail!("`{filter}` matches {} exercises; name one", chosen.len());
-    };
+    let exercise = course::select_one(&all, filter)?;
     let hints = &exercise.file.hints;
     if hints.is_empty() {
         println!("`{}` has no hints", exercise.id);
@@ -277,10 +274,7 @@ fn stamp(dir: &Path) -> (Option<std::time::SystemTime>, usize) {
 /// after asking (or with `--yes`).
 pub fn reset(root: &Path, filter: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let (all, _) = exercises(root)?;
-    let chosen = course::select(&all, Some(filter))?;
-    let [exercise] = chosen[..] else {
-        anyhow::bail!("`{filter}` matches {} exercises; name one", chosen.len());
-    };
+    let exercise = course::select_one(&all, filter)?;
     let src = exercise.dir.join("src");
     let starter = exercise.dir.join("starter/lib.rs");
     let mut extra = Vec::new();
@@ -337,10 +331,7 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
         (dir.display().to_string(), dir, "imports".to_owned())
     } else {
         let (all, _) = exercises(root)?;
-        let chosen = course::select(&all, Some(target))?;
-        let [exercise] = chosen.as_slice() else {
-            anyhow::bail!("`{target}` names {} exercises: name one", chosen.len());
-        };
+        let exercise = course::select_one(&all, target)?;
         (
             exercise.id.clone(),
             exercise.dir.clone(),
