@@ -35,10 +35,14 @@ pub struct Glue {
 
 #[derive(Debug, Clone)]
 pub enum Import {
-    /// A function the glue defines, as read.
-    Defined(Arc<FuncDef>),
-    /// An entry whose body the grader cannot read, with the reason.
-    Unreadable(String),
+    /// A function the glue defines, as read, and what it uses that the grader does not
+    /// provide (worked out once, when the glue is read).
+    Defined {
+        def: Arc<FuncDef>,
+        needs: Vec<String>,
+    },
+    /// An entry whose body the grader cannot read, why, and that reason as what it needs.
+    Unreadable { why: String, needs: Vec<String> },
 }
 
 /// Names the glue's helpers and the JavaScript environment provide, which import bodies may use.
@@ -158,44 +162,24 @@ impl Glue {
 
     /// What an import needs that the grader does not provide, as JavaScript a student can
     /// recognise (`arg0.getElementById(…)`, `window`). Empty: the grader can run it.
-    pub fn needs(&self, name: &str) -> Option<Vec<String>> {
+    pub fn needs(&self, name: &str) -> Option<&[String]> {
         match self.imports.get(name)? {
-            Import::Defined(def) => {
-                let mut needs = Vec::new();
-                let mut scope: Vec<String> = def.params.clone();
-                walk_stmts(&def.body, &mut scope, &mut needs);
-                // A closure handed to JavaScript (`Closure::new`, for `requestAnimationFrame`
-                // or an event listener) is made by glue helpers and mangled Rust names: say so
-                // once.
-                if let Some(closure) = needs
-                    .iter()
-                    .find(|n| n.starts_with("makeMutClosure") || n.starts_with("makeClosure"))
-                {
-                    return Some(vec![closure.clone()]);
-                }
-                // The glue's own view helpers only matter when nothing else is missing.
-                let helpers = |n: &String| n.contains("FromWasm0") || n.starts_with("_ZN");
-                if needs.iter().any(|n| !helpers(n)) {
-                    needs.retain(|n| !helpers(n));
-                }
-                Some(needs)
-            }
-            Import::Unreadable(why) => Some(vec![format!("code the grader cannot read ({why})")]),
+            Import::Defined { needs, .. } | Import::Unreadable { needs, .. } => Some(needs),
         }
     }
 
     /// What the glue says an import does, as one line of JavaScript.
     pub fn text(&self, name: &str) -> Option<String> {
         match self.imports.get(name)? {
-            Import::Defined(def) => Some(syntax::body_text(&def.body)),
-            Import::Unreadable(why) => Some(format!("(unreadable: {why})")),
+            Import::Defined { def, .. } => Some(syntax::body_text(&def.body)),
+            Import::Unreadable { why, .. } => Some(format!("(unreadable: {why})")),
         }
     }
 
     pub fn function(&self, name: &str) -> Option<Arc<FuncDef>> {
         match self.imports.get(name)? {
-            Import::Defined(def) => Some(def.clone()),
-            Import::Unreadable(_) => None,
+            Import::Defined { def, .. } => Some(def.clone()),
+            Import::Unreadable { .. } => None,
         }
     }
 }
@@ -250,20 +234,43 @@ fn import_object(p: &mut Parser<'_>) -> Option<BTreeMap<String, Import>> {
         let start = p.position();
         match p.expr() {
             Ok(Expr::Function(def)) => {
-                entries.insert(key, Import::Defined(def));
+                let needs = needs_of(&def);
+                entries.insert(key, Import::Defined { def, needs });
             }
             Ok(_) if key == "__proto__" => {}
             Ok(_) => return None,
             Err(why) => {
                 p.seek(start);
                 p.skip_value();
-                entries.insert(key, Import::Unreadable(why));
+                let needs = vec![format!("code the grader cannot read ({why})")];
+                entries.insert(key, Import::Unreadable { why, needs });
             }
         }
         if !p.eat(",") {
             return p.eat("}").then_some(entries);
         }
     }
+}
+
+/// What a glue function uses beyond what the grader provides.
+fn needs_of(def: &FuncDef) -> Vec<String> {
+    let mut needs = Vec::new();
+    let mut scope: Vec<String> = def.params.clone();
+    walk_stmts(&def.body, &mut scope, &mut needs);
+    // A closure handed to JavaScript (`Closure::new`, for `requestAnimationFrame` or an event
+    // listener) is made by glue helpers and mangled Rust names: say so once.
+    if let Some(closure) = needs
+        .iter()
+        .find(|n| n.starts_with("makeMutClosure") || n.starts_with("makeClosure"))
+    {
+        return vec![closure.clone()];
+    }
+    // The glue's own view helpers only matter when nothing else is missing.
+    let helpers = |n: &String| n.contains("FromWasm0") || n.starts_with("_ZN");
+    if needs.iter().any(|n| !helpers(n)) {
+        needs.retain(|n| !helpers(n));
+    }
+    needs
 }
 
 fn walk_stmts(stmts: &[Stmt], scope: &mut Vec<String>, needs: &mut Vec<String>) {
