@@ -7,7 +7,7 @@
 //! cargo's incremental build stays warm. One shared target directory means wasm-bindgen and
 //! friends compile once.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -27,6 +27,13 @@ pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
 const ERRORS_SHOWN: usize = 3;
 /// Bytes of rendered compiler output shown per error.
 const RENDERED_BYTES: usize = 3_000;
+/// What cargo prints on stderr while another cargo holds a lock it needs.
+const LOCK_WAIT: &str = "Blocking waiting for file lock";
+/// How long a wait for another cargo's lock is not counted as a build's silence.
+const LOCK_PATIENCE: Duration = Duration::from_secs(30 * 60);
+/// How long the pinned dependencies of a batch may compile without a word: they are the
+/// grader's, not a submission's, so the batch's silence limit is not theirs.
+const DEPENDENCY_SILENCE: Duration = Duration::from_secs(15 * 60);
 
 /// Where staged crates and their shared target directory live.
 #[derive(Debug, Clone)]
@@ -152,6 +159,7 @@ pub fn build_batch(
     let mut manifest = String::from(
         "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
     );
+    manifest.push_str("  \"deps\",\n");
     for m in members {
         manifest.push_str(&format!("  \"m/{}\",\n", m.id));
     }
@@ -166,6 +174,15 @@ pub fn build_batch(
         )?;
         stage(&dir, &m.files)?;
     }
+    // A member with the submissions' dependencies and no code of its own, built first.
+    write_if_changed(
+        &ws.join("deps/Cargo.toml"),
+        deps_manifest(&dirs.guest_crate).as_bytes(),
+    )?;
+    write_if_changed(
+        &ws.join("deps/src/lib.rs"),
+        b"//! Empty: building this crate compiles the submissions' dependencies.\n",
+    )?;
     // The grader resolves dependencies itself (online, before any submission code is
     // compiled); the build then runs offline and locked.
     if isolation.offline {
@@ -203,6 +220,24 @@ pub fn build_batch(
     ];
     if isolation.offline {
         extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
+    }
+    // The dependencies first, with a limit of their own: on a cold target directory js-sys
+    // alone can compile for longer than a submission may stay silent.
+    let mut deps = extra.clone();
+    deps.retain(|a| a != "--workspace" && a != "--keep-going");
+    deps.push(format!("--package={DEPS_PACKAGE}"));
+    let warm = run_cargo(
+        &ws,
+        &dirs.target,
+        &cargo_args(Profile::Grading, &deps),
+        isolation,
+        DEPENDENCY_SILENCE.max(dirs.timeout),
+    )?;
+    if !warm.status.is_some_and(|s| s.success()) {
+        return Err(HarnessError::Cargo(format!(
+            "could not build the submissions' dependencies:\n{}",
+            tail(&warm.stderr)
+        )));
     }
     // The limit is on silence: the batch is stopped once no member has finished for that long.
     let run = run_cargo(
@@ -442,30 +477,52 @@ fn run_cargo(
         .spawn()
         .map_err(|e| HarnessError::Cargo(format!("could not start cargo: {e}")))?;
     let stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
     let started = std::time::Instant::now();
     let last_news = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // Set while cargo waits for another cargo's lock on the target directory (tests and a
+    // grader running side by side share it): a wait is not the submission's silence.
+    let waiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let news = last_news.clone();
+    let unblocked = waiting.clone();
     let reader = std::thread::spawn(move || {
         parse_messages(BufReader::new(stdout), || {
+            unblocked.store(false, std::sync::atomic::Ordering::Relaxed);
             news.store(
                 started.elapsed().as_millis() as u64,
                 std::sync::atomic::Ordering::Relaxed,
             );
         })
     });
+    let blocked = waiting.clone();
     let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.by_ref().take(1 << 20).read_to_string(&mut s);
-        // Drain the rest so cargo never blocks on a full pipe.
-        let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-        s
+        let mut kept = String::new();
+        let mut stderr = BufReader::new(stderr);
+        let mut line = Vec::new();
+        // Keep the first MiB; drain the rest so cargo never blocks on a full pipe.
+        while stderr.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            if text.contains(LOCK_WAIT) {
+                blocked.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            if kept.len() < 1 << 20 {
+                kept.push_str(&text);
+            }
+            line.clear();
+        }
+        kept
     });
     // `limit` bounds silence, not the whole run: a batch of many members may take long, but
-    // never `limit` without one of them finishing.
+    // never `limit` without one of them finishing. Waiting for a lock is not silence, up to
+    // `LOCK_PATIENCE`.
     let silent_for = || {
         let last = Duration::from_millis(last_news.load(std::sync::atomic::Ordering::Relaxed));
-        started.elapsed().saturating_sub(last)
+        let silent = started.elapsed().saturating_sub(last);
+        if waiting.load(std::sync::atomic::Ordering::Relaxed) && silent < LOCK_PATIENCE {
+            Duration::ZERO
+        } else {
+            silent
+        }
     };
     let status = loop {
         match child
@@ -532,6 +589,31 @@ publish = false
 
 [lib]
 crate-type = ["cdylib"]
+path = "src/lib.rs"
+
+[dependencies]
+{TEMPLATE_DEPENDENCIES}course-guest = {{ path = "{guest}", features = ["grading"] }}
+
+{TEMPLATE_FEATURES}"#
+    )
+}
+
+/// The batch workspace's member that holds only the dependencies.
+const DEPS_PACKAGE: &str = "batch_dependencies";
+
+/// Same dependencies and features as a member (so cargo compiles them once for both), but a
+/// plain library: nothing to link.
+fn deps_manifest(guest: &Path) -> String {
+    let guest = guest.display().to_string().replace('\\', "/");
+    format!(
+        r#"# Written by the grader: the dependencies every submission of the batch builds with.
+[package]
+name = "{DEPS_PACKAGE}"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[lib]
 path = "src/lib.rs"
 
 [dependencies]
@@ -799,6 +881,48 @@ mod tests {
         assert_eq!(f.location.as_deref(), Some("src/lib.rs:3:5"));
         assert!(f.message.contains("cannot find value `x`"));
         assert_eq!(f.details.len(), 1);
+    }
+
+    /// Tests and graders share a target directory: a build that waits for another's lock must
+    /// not be stopped as silent.
+    #[test]
+    fn waiting_for_another_cargos_lock_is_not_silence() {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("grader-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"waits\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        let target = dir.join("target");
+        std::fs::create_dir_all(target.join("debug")).unwrap();
+        let lock = std::fs::File::create(target.join("debug/.cargo-lock")).unwrap();
+        // SAFETY: a plain syscall on a file descriptor this test owns.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(4));
+            drop(lock);
+        });
+        let limit = Duration::from_secs(1);
+        let run = run_cargo(
+            &dir,
+            &target,
+            &["build".into(), "--message-format=json".into()],
+            &Isolation::default(),
+            limit,
+        )
+        .unwrap();
+        holder.join().unwrap();
+        assert!(run.stderr.contains(LOCK_WAIT), "{}", run.stderr);
+        assert!(
+            run.status.is_some_and(|s| s.success()),
+            "stopped after {limit:?} of waiting:\n{}",
+            run.stderr
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
