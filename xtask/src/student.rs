@@ -327,8 +327,9 @@ pub fn reset(root: &Path, filter: &str, yes: bool) -> anyhow::Result<ExitCode> {
 /// serves it, with the JavaScript wasm-bindgen's glue runs for it.
 pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
     let (name, dir, slot) = if Path::new(target).join("src").is_dir() {
+        // Named as the user wrote it, not by its absolute path.
         let dir = std::fs::canonicalize(target)?;
-        (dir.display().to_string(), dir, "imports".to_owned())
+        (target.to_owned(), dir, "imports".to_owned())
     } else {
         let (all, _) = exercises(root)?;
         let exercise = course::select_one(&all, target)?;
