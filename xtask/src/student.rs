@@ -327,9 +327,11 @@ pub fn reset(root: &Path, filter: &str, yes: bool) -> anyhow::Result<ExitCode> {
 /// serves it, with the JavaScript wasm-bindgen's glue runs for it.
 pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
     let (name, dir, slot) = if Path::new(target).join("src").is_dir() {
-        // Named as the user wrote it, not by its absolute path.
+        // Named as the user wrote it, not by its absolute path; staged in a slot of its own, so
+        // two folders looked at side by side never share a staged crate.
         let dir = std::fs::canonicalize(target)?;
-        (target.to_owned(), dir, "imports".to_owned())
+        let key = grader::intake::digest([dir.to_string_lossy().as_ref()]);
+        (target.to_owned(), dir, format!("imports-{}", &key[..12]))
     } else {
         let (all, _) = exercises(root)?;
         let exercise = course::select_one(&all, target)?;
