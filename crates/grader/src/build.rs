@@ -82,7 +82,7 @@ pub fn build(
         &crate_dir.join("Cargo.toml"),
         format!(
             "{}\n{}\n[workspace]\n",
-            member_manifest(&name, &dirs.guest_crate),
+            crate_manifest(Manifest::Submission(&name), &dirs.guest_crate),
             PROFILES
         )
         .as_bytes(),
@@ -170,14 +170,14 @@ pub fn build_batch(
         let dir = ws.join("m").join(&m.id);
         write_if_changed(
             &dir.join("Cargo.toml"),
-            member_manifest(name, &dirs.guest_crate).as_bytes(),
+            crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
         )?;
         stage(&dir, &m.files)?;
     }
     // A member with the submissions' dependencies and no code of its own, built first.
     write_if_changed(
         &ws.join("deps/Cargo.toml"),
-        deps_manifest(&dirs.guest_crate).as_bytes(),
+        crate_manifest(Manifest::Dependencies, &dirs.guest_crate).as_bytes(),
     )?;
     write_if_changed(
         &ws.join("deps/src/lib.rs"),
@@ -223,13 +223,10 @@ pub fn build_batch(
     }
     // The dependencies first, with a limit of their own: on a cold target directory js-sys
     // alone can compile for longer than a submission may stay silent.
-    let mut deps = extra.clone();
-    deps.retain(|a| a != "--workspace" && a != "--keep-going");
-    deps.push(format!("--package={DEPS_PACKAGE}"));
     let warm = run_cargo(
         &ws,
         &dirs.target,
-        &cargo_args(Profile::Grading, &deps),
+        &cargo_args(Profile::Grading, &one_package(&extra, DEPS_PACKAGE)),
         isolation,
         DEPENDENCY_SILENCE.max(dirs.timeout),
     )?;
@@ -261,13 +258,10 @@ pub fn build_batch(
             })
         } else if run.status.is_none() {
             // The batch ran out of time before this member finished: alone, with its own limit.
-            let mut alone = extra.clone();
-            alone.retain(|a| a != "--workspace");
-            alone.push(format!("--package={name}"));
             let single = run_cargo(
                 &ws,
                 &dirs.target,
-                &cargo_args(Profile::Grading, &alone),
+                &cargo_args(Profile::Grading, &one_package(&extra, name)),
                 isolation,
                 dirs.timeout,
             )?;
@@ -304,6 +298,17 @@ pub fn build_batch(
         out.push(result);
     }
     Ok(out)
+}
+
+/// A batch build's arguments, narrowed from the whole workspace to one package.
+fn one_package(batch_args: &[String], package: &str) -> Vec<String> {
+    let mut args: Vec<String> = batch_args
+        .iter()
+        .filter(|a| *a != "--workspace")
+        .cloned()
+        .collect();
+    args.push(format!("--package={package}"));
+    args
 }
 
 /// A batch member's paths are relative to the batch workspace; the student knows them as
@@ -577,10 +582,34 @@ pub fn package_name(slot: &str) -> String {
 /// at the end, so the student's line numbers are unchanged.
 const LINK_GUEST: &str = "\nextern crate course_guest as _;\n";
 
-fn member_manifest(name: &str, guest: &Path) -> String {
+/// The batch workspace's member that holds only the dependencies.
+const DEPS_PACKAGE: &str = "batch_dependencies";
+
+/// A crate the grader writes a manifest for.
+enum Manifest<'a> {
+    /// A submission, by its package name: a `cdylib`, the module to grade.
+    Submission(&'a str),
+    /// A batch's dependency member: the same dependencies and features as a submission (so
+    /// cargo compiles them once for all), but a plain library with nothing to link.
+    Dependencies,
+}
+
+fn crate_manifest(kind: Manifest<'_>, guest: &Path) -> String {
+    let (name, about, crate_type) = match kind {
+        Manifest::Submission(name) => (
+            name,
+            "the student's own Cargo.toml is not used",
+            "crate-type = [\"cdylib\"]\n",
+        ),
+        Manifest::Dependencies => (
+            DEPS_PACKAGE,
+            "the dependencies every submission of the batch builds with",
+            "",
+        ),
+    };
     let guest = guest.display().to_string().replace('\\', "/");
     format!(
-        r#"# Written by the grader: the student's own Cargo.toml is not used.
+        r#"# Written by the grader: {about}.
 [package]
 name = "{name}"
 version = "0.0.0"
@@ -588,33 +617,7 @@ edition = "2021"
 publish = false
 
 [lib]
-crate-type = ["cdylib"]
-path = "src/lib.rs"
-
-[dependencies]
-{TEMPLATE_DEPENDENCIES}course-guest = {{ path = "{guest}", features = ["grading"] }}
-
-{TEMPLATE_FEATURES}"#
-    )
-}
-
-/// The batch workspace's member that holds only the dependencies.
-const DEPS_PACKAGE: &str = "batch_dependencies";
-
-/// Same dependencies and features as a member (so cargo compiles them once for both), but a
-/// plain library: nothing to link.
-fn deps_manifest(guest: &Path) -> String {
-    let guest = guest.display().to_string().replace('\\', "/");
-    format!(
-        r#"# Written by the grader: the dependencies every submission of the batch builds with.
-[package]
-name = "{DEPS_PACKAGE}"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[lib]
-path = "src/lib.rs"
+{crate_type}path = "src/lib.rs"
 
 [dependencies]
 {TEMPLATE_DEPENDENCIES}course-guest = {{ path = "{guest}", features = ["grading"] }}
