@@ -20,7 +20,8 @@
 pub mod abi {
     /// The import module every grader import lives in.
     pub const MODULE: &str = "wasm_course";
-    /// `on_alloc(ptr: i32, size: i32, align: i32)`: called after every successful allocation.
+    /// `on_alloc(ptr: i32, size: i32, align: i32)`: called after every successful allocation,
+    /// with the address the program sees (see [`placement`]).
     pub const ON_ALLOC: &str = "on_alloc";
     /// `on_dealloc(ptr: i32, size: i32, align: i32) -> i32`: called before every deallocation.
     /// The host answers 1 when the free is sound and 0 when it is a misuse (double free, unknown
@@ -35,6 +36,49 @@ pub mod abi {
     pub const INIT: &str = "__wasm_course_init";
     /// Every import of [`MODULE`], for the host's allow-list.
     pub const IMPORTS: [&str; 4] = [ON_ALLOC, ON_DEALLOC, ON_PANIC, ON_LOG];
+    /// The imports whose reports the host's memory checks rest on: only [`ACCOUNTANTS`] may
+    /// call them.
+    pub const ACCOUNTING: [&str; 2] = [ON_ALLOC, ON_DEALLOC];
+    /// The guest's allocation functions, the only ones that call [`ACCOUNTING`] imports. They
+    /// are unmangled symbols, so no other function of the linked module can carry their names
+    /// (the linker rejects a second definition), and never inlined, so their calls stay inside
+    /// them; each one reports exactly what it really does to the heap.
+    pub const ACCOUNTANTS: [&str; 3] = [ALLOC, DEALLOC, REALLOC];
+    /// `__wasm_course_alloc(size, align, zeroed) -> ptr`.
+    pub const ALLOC: &str = "__wasm_course_alloc";
+    /// `__wasm_course_dealloc(ptr, size, align)`.
+    pub const DEALLOC: &str = "__wasm_course_dealloc";
+    /// `__wasm_course_realloc(ptr, size, align, new_size) -> ptr`.
+    pub const REALLOC: &str = "__wasm_course_realloc";
+
+    /// Bytes of red zone before and after every block: the host fills them with
+    /// [`RED_ZONE_BYTE`] and checks them when the block is freed and when a scenario ends, so
+    /// a write one byte past the end (or before the start) of a block is caught.
+    pub const RED_ZONE: usize = 16;
+    /// What the host writes into red zones.
+    pub const RED_ZONE_BYTE: u8 = 0xFD;
+
+    /// Where a block asked for with alignment `align` is placed inside the system allocation
+    /// that holds it: `(lead, system_align)`. The system allocation is aligned to
+    /// `system_align` and the block starts `lead` bytes into it, so the block's address is a
+    /// multiple of `align` but never of `2 * align`: code that relies on more alignment than
+    /// it asked for fails every time, not only when the allocator happens to place it badly.
+    /// `lead` is at least [`RED_ZONE`].
+    pub const fn placement(align: usize) -> (usize, usize) {
+        let align = if align == 0 { 1 } else { align };
+        let system_align = if align * 2 > 8 { align * 2 } else { 8 };
+        // The smallest lead >= RED_ZONE that is an odd multiple of `align`.
+        let mut lead = align;
+        while lead < RED_ZONE {
+            lead += 2 * align;
+        }
+        (lead, system_align)
+    }
+
+    /// Bytes of the system allocation behind a block of `size` bytes aligned to `align`.
+    pub const fn system_size(size: usize, align: usize) -> usize {
+        placement(align).0 + size + RED_ZONE
+    }
 }
 
 /// Logs one line to the grading report, like `println!`.
@@ -70,57 +114,121 @@ mod grading {
         fn on_log(ptr: *const u8, len: usize);
     }
 
-    /// The system allocator (dlmalloc on wasm32), reporting every event to the host.
+    /// The counting allocator: every block lives inside a larger system (dlmalloc) allocation,
+    /// with red zones around it and placed no more aligned than it asked (see
+    /// [`abi::placement`](crate::abi::placement)).
     struct CountingAllocator;
+
+    fn system_layout(size: usize, align: usize) -> Option<Layout> {
+        let (_, system_align) = crate::abi::placement(align);
+        Layout::from_size_align(crate::abi::system_size(size, align), system_align).ok()
+    }
+
+    /// Allocates and reports a block. One of the [`abi::ACCOUNTANTS`](crate::abi::ACCOUNTANTS).
+    #[unsafe(no_mangle)]
+    #[inline(never)]
+    pub extern "C" fn __wasm_course_alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+        let Some(layout) = system_layout(size, align) else {
+            return core::ptr::null_mut();
+        };
+        // SAFETY: the layout has a non-zero size (it holds the red zones).
+        let base = unsafe {
+            if zeroed {
+                System.alloc_zeroed(layout)
+            } else {
+                System.alloc(layout)
+            }
+        };
+        if base.is_null() {
+            return base;
+        }
+        let ptr = base.wrapping_add(crate::abi::placement(align).0);
+        // SAFETY: a host import; it records the block and writes its red zones.
+        unsafe { on_alloc(ptr, size, align) };
+        ptr
+    }
+
+    /// Reports and frees a block; a free the host refuses never reaches the system allocator.
+    /// One of the [`abi::ACCOUNTANTS`](crate::abi::ACCOUNTANTS).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`]; the host checks it.
+    #[unsafe(no_mangle)]
+    #[inline(never)]
+    pub unsafe extern "C" fn __wasm_course_dealloc(ptr: *mut u8, size: usize, align: usize) {
+        // SAFETY: a host import; it checks the free against its shadow heap.
+        if unsafe { on_dealloc(ptr, size, align) } == 0 {
+            return;
+        }
+        if let Some(layout) = system_layout(size, align) {
+            let base = ptr.wrapping_sub(crate::abi::placement(align).0);
+            // SAFETY: the host vouched that `ptr` is a live block with this layout, so `base`
+            // is the system allocation made for it.
+            unsafe { System.dealloc(base, layout) }
+        }
+    }
+
+    /// Moves a block to a new one of `new_size` bytes. One of the
+    /// [`abi::ACCOUNTANTS`](crate::abi::ACCOUNTANTS).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`]; the host checks it.
+    #[unsafe(no_mangle)]
+    #[inline(never)]
+    pub unsafe extern "C" fn __wasm_course_realloc(
+        ptr: *mut u8,
+        size: usize,
+        align: usize,
+        new_size: usize,
+    ) -> *mut u8 {
+        // Reported as a free of the old block and an allocation of a new one: a pointer into
+        // the old block is stale afterwards, even where the address repeats.
+        // SAFETY: a host import; it checks the free against its shadow heap.
+        if unsafe { on_dealloc(ptr, size, align) } == 0 {
+            return core::ptr::null_mut();
+        }
+        let (Some(old), Some(new)) = (system_layout(size, align), system_layout(new_size, align))
+        else {
+            // SAFETY: a host import; the old block is still live.
+            unsafe { on_alloc(ptr, size, align) };
+            return core::ptr::null_mut();
+        };
+        let lead = crate::abi::placement(align).0;
+        // SAFETY: the layout has a non-zero size.
+        let base = unsafe { System.alloc(new) };
+        // SAFETY: host imports; they record the blocks.
+        unsafe {
+            if base.is_null() {
+                // The old block is still live when a reallocation fails.
+                on_alloc(ptr, size, align);
+                return base;
+            }
+            let moved = base.wrapping_add(lead);
+            on_alloc(moved, new_size, align);
+            // SAFETY: both blocks are live and distinct; the copy stays inside both.
+            core::ptr::copy_nonoverlapping(ptr, moved, size.min(new_size));
+            System.dealloc(ptr.wrapping_sub(lead), old);
+            moved
+        }
+    }
 
     unsafe impl GlobalAlloc for CountingAllocator {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: forwarded unchanged to the system allocator.
-            let ptr = unsafe { System.alloc(layout) };
-            if !ptr.is_null() {
-                // SAFETY: a host import; it only records the event.
-                unsafe { on_alloc(ptr, layout.size(), layout.align()) };
-            }
-            ptr
+            __wasm_course_alloc(layout.size(), layout.align(), false)
         }
 
         unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: forwarded unchanged to the system allocator.
-            let ptr = unsafe { System.alloc_zeroed(layout) };
-            if !ptr.is_null() {
-                // SAFETY: a host import; it only records the event.
-                unsafe { on_alloc(ptr, layout.size(), layout.align()) };
-            }
-            ptr
+            __wasm_course_alloc(layout.size(), layout.align(), true)
         }
 
         unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: a host import; it checks the free against its shadow heap.
-            if unsafe { on_dealloc(ptr, layout.size(), layout.align()) } != 0 {
-                // SAFETY: the host vouched that `ptr` is live with this layout.
-                unsafe { System.dealloc(ptr, layout) }
-            }
+            // SAFETY: forwarded; the host checks the free.
+            unsafe { __wasm_course_dealloc(ptr, layout.size(), layout.align()) }
         }
 
         unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            // A reallocation is reported as a free of the old block and an allocation of the new
-            // one: a pointer into the old block is stale afterwards even when the address repeats.
-            // SAFETY: a host import; it checks the free against its shadow heap.
-            if unsafe { on_dealloc(ptr, layout.size(), layout.align()) } == 0 {
-                return core::ptr::null_mut();
-            }
-            // SAFETY: the host vouched that `ptr` is live with this layout.
-            let new = unsafe { System.realloc(ptr, layout, new_size) };
-            // SAFETY: host imports; they only record the event.
-            unsafe {
-                if new.is_null() {
-                    // The old block is still live when a reallocation fails.
-                    on_alloc(ptr, layout.size(), layout.align());
-                } else {
-                    on_alloc(new, new_size, layout.align());
-                }
-            }
-            new
+            // SAFETY: forwarded; the host checks the free.
+            unsafe { __wasm_course_realloc(ptr, layout.size(), layout.align(), new_size) }
         }
     }
 

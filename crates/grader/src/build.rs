@@ -78,27 +78,34 @@ pub fn build(
     ensure_target()?;
     let crate_dir = dirs.staging.join(slot);
     let name = package_name(slot);
+    let root = root_package_name(slot);
     write_if_changed(
         &crate_dir.join("Cargo.toml"),
         format!(
-            "{}\n{}\n[workspace]\n",
+            "{}\n{}\n[workspace]\nmembers = [\"{ROOT_DIR}\"]\n",
             crate_manifest(Manifest::Submission(&name), &dirs.guest_crate),
             PROFILES
         )
         .as_bytes(),
     )?;
+    write_root(&crate_dir.join(ROOT_DIR), &root, &name, "..", &dirs.guest_crate)?;
     stage(&crate_dir, files)?;
     let run = run_cargo(
         &crate_dir,
         &dirs.target,
-        &cargo_args(profile, &[]),
+        &cargo_args(profile, &[format!("--package={root}")]),
         &Isolation::default(),
         dirs.timeout,
     )?;
     let Some(status) = run.status else {
         return Ok(Err(timed_out(dirs.timeout)));
     };
-    if let Some(errors) = run.messages.errors.values().next() {
+    if let Some(errors) = run
+        .messages
+        .errors
+        .get(&name)
+        .or_else(|| run.messages.errors.values().next())
+    {
         return Ok(Err(compile_failure(errors)));
     }
     if !status.success() {
@@ -107,7 +114,7 @@ pub fn build(
             tail(&run.stderr)
         )));
     }
-    let Some(wasm_path) = run.messages.artifacts.get(&name) else {
+    let Some(wasm_path) = run.messages.artifacts.get(&root) else {
         return Err(HarnessError::Cargo(
             "cargo reported no `.wasm` artifact".into(),
         ));
@@ -156,23 +163,32 @@ pub fn build_batch(
     let ws = dirs.staging.join(batch);
     let _ = std::fs::remove_dir_all(ws.join("m"));
     let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+    let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
     let mut manifest = String::from(
         "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
     );
     manifest.push_str("  \"deps\",\n");
     for m in members {
-        manifest.push_str(&format!("  \"m/{}\",\n", m.id));
+        manifest.push_str(&format!("  \"m/{}\",\n  \"{ROOT_DIR}/{}\",\n", m.id, m.id));
     }
     manifest.push_str("]\n");
     manifest.push_str(PROFILES);
     write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
-    for (m, name) in members.iter().zip(&names) {
+    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
         let dir = ws.join("m").join(&m.id);
         write_if_changed(
             &dir.join("Cargo.toml"),
             crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
         )?;
         stage(&dir, &m.files)?;
+        let student = format!("../../m/{}", m.id);
+        write_root(
+            &ws.join(ROOT_DIR).join(&m.id),
+            root,
+            name,
+            &student,
+            &dirs.guest_crate,
+        )?;
     }
     // A member with the submissions' dependencies and no code of its own, built first.
     write_if_changed(
@@ -245,11 +261,18 @@ pub fn build_batch(
         dirs.timeout,
     )?;
     let mut out = Vec::new();
-    for (m, name) in members.iter().zip(&names) {
+    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
         let prefix = format!("m/{}/", m.id);
-        let result = if let Some(errors) = run.messages.errors.get(name) {
-            Err(unprefixed(compile_failure(errors), &prefix))
-        } else if let Some(path) = run.messages.artifacts.get(name) {
+        let errors = |messages: &Messages| {
+            messages
+                .errors
+                .get(name)
+                .or_else(|| messages.errors.get(root))
+                .cloned()
+        };
+        let result = if let Some(errors) = errors(&run.messages) {
+            Err(unprefixed(compile_failure(&errors), &prefix))
+        } else if let Some(path) = run.messages.artifacts.get(root) {
             let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
             Ok(Built {
                 wasm,
@@ -261,17 +284,17 @@ pub fn build_batch(
             let single = run_cargo(
                 &ws,
                 &dirs.target,
-                &cargo_args(Profile::Grading, &one_package(&extra, name)),
+                &cargo_args(Profile::Grading, &one_package(&extra, root)),
                 isolation,
                 dirs.timeout,
             )?;
             match (
                 single.status,
-                single.messages.errors.get(name),
-                single.messages.artifacts.get(name),
+                errors(&single.messages),
+                single.messages.artifacts.get(root),
             ) {
                 (None, _, _) => Err(timed_out(dirs.timeout)),
-                (_, Some(errors), _) => Err(unprefixed(compile_failure(errors), &prefix)),
+                (_, Some(errors), _) => Err(unprefixed(compile_failure(&errors), &prefix)),
                 (_, None, Some(path)) => {
                     let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
                     Ok(Built {
@@ -578,9 +601,56 @@ pub fn package_name(slot: &str) -> String {
     format!("submission_{clean}")
 }
 
-/// The line appended to the student's `lib.rs` so the guest support crate is linked in. It goes
-/// at the end, so the student's line numbers are unchanged.
-const LINK_GUEST: &str = "\nextern crate course_guest as _;\n";
+/// The package name of a slot's root crate: the `cdylib` the grader writes, which links the
+/// student's crate and the guest support crate.
+pub fn root_package_name(slot: &str) -> String {
+    package_name(slot).replacen("submission_", "graded_", 1)
+}
+
+/// Where a slot's (or a batch's) root crates live, beside the student's sources.
+const ROOT_DIR: &str = "link";
+
+/// Writes a root crate: the module the grader grades is this `cdylib`, whose only code links
+/// the student's crate (a plain library) and the guest support crate. Nothing in the
+/// student's text can unlink or replace the support crate: it is not in the student's crate.
+fn write_root(
+    dir: &Path,
+    name: &str,
+    student: &str,
+    student_path: &str,
+    guest: &Path,
+) -> Result<(), HarnessError> {
+    let guest = guest.display().to_string().replace('\\', "/");
+    write_if_changed(
+        &dir.join("Cargo.toml"),
+        format!(
+            r#"# Written by the grader: the module it grades links the student's crate and its own.
+[package]
+name = "{name}"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+path = "lib.rs"
+
+[dependencies]
+{student} = {{ path = "{student_path}" }}
+course-guest = {{ path = "{guest}", features = ["grading"] }}
+"#
+        )
+        .as_bytes(),
+    )?;
+    write_if_changed(
+        &dir.join("lib.rs"),
+        format!(
+            "//! Written by the grader: links the student's crate and the grader's support crate.\n\
+             extern crate course_guest as _;\nextern crate {student} as _;\n"
+        )
+        .as_bytes(),
+    )
+}
 
 /// The batch workspace's member that holds only the dependencies.
 const DEPS_PACKAGE: &str = "batch_dependencies";
@@ -599,7 +669,7 @@ fn crate_manifest(kind: Manifest<'_>, guest: &Path) -> String {
         Manifest::Submission(name) => (
             name,
             "the student's own Cargo.toml is not used",
-            "crate-type = [\"cdylib\"]\n",
+            "crate-type = [\"rlib\"]\n",
         ),
         Manifest::Dependencies => (
             DEPS_PACKAGE,
@@ -666,11 +736,7 @@ fn stage(crate_dir: &Path, files: &[(PathBuf, String)]) -> Result<(), HarnessErr
     std::fs::create_dir_all(&staged_src).map_err(|e| HarnessError::io(&staged_src, e))?;
     let mut keep = std::collections::BTreeSet::new();
     for (rel, content) in files {
-        let mut content = content.clone().into_bytes();
-        if rel == Path::new("lib.rs") {
-            content.extend_from_slice(LINK_GUEST.as_bytes());
-        }
-        write_if_changed(&staged_src.join(rel), &content)?;
+        write_if_changed(&staged_src.join(rel), content.as_bytes())?;
         keep.insert(rel.clone());
     }
     let mut staged = Vec::new();
