@@ -4,7 +4,7 @@
 use wasmtime::{ExternType, Module, ValType};
 
 use crate::abi::{self, Signature};
-use crate::heap::{Block, Misuse, Site};
+use crate::heap::{Block, Misuse, Overflow, Site};
 use crate::report::{CheckResult, Failure, ScenarioReport, StepLine, Verdict};
 use crate::run::{Fault, Problem, RunRecord, value_type_name};
 use crate::spec::{Exports, MemoryCheck, Scenario};
@@ -276,7 +276,8 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
                 MemoryCheck::Alignment => alignment(record),
                 MemoryCheck::UseAfterFree => pointers(record),
                 MemoryCheck::Growth => growth(record, scenario.max_growth_pages),
-                MemoryCheck::Leaks if stopped => {
+                MemoryCheck::Overflow => overflow(record),
+                MemoryCheck::Leaks if stopped && record.leaked.is_none() => {
                     CheckResult::skipped("leaks", "the scenario stopped before its end")
                 }
                 MemoryCheck::Leaks => leaks(record),
@@ -284,7 +285,7 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         };
         checks.push(result);
     }
-    let passed = checks.iter().all(|c| c.failure().is_none());
+    let passed = checks.iter().all(CheckResult::passed);
     ScenarioReport {
         name: scenario.name.clone(),
         hidden: scenario.hidden,
@@ -346,6 +347,38 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                 Verdict::WrongResult,
                 format!("`{}` returned a string that is not UTF-8", step.text),
             ),
+            Some(Problem::Allocated {
+                allowed,
+                count,
+                bytes,
+                first,
+            }) => {
+                let mut f = Failure::new(
+                    Verdict::UnexpectedAllocation,
+                    if *allowed == 0 {
+                        format!(
+                            "`{}` allocated {} ({bytes} bytes), but this call must not allocate",
+                            step.text,
+                            plural(*count, "block")
+                        )
+                    } else {
+                        format!(
+                            "`{}` allocated {} ({bytes} bytes); this call may allocate at most {}",
+                            step.text,
+                            plural(*count, "block"),
+                            plural(*allowed, "block")
+                        )
+                    },
+                )
+                .hint("keep the buffers this call needs in the struct and reuse them (`clear()` keeps the capacity); avoid `Vec::new()`, `collect()`, `to_vec()`, `format!` and `clone()` on this path");
+                if let Some(site) = site_text(&first.site) {
+                    f = f.detail(format!("the first allocation over the budget: {} bytes {site}", first.size));
+                }
+                if let Some(loc) = &first.site.location {
+                    return CheckResult::fail("behaviour", f.at(loc.clone()));
+                }
+                f
+            }
             _ => continue,
         };
         return CheckResult::fail("behaviour", failure.at(step_ref(record, i)));
@@ -457,6 +490,11 @@ pub fn allocator(record: &RunRecord) -> CheckResult {
             format!("freed {size} bytes at {ptr:#x}, which the allocator never handed out"),
         )
         .hint("only free a pointer exactly as the allocator returned it, with the same layout"),
+        Misuse::ZeroSize { ptr, align } => Failure::new(
+            Verdict::ZeroSizeAllocation,
+            format!("asked the allocator for 0 bytes (aligned to {align}); it returned {ptr:#x}"),
+        )
+        .hint("`GlobalAlloc::alloc` with a zero-size layout is undefined behaviour: for an empty buffer use a dangling pointer (`NonNull::dangling()`, as `Vec::new()` does) and never allocate or free it"),
         Misuse::LayoutMismatch { ptr, allocated, freed } => Failure::new(
             Verdict::LayoutMismatch,
             format!(
@@ -548,6 +586,29 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
                 ),
             )
             .hint("this call must not grow memory: allocate what it needs once, up front, so a view JavaScript keeps stays valid"),
+            Some(Problem::ViewPastBlock { view, ptr, bytes, block }) => Failure::new(
+                Verdict::ViewOutOfBounds,
+                format!(
+                    "view `{view}` covers {bytes} bytes from {ptr:#x}, but the block there ({} bytes at {:#x}, allocated {}) ends {}",
+                    block.size,
+                    block.ptr,
+                    describe_block(record, block),
+                    if *ptr < block.ptr {
+                        format!("after it starts: the view begins {} bytes before the block", block.ptr - ptr)
+                    } else {
+                        format!("{} bytes into it", u64::from(block.ptr) + u64::from(block.size) - u64::from(*ptr))
+                    }
+                ),
+            )
+            .hint("a view must lie inside one allocation: return the pointer and the length of the same buffer (`v.as_ptr()`, `v.len()`), and count the length in elements, not bytes"),
+            Some(Problem::DanglingStack { view, ptr }) => Failure::new(
+                Verdict::DanglingStackPointer,
+                match view {
+                    Some(view) => format!("view `{view}` at {ptr:#x} points into the stack, into a frame that has already returned"),
+                    None => format!("`{}` returned {ptr:#x}, a pointer into its own stack frame, which is gone once it returns", step.text),
+                },
+            )
+            .hint("a local array or variable lives only until its function returns: keep the data in a `Vec` or a `Box` the caller owns (or in the struct), and return a pointer into that"),
             Some(Problem::ViewOutOfBounds { ptr, bytes, memory }) => Failure::new(
                 Verdict::ViewOutOfBounds,
                 format!("a view of {bytes} bytes at {ptr:#x} reaches past the end of memory ({memory} bytes)"),
@@ -598,7 +659,29 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     let Some(leaked) = &record.leaked else {
         return CheckResult::skipped("leaks", "the scenario stopped early");
     };
+    if leaked.is_empty() && !record.untracked.is_empty() {
+        let bytes: u64 = record.untracked.iter().map(|c| u64::from(c.usable)).sum();
+        let mut f = Failure::new(
+            Verdict::Leak,
+            format!(
+                "{} (about {bytes} bytes) taken from the allocator directly, around the global allocator, {} never freed",
+                plural(record.untracked.len(), "block"),
+                if record.untracked.len() == 1 { "was" } else { "were" }
+            ),
+        )
+        .hint("memory from `std::alloc::System` (or any allocator called directly) is yours to free with the same allocator and layout; prefer `Vec`, `Box` and the global allocator, which free on drop");
+        for c in record.untracked.iter().take(5) {
+            f = f.detail(format!("- a block at {:#x} ({} usable bytes)", c.mem, c.usable));
+        }
+        return CheckResult::fail("leaks", f);
+    }
     if leaked.is_empty() {
+        if let Some(why) = &record.heap_unreadable {
+            return CheckResult::skipped(
+                "leaks",
+                format!("memory taken around the global allocator could not be counted: {why}"),
+            );
+        }
         return CheckResult::pass("leaks");
     }
     let bytes: u64 = leaked.iter().map(|b| u64::from(b.size)).sum();
@@ -636,6 +719,50 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
         f = f.detail(format!("- … and {} more places", grouped.len() - SHOWN));
     }
     CheckResult::fail("leaks", f)
+}
+
+/// Red zones: a write past the end (or before the start) of a block.
+pub fn overflow(record: &RunRecord) -> CheckResult {
+    let Some(Overflow {
+        block,
+        offset,
+        found_in,
+        on_free,
+    }) = record.overflows.first()
+    else {
+        return CheckResult::pass("overflow");
+    };
+    let place = if *offset >= i64::from(block.size) {
+        let past = *offset - i64::from(block.size);
+        if past == 0 {
+            "the byte just past its end".to_owned()
+        } else {
+            format!("{} past its end", plural(past as u64 + 1, "byte"))
+        }
+    } else {
+        format!("{} before its start", plural(offset.unsigned_abs(), "byte"))
+    };
+    let found = if *on_free {
+        format!("found when it was freed, during {}", when(record, *found_in))
+    } else {
+        "found at the end of the scenario".to_owned()
+    };
+    let mut f = Failure::new(
+        Verdict::HeapOverflow,
+        format!(
+            "wrote outside the {}-byte block at {:#x}: {place} was changed ({found})",
+            block.size, block.ptr
+        ),
+    )
+    .detail(format!("the block was allocated {}", describe_block(record, block)))
+    .hint("a write through a raw pointer or `set_len` went past the buffer's capacity: index in elements up to `len` (not bytes, not `len + 1`), and reserve before writing past the end");
+    if let Some(loc) = &block.site.location {
+        f = f.at(loc.clone());
+    }
+    if record.overflows.len() > 1 {
+        f = f.detail(format!("and {} more", plural(record.overflows.len() - 1, "damaged block")));
+    }
+    CheckResult::fail("overflow", f)
 }
 
 fn describe_block(record: &RunRecord, b: &Block) -> String {

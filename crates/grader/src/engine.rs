@@ -41,6 +41,15 @@ impl Default for Limits {
 /// Native stack of the thread guest code runs on; larger than any wasm stack it may use.
 pub const GUEST_THREAD_STACK: usize = 64 << 20;
 
+/// One `memory.grow` that succeeded: pages `[from, to)` were added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrowEvent {
+    pub from: u64,
+    pub to: u64,
+    /// Grown by a `grow` step of the scenario rather than by the guest.
+    pub by_host: bool,
+}
+
 /// What the limiter saw of memory growth during a scenario.
 #[derive(Debug, Default, Clone)]
 pub struct Growth {
@@ -50,6 +59,8 @@ pub struct Growth {
     pub host_pages: u64,
     /// A growth the limiter refused: (pages before, pages requested in total).
     pub denied: Option<(u64, u64)>,
+    /// Every growth, in order.
+    pub events: Vec<GrowEvent>,
 }
 
 /// The store's resource limiter: a memory cap that records, rather than traps on, a refusal.
@@ -75,6 +86,11 @@ impl ResourceLimiter for Limiter {
             return Ok(false);
         }
         let pages = ((desired - current) / PAGE) as u64;
+        self.growth.events.push(GrowEvent {
+            from: (current / PAGE) as u64,
+            to: (desired / PAGE) as u64,
+            by_host: self.growth.host_growing,
+        });
         if self.growth.host_growing {
             self.growth.host_pages += pages;
         } else {

@@ -14,7 +14,9 @@
 //! exercise's scenarios), is at fault.
 
 pub mod abi;
+pub mod accounting;
 pub mod bindgen;
+pub mod dlmalloc;
 pub mod build;
 pub mod check;
 pub mod engine;
@@ -128,6 +130,33 @@ struct Loaded {
     layout: Option<memmap::Layout>,
     /// The JavaScript glue's imports, which the grader's shims run.
     glue: js::Glue,
+    /// Whether the module's allocation reports can be trusted.
+    accounting: accounting::Accounting,
+    facts: run::ModuleFacts,
+}
+
+/// What the checks need to know of a module before it runs: wasm-bindgen's runtime allocator
+/// (by function index) and where the stack lies.
+fn module_facts(wasm: &[u8], layout: Option<&memmap::Layout>) -> (accounting::Verified, run::ModuleFacts) {
+    let verified = accounting::verify(wasm);
+    let stack = layout.and_then(|l| {
+        let high = l.stack_pointer?;
+        // The stack grows down from its pointer to the end of whatever static data lies below.
+        let low = l
+            .segments
+            .iter()
+            .map(|s| s.start.saturating_add(s.len))
+            .chain(l.data_end)
+            .filter(|end| *end <= high)
+            .max()
+            .unwrap_or(0);
+        Some((low, high))
+    });
+    let facts = run::ModuleFacts {
+        runtime_alloc: verified.runtime_alloc,
+        stack,
+    };
+    (verified, facts)
 }
 
 impl Grader {
@@ -194,6 +223,9 @@ impl Grader {
             exports = check::exports(&loaded.module, &spec.exports, &processed.typescript);
         }
         report.preflight.push(exports);
+        if let Some(check) = accounting_check(&loaded.accounting, spec) {
+            report.preflight.push(check);
+        }
         timings.checks += t.elapsed();
         if report.preflight.iter().any(|c| c.failure().is_some()) {
             report.timings = timings;
@@ -304,9 +336,40 @@ impl Grader {
                 spec,
                 scenario,
                 SiteCapture::Names,
+                loaded.facts,
             )?;
+            if record.fault_expected
+                && let Some((Some(at), _)) = record.fault
+            {
+                // The expected fault ended the instance: memory is judged as of the last
+                // step that completed, by running the scenario again up to it.
+                let mut before = scenario.clone();
+                before.steps.truncate(at);
+                let again = self.run_one(
+                    &loaded.module,
+                    &loaded.glue,
+                    Detail::Names,
+                    spec,
+                    &before,
+                    SiteCapture::Names,
+                    loaded.facts,
+                )?;
+                if again.fault.is_none() {
+                    record.leaked = again.leaked;
+                    record.untracked = again.untracked;
+                    record.heap_unreadable = again.heap_unreadable;
+                    record.overflows.extend(again.overflows);
+                    record.live = again.live;
+                }
+            }
             timings.run += t.elapsed();
-            if record.leaked.as_ref().is_some_and(|l| !l.is_empty()) {
+            let wants_lines = record.leaked.as_ref().is_some_and(|l| !l.is_empty())
+                || !record.overflows.is_empty()
+                || record
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.problem, Some(run::Problem::Allocated { .. })));
+            if wants_lines {
                 let t = Instant::now();
                 let lines = lines.get_or_init(|| self.lines_module(loaded));
                 self.locate_leaks(lines.as_ref(), spec, scenario, &mut record);
@@ -323,6 +386,7 @@ impl Grader {
         Ok(out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_one(
         &self,
         module: &wasmtime::Module,
@@ -331,6 +395,7 @@ impl Grader {
         spec: &Spec,
         scenario: &Scenario,
         capture: SiteCapture,
+        facts: run::ModuleFacts,
     ) -> Result<RunRecord, HarnessError> {
         let seed = self
             .seed
@@ -344,6 +409,7 @@ impl Grader {
             scenario,
             capture,
             run::Shims { glue, seed },
+            facts,
         )
         .map_err(|source| HarnessError::Scenario {
             scenario: scenario.name.clone(),
@@ -353,17 +419,21 @@ impl Grader {
 
     /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
     /// names start with); built once per grade, and only when a scenario leaks.
-    fn lines_module(&self, loaded: &Loaded) -> Option<(wasmtime::Module, String, js::Glue)> {
+    fn lines_module(&self, loaded: &Loaded) -> Option<LinesModule> {
         let (slot, files) = loaded.source.as_ref()?;
         let built = build::build(&self.dirs, slot, files, build::Profile::Lines)
             .ok()?
             .ok()?;
         let processed = bindgen::process(&built.wasm, true, false).ok()?;
         let module = self.sandbox.module(&processed.wasm, Detail::Lines).ok()?;
+        let layout = memmap::Layout::parse(&processed.wasm)
+            .map(|l| l.or(memmap::Layout::parse(&built.wasm)));
+        let (_, facts) = module_facts(&processed.wasm, layout.as_ref());
         Some((
             module,
             built.source_root.display().to_string().replace('\\', "/"),
             js::Glue::parse(&processed.js),
+            facts,
         ))
     }
 
@@ -372,14 +442,16 @@ impl Grader {
     /// same, so allocation ids repeat), and copies the source locations found onto the record.
     fn locate_leaks(
         &self,
-        lines: Option<&(wasmtime::Module, String, js::Glue)>,
+        lines: Option<&LinesModule>,
         spec: &Spec,
         scenario: &Scenario,
         record: &mut RunRecord,
     ) {
-        let (Some((module, root, glue)), Some(leaked)) = (lines, record.leaked.as_mut()) else {
+        let Some((module, root, glue, facts)) = lines else {
             return;
         };
+        let mut empty = Vec::new();
+        let leaked = record.leaked.as_mut().unwrap_or(&mut empty);
         // The first block of each allocating function and step first, then the next ones, so
         // every group the report lists gets a line however many blocks one loop leaked.
         let mut groups = BTreeSet::new();
@@ -387,6 +459,17 @@ impl Grader {
             .iter()
             .filter(|b| groups.insert((b.site.function.clone(), b.step)));
         let mut ids = BTreeSet::new();
+        // Overflowed blocks and the first allocation over a step's budget are located too.
+        let others: Vec<u64> = record
+            .overflows
+            .iter()
+            .map(|o| o.block.id)
+            .chain(record.steps.iter().filter_map(|s| match &s.problem {
+                Some(run::Problem::Allocated { first, .. }) => Some(first.id),
+                _ => None,
+            }))
+            .collect();
+        ids.extend(others.iter().take(4));
         for block in firsts.chain(leaked.iter()) {
             if ids.len() == 16 {
                 break;
@@ -397,9 +480,36 @@ impl Grader {
             ids: ids.clone(),
             source_root: Some(root.clone()),
         };
-        let Ok(again) = self.run_one(module, glue, Detail::Lines, spec, scenario, capture) else {
+        let Ok(again) = self.run_one(module, glue, Detail::Lines, spec, scenario, capture, *facts)
+        else {
             return;
         };
+        // Where the overflowed blocks and over-budget allocations were made.
+        let traced_site = |id: u64| {
+            again
+                .overflows
+                .iter()
+                .map(|o| &o.block)
+                .chain(again.live.iter())
+                .chain(again.steps.iter().filter_map(|s| match &s.problem {
+                    Some(run::Problem::Allocated { first, .. }) => Some(first),
+                    _ => None,
+                }))
+                .find(|b| b.id == id)
+                .map(|b| b.site.clone())
+        };
+        for o in &mut record.overflows {
+            if let Some(site) = traced_site(o.block.id) {
+                o.block.site.location = site.location.or(o.block.site.location.take());
+            }
+        }
+        for s in &mut record.steps {
+            if let Some(run::Problem::Allocated { first, .. }) = &mut s.problem
+                && let Some(site) = traced_site(first.id)
+            {
+                first.site.location = site.location.or(first.site.location.take());
+            }
+        }
         let Some(again_leaked) = again.leaked else {
             return;
         };
@@ -545,13 +655,63 @@ impl Grader {
         // wasm-bindgen drops the `__heap_base` and `__data_end` exports rustc's module has.
         let layout = memmap::Layout::parse(&processed)
             .map(|l| l.or(raw.then(|| memmap::Layout::parse(&wasm)).flatten()));
+        let binary = if is_binary {
+            processed.clone()
+        } else {
+            std::fs::read_to_string(match submission {
+                Submission::Module(path) => path,
+                _ => unreachable!("only a module file can be text"),
+            })
+            .ok()
+            .and_then(|text| wat::parse_str(text).ok())
+            .unwrap_or_default()
+        };
+        let (verified, facts) = module_facts(&binary, layout.as_ref());
         Ok(Ok(Loaded {
             module,
             raw: raw.then_some(wasm),
             source,
             layout,
             glue,
+            accounting: verified.accounting,
+            facts,
         }))
+    }
+}
+
+/// The module built with line tables, its staged crate's path, its glue and facts.
+type LinesModule = (wasmtime::Module, String, js::Glue, run::ModuleFacts);
+
+/// The preflight check on the module's allocation reports: forged reports always fail;
+/// a module that does not report its allocations fails when a scenario needs them.
+fn accounting_check(accounting: &accounting::Accounting, spec: &Spec) -> Option<CheckResult> {
+    use spec::MemoryCheck;
+    match accounting {
+        accounting::Accounting::Tracked => None,
+        accounting::Accounting::Forged { function, how } => Some(CheckResult::fail(
+            "accounting",
+            Failure::new(
+                Verdict::ForgedAccounting,
+                format!("`{function}` {how}: only the grader's allocator may report allocations to the grader"),
+            )
+            .hint("allocate with `Vec`, `Box` or `std::alloc::alloc` and free the same way; never import the grader's `wasm_course` functions yourself"),
+        )),
+        accounting::Accounting::Untracked(why) => {
+            let needed = spec
+                .scenarios
+                .iter()
+                .any(|s| s.checks(MemoryCheck::Leaks) || s.checks(MemoryCheck::Allocator));
+            needed.then(|| {
+                CheckResult::fail(
+                    "accounting",
+                    Failure::new(
+                        Verdict::UntrackedMemory,
+                        format!("the grader cannot account for this module's memory: {why}"),
+                    )
+                    .hint("grade the crate itself (`cargo xtask grade`), so the grader builds it with its allocator"),
+                )
+            })
+        }
     }
 }
 

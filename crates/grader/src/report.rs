@@ -39,6 +39,13 @@ pub enum Verdict {
     StaleView,
     ViewOutOfBounds,
     ResultOutOfBounds,
+    ForgedAccounting,
+    UntrackedMemory,
+    HeapOverflow,
+    DanglingStackPointer,
+    UnexpectedAllocation,
+    ZeroSizeAllocation,
+    NotRun,
 }
 
 impl Verdict {
@@ -75,10 +82,17 @@ impl Verdict {
             Verdict::StaleView => "stale-view",
             Verdict::ViewOutOfBounds => "view-out-of-bounds",
             Verdict::ResultOutOfBounds => "result-out-of-bounds",
+            Verdict::ForgedAccounting => "forged-accounting",
+            Verdict::UntrackedMemory => "untracked-memory",
+            Verdict::HeapOverflow => "heap-overflow",
+            Verdict::DanglingStackPointer => "dangling-stack-pointer",
+            Verdict::UnexpectedAllocation => "unexpected-allocation",
+            Verdict::ZeroSizeAllocation => "zero-size-allocation",
+            Verdict::NotRun => "not-run",
         }
     }
 
-    pub const ALL: [Verdict; 30] = [
+    pub const ALL: [Verdict; 37] = [
         Verdict::Pass,
         Verdict::Refused,
         Verdict::CompileError,
@@ -109,6 +123,13 @@ impl Verdict {
         Verdict::StaleView,
         Verdict::ViewOutOfBounds,
         Verdict::ResultOutOfBounds,
+        Verdict::ForgedAccounting,
+        Verdict::UntrackedMemory,
+        Verdict::HeapOverflow,
+        Verdict::DanglingStackPointer,
+        Verdict::UnexpectedAllocation,
+        Verdict::ZeroSizeAllocation,
+        Verdict::NotRun,
     ];
 
     pub fn from_name(name: &str) -> Option<Verdict> {
@@ -165,7 +186,8 @@ impl Failure {
 pub enum Status {
     Pass,
     Fail(Failure),
-    /// The check could not be made, and why (e.g. the scenario stopped early).
+    /// The check could not be made, and why (e.g. the scenario stopped early). A check that
+    /// did not run is never a pass: the scenario earns nothing.
     Skipped {
         reason: String,
     },
@@ -195,13 +217,17 @@ impl CheckResult {
         }
     }
 
+    /// A check that could not run. It is a failure with the `not-run` verdict, so that no
+    /// rendering (terminal, JSON, Gradescope, Exercism, JUnit, gradebook) can count it a pass.
     pub fn skipped(check: &'static str, reason: impl Into<String>) -> CheckResult {
-        CheckResult {
-            check: check.to_owned(),
-            status: Status::Skipped {
-                reason: reason.into(),
-            },
-        }
+        CheckResult::fail(
+            check,
+            Failure::new(
+                Verdict::NotRun,
+                format!("could not be checked: {}", reason.into()),
+            )
+            .hint("a check that did not run earns nothing; fix what stopped it and grade again"),
+        )
     }
 
     pub fn failure(&self) -> Option<&Failure> {
@@ -209,6 +235,11 @@ impl CheckResult {
             Status::Fail(f) => Some(f),
             _ => None,
         }
+    }
+
+    /// Whether the check ran and passed.
+    pub fn passed(&self) -> bool {
+        matches!(self.status, Status::Pass)
     }
 }
 
@@ -243,8 +274,9 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
+    /// Every check ran and passed: a check that could not run is not a pass.
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.failure().is_none())
+        self.checks.iter().all(CheckResult::passed)
     }
 }
 
@@ -300,13 +332,29 @@ impl Report {
             .filter_map(CheckResult::failure)
     }
 
-    /// The first failure's verdict, or `Pass`.
+    /// The first failure's verdict; `NotRun` when nothing failed but a check could not run;
+    /// `Pass` when every check ran and passed.
     pub fn verdict(&self) -> Verdict {
-        self.failures().next().map_or(Verdict::Pass, |f| f.verdict)
+        match self.failures().next() {
+            Some(f) => f.verdict,
+            None if self.not_run().next().is_some() => Verdict::NotRun,
+            None => Verdict::Pass,
+        }
+    }
+
+    /// Checks that could not run, with why.
+    pub fn not_run(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.preflight
+            .iter()
+            .chain(self.scenarios.iter().flat_map(|s| &s.checks))
+            .filter_map(|c| match &c.status {
+                Status::Skipped { reason } => Some((c.check.as_str(), reason.as_str())),
+                _ => None,
+            })
     }
 
     pub fn passed(&self) -> bool {
-        self.failures().next().is_none() && !self.scenarios.is_empty()
+        self.verdict() == Verdict::Pass && !self.scenarios.is_empty()
     }
 
     pub fn percent(&self) -> f64 {
@@ -469,8 +517,11 @@ fn render_check(out: &mut String, p: &Paint, check: &CheckResult, indent: &str) 
             let _ = writeln!(
                 out,
                 "{indent}{} {}",
-                p.dim("-"),
-                p.dim(&format!("{}: not checked, {reason}", check.check))
+                p.yellow("?"),
+                p.yellow(&format!(
+                    "{}: not checked, {reason}; a check that did not run earns nothing",
+                    check.check
+                ))
             );
         }
         Status::Fail(f) => {

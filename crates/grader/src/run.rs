@@ -16,7 +16,8 @@ use wasmtime::{
 
 use crate::abi::{self, Elem, Int, Receiver, Signature, Ty};
 use crate::engine::{Detail, Growth, Limiter, Sandbox};
-use crate::heap::{Block, MisalignedAlloc, MisuseEvent, ShadowHeap, Site};
+use crate::dlmalloc::{self, Chunk};
+use crate::heap::{Block, MisalignedAlloc, MisuseEvent, Overflow, Region, ShadowHeap, Site};
 use crate::js::{self, JsVal};
 use crate::spec::{Call, Expect, Exports, Scenario, Step, Value};
 
@@ -82,6 +83,27 @@ pub enum Problem {
     },
     /// A returned `(ptr, len)` that lies outside memory.
     ResultOutOfBounds { ptr: u32, bytes: u64 },
+    /// A view that starts or ends inside a live block but does not fit in it.
+    ViewPastBlock {
+        view: String,
+        ptr: u32,
+        bytes: u64,
+        block: Block,
+    },
+    /// A view, or a returned pointer, into the stack: the frame it pointed into has returned.
+    DanglingStack {
+        /// The view's name, or `None` for a returned pointer.
+        view: Option<String>,
+        ptr: u32,
+    },
+    /// The call allocated more than the step allows.
+    Allocated {
+        allowed: u32,
+        count: usize,
+        bytes: u64,
+        /// The first allocation over the budget.
+        first: Block,
+    },
     /// A returned string that is not UTF-8.
     NotUtf8,
 }
@@ -124,6 +146,13 @@ pub struct RunRecord {
     pub host_grown: Vec<(u64, u64)>,
     /// The seed `Math.random` drew from, when the module called it.
     pub seed: Option<u64>,
+    /// Blocks whose red zones were written.
+    pub overflows: Vec<Overflow>,
+    /// Blocks dlmalloc still holds that the global allocator never reported (memory from
+    /// `std::alloc::System`, or a reported free that never happened), when the run ended.
+    pub untracked: Vec<Chunk>,
+    /// Why the real allocator's heap could not be read at the end, if it could not.
+    pub heap_unreadable: Option<String>,
 }
 
 /// A scenario that does not fit the exports: the scenario's author must fix it.
@@ -172,6 +201,12 @@ struct Host {
     runtime_blocks: BTreeSet<u64>,
     host_grown: Vec<(u64, u64)>,
     js: JsHost,
+    overflows: Vec<Overflow>,
+    /// Set while the student's export runs (not while the host lowers or lifts values).
+    in_call: bool,
+    /// Allocations made during the current call: (id, bytes).
+    call_allocs: Vec<(u64, u32)>,
+    facts: ModuleFacts,
 }
 
 /// What the JavaScript shims keep between calls: the virtual clock's start, the seeded
@@ -205,6 +240,16 @@ pub struct Shims<'a> {
     pub seed: u64,
 }
 
+/// What the grader read from the module before running it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModuleFacts {
+    /// The function wasm-bindgen's runtime allocates its externref free list in: what it
+    /// allocates lives as long as the instance and is never the student's leak.
+    pub runtime_alloc: Option<u32>,
+    /// The shadow stack, `[low, high)`: after a call returns, nothing there is the caller's.
+    pub stack: Option<(u32, u32)>,
+}
+
 fn limiter(host: &mut Host) -> &mut Limiter {
     &mut host.limiter
 }
@@ -218,8 +263,13 @@ pub fn run(
     scenario: &Scenario,
     capture: SiteCapture,
     shims: Shims<'_>,
+    facts: ModuleFacts,
 ) -> Result<RunRecord, ScenarioError> {
     let host = Host {
+        overflows: Vec::new(),
+        in_call: false,
+        call_allocs: Vec::new(),
+        facts,
         limiter: sandbox.limiter(),
         heap: ShadowHeap::default(),
         step: None,
@@ -254,13 +304,10 @@ pub fn run(
         }
     };
     record.tracked = runner.tracked;
-    record.pages_before = runner.pages(&store);
-    // Creating the memory counts as growth from zero pages: only what follows is the scenario's.
-    let growth = &mut store.data_mut().limiter.growth;
-    growth.guest_pages = 0;
-    growth.host_pages = 0;
-    let baseline = store.data().heap.live_ids();
-    let mut pages_seen = record.pages_before;
+    // Growth counts from the memory the module declares: what its start function grows or
+    // allocates is the scenario's too.
+    record.pages_before = runner.memory.ty(&store).minimum();
+    let mut pages_seen = runner.pages(&store);
     for (i, step) in scenario.steps.iter().enumerate() {
         store.data_mut().step = Some(i);
         match runner.step(&mut store, exports, step, i)? {
@@ -328,13 +375,85 @@ pub fn run(
             .data()
             .heap
             .live()
-            .filter(|b| !baseline.contains(&b.id) && !store.data().runtime_blocks.contains(&b.id))
+            .filter(|b| !store.data().runtime_blocks.contains(&b.id))
             .cloned()
             .collect::<Vec<_>>()
     });
+    if record.fault.is_none() {
+        // Red zones of what is still live, and what the real allocator holds.
+        let live: Vec<Block> = store.data().heap.live().cloned().collect();
+        for block in live {
+            if let Some(offset) = damaged_red_zone(runner.memory.data(&store), &block) {
+                store.data_mut().overflows.push(Overflow {
+                    block,
+                    offset,
+                    found_in: None,
+                    on_free: false,
+                });
+            }
+        }
+        match untracked_chunks(&store, &runner.memory) {
+            Ok(chunks) => record.untracked = chunks,
+            Err(why) => record.heap_unreadable = Some(why),
+        }
+    }
     finish(&mut record, &mut store, scenario.fuel, Some(&runner));
     record.leaked = leaked;
     Ok(record)
+}
+
+/// The first byte of a block's red zones that no longer holds the fill, relative to the block.
+fn damaged_red_zone(memory: &[u8], block: &Block) -> Option<i64> {
+    use course_guest::abi::{RED_ZONE, RED_ZONE_BYTE};
+    let zone = RED_ZONE as u64;
+    let start = u64::from(block.ptr);
+    let end = start + u64::from(block.size);
+    let before = (start.saturating_sub(zone)..start).map(|a| (a, a as i64 - start as i64));
+    let after = (end..end + zone).map(|a| (a, a as i64 - start as i64));
+    before
+        .chain(after)
+        .find(|(a, _)| memory.get(*a as usize).is_some_and(|b| *b != RED_ZONE_BYTE))
+        .map(|(_, offset)| offset)
+}
+
+/// Fills a new block's red zones.
+fn fill_red_zones(memory: &mut [u8], ptr: u32, size: u32) {
+    use course_guest::abi::{RED_ZONE, RED_ZONE_BYTE};
+    let start = ptr as usize;
+    let end = start + size as usize;
+    for range in [start.saturating_sub(RED_ZONE)..start, end..end + RED_ZONE] {
+        if let Some(zone) = memory.get_mut(range) {
+            zone.fill(RED_ZONE_BYTE);
+        }
+    }
+}
+
+/// Where the guest grew memory itself: where dlmalloc's segments can start.
+fn guest_grown_at(store: &Store<Host>) -> Vec<u32> {
+    store
+        .data()
+        .limiter
+        .growth
+        .events
+        .iter()
+        .filter(|g| !g.by_host)
+        .map(|g| (g.from * 65_536) as u32)
+        .collect()
+}
+
+/// dlmalloc's in-use chunks that hold no block the global allocator reported.
+fn untracked_chunks(store: &Store<Host>, memory: &Memory) -> Result<Vec<Chunk>, String> {
+    let chunks = dlmalloc::in_use(memory.data(store), &guest_grown_at(store))
+        .ok_or("the allocator's own records are damaged (a write outside a block)")?;
+    let heap = &store.data().heap;
+    let expected: BTreeSet<u32> = heap
+        .live()
+        .map(|b| b.ptr - course_guest::abi::placement(b.align as usize).0 as u32)
+        .collect();
+    Ok(chunks
+        .into_iter()
+        .filter(|c| !expected.contains(&c.mem))
+        .collect())
 }
 
 fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Option<&Runner>) {
@@ -350,6 +469,7 @@ fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Op
     record.live = host.heap.live().cloned().collect();
     record.host_grown = std::mem::take(&mut host.host_grown);
     record.seed = host.js.random_used.then_some(host.js.seed);
+    record.overflows = std::mem::take(&mut host.overflows);
 }
 
 enum Taken {
@@ -500,13 +620,14 @@ fn site_and_runtime(caller: &Caller<'_, Host>, id: u64) -> (Site, bool) {
     let trace = WasmBacktrace::capture(caller);
     let mut site = Site::default();
     let mut runtime = false;
+    let runtime_alloc = caller.data().facts.runtime_alloc;
+    let mut decided = false;
     for frame in trace.frames() {
-        if site.function.is_none()
-            && frame
-                .func_name()
-                .is_some_and(|n| n.contains("__externref_table_alloc"))
-        {
-            runtime = true;
+        // wasm-bindgen's runtime is known by the function itself, never by a name: the first
+        // frame above the allocator decides.
+        if !decided && frame.func_name().is_none_or(|n| is_student_function(&clean_name(n))) {
+            decided = true;
+            runtime = runtime_alloc == Some(frame.func_index());
         }
         if let Some(root) = &lines {
             for symbol in frame.symbols() {
@@ -583,7 +704,7 @@ fn is_student_function(name: &str) -> bool {
 
 /// Drops the crate prefix and hash from a demangled name: `submission_x::Buffer::new::h1a2b…` →
 /// `Buffer::new`.
-fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     let demangled = format!("{:#}", rustc_demangle::demangle(name));
     let name = demangled.as_str();
     let name = match name.rfind("::h") {
@@ -628,30 +749,50 @@ fn import_func(
                 let (p, size, align) = (ptr(&args[0]), ptr(&args[1]), ptr(&args[2]));
                 let id = caller.data().heap.allocations + 1;
                 let (site, runtime) = site_and_runtime(&caller, id);
+                if let Some(memory) = guest_memory(&mut caller) {
+                    fill_red_zones(memory.data_mut(&mut caller), p, size);
+                }
                 let host = caller.data_mut();
                 if runtime {
                     host.runtime_blocks.insert(id);
                 }
                 let step = host.step;
-                host.heap.on_alloc(p, size, align, step, site);
+                let id = host.heap.on_alloc(p, size, align, step, site);
+                if host.in_call {
+                    host.call_allocs.push((id, size));
+                }
                 Ok(())
             }),
             abi::ON_DEALLOC => Func::new(&mut *store, ty, move |mut caller, args, results| {
                 let (p, size, align) = (ptr(&args[0]), ptr(&args[1]), ptr(&args[2]));
                 let step = caller.data().step;
                 // The site is only needed when the free is a misuse: capture it lazily.
-                let sound =
+                let freed =
                     caller
                         .data_mut()
                         .heap
                         .on_dealloc(p, size, align, step, Site::default());
-                if !sound {
-                    let site = site(&caller, 0);
-                    if let Some(event) = caller.data_mut().heap.misuse.last_mut() {
-                        event.site = site;
+                match &freed {
+                    None => {
+                        let site = site(&caller, 0);
+                        if let Some(event) = caller.data_mut().heap.misuse.last_mut() {
+                            event.site = site;
+                        }
+                    }
+                    Some(block) => {
+                        let damage = guest_memory(&mut caller)
+                            .and_then(|m| damaged_red_zone(m.data(&caller), block));
+                        if let Some(offset) = damage {
+                            caller.data_mut().overflows.push(Overflow {
+                                block: block.clone(),
+                                offset,
+                                found_in: step,
+                                on_free: true,
+                            });
+                        }
                     }
                 }
-                results[0] = Val::I32(i32::from(sound));
+                results[0] = Val::I32(i32::from(freed.is_some()));
                 Ok(())
             }),
             abi::ON_PANIC => Func::new(&mut *store, ty, move |mut caller, args, _| {
@@ -896,6 +1037,16 @@ impl js::Env for CallerEnv<'_, '_> {
     fn vector_len(&mut self) -> &mut f64 {
         &mut self.caller.data_mut().js.vector_len
     }
+}
+
+/// The instance's memory, also while it is being instantiated (a start function allocates
+/// before the host has the instance).
+fn guest_memory(caller: &mut Caller<'_, Host>) -> Option<Memory> {
+    caller.data().memory.or_else(|| {
+        caller
+            .get_export("memory")
+            .and_then(Extern::into_memory)
+    })
 }
 
 /// Keeps a line of output, within the caps, without terminal control characters.
@@ -1158,22 +1309,10 @@ impl Runner {
                         bytes,
                         memory,
                     })
-                } else if let Some(freed) = store
-                    .data()
-                    .heap
-                    .block_containing(p, bytes as u32)
-                    .is_none()
-                    .then(|| store.data().heap.freed_overlapping(p, bytes as u32))
-                    .flatten()
-                {
-                    // A pointer into memory that was freed (or moved) before the view was made.
-                    Some(Problem::UseAfterFree {
-                        view: name.clone(),
-                        ptr: p,
-                        made_in: index,
-                        freed_in: freed.step,
-                    })
                 } else {
+                    self.judge_range(store, Some(name), p, bytes as u32, index)
+                };
+                if problem.is_none() {
                     let heap = &store.data().heap;
                     let block = heap.block_containing(p, bytes as u32).map(|b| b.id);
                     self.views.insert(
@@ -1187,8 +1326,7 @@ impl Runner {
                             pages: self.pages(store),
                         },
                     );
-                    None
-                };
+                }
                 let record = StepRecord {
                     text,
                     result: None,
@@ -1260,6 +1398,56 @@ impl Runner {
                     result: Some(actual),
                     problem,
                 }))
+            }
+        }
+    }
+
+    /// What a range the host is about to use (a view) lies in: one live block or static data
+    /// is fine; past a block's end, freed memory, or a returned stack frame is a problem.
+    fn judge_range(
+        &self,
+        store: &Store<Host>,
+        view: Option<&String>,
+        ptr: u32,
+        len: u32,
+        index: usize,
+    ) -> Option<Problem> {
+        if len == 0 {
+            return None;
+        }
+        let host = store.data();
+        if let Some((low, high)) = host.facts.stack
+            && ptr < high
+            && u64::from(ptr) + u64::from(len) > u64::from(low)
+        {
+            return Some(Problem::DanglingStack {
+                view: view.cloned(),
+                ptr,
+            });
+        }
+        let name = view.cloned().unwrap_or_default();
+        match host.heap.region(ptr, len) {
+            Region::Live(_) => None,
+            Region::PastBlock(block) => Some(Problem::ViewPastBlock {
+                view: name,
+                ptr,
+                bytes: u64::from(len),
+                block: block.clone(),
+            }),
+            region @ (Region::Freed(_) | Region::Unknown) => {
+                // Memory the program took from `std::alloc::System` is live though the
+                // shadow heap never saw it: ask the real allocator.
+                let live_untracked = untracked_chunks(store, &self.memory)
+                    .is_ok_and(|chunks| chunks.iter().any(|c| c.contains(ptr, len)));
+                match region {
+                    Region::Freed(freed) if !live_untracked => Some(Problem::UseAfterFree {
+                        view: name,
+                        ptr,
+                        made_in: index,
+                        freed_in: freed.step,
+                    }),
+                    _ => None,
+                }
             }
         }
     }
@@ -1437,10 +1625,38 @@ impl Runner {
             }
         }
         let results = ret.results().len();
-        let out = match self.call(store, &export, &core, results) {
+        store.data_mut().call_allocs.clear();
+        store.data_mut().in_call = true;
+        let out = self.call(store, &export, &core, results);
+        store.data_mut().in_call = false;
+        let out = match out {
             Ok(out) => out,
             Err(fault) => return Ok(Taken::Fault(text, fault)),
         };
+        if let Some(allowed) = call.max_allocations {
+            let made = std::mem::take(&mut store.data_mut().call_allocs);
+            if made.len() > allowed as usize {
+                let (first_id, _) = made[allowed as usize];
+                let first = store
+                    .data()
+                    .heap
+                    .live()
+                    .find(|b| b.id == first_id)
+                    .cloned()
+                    .or_else(|| store.data().heap.dead_block(first_id))
+                    .unwrap_or_default();
+                return Ok(Taken::Ok(StepRecord {
+                    text,
+                    result: None,
+                    problem: Some(Problem::Allocated {
+                        allowed,
+                        count: made.len(),
+                        bytes: made.iter().map(|(_, b)| u64::from(*b)).sum(),
+                        first,
+                    }),
+                }));
+            }
+        }
         for name in consumed {
             self.objects.remove(&name);
         }
@@ -1496,6 +1712,21 @@ impl Runner {
                 }
                 _ => self.provenance.remove(name),
             };
+        }
+        // A pointer into the stack outlives the frame it pointed into.
+        if let (Ty::Ptr(_), Some(Value::Int(p))) = (&ret, &lifted)
+            && let Some((low, high)) = store.data().facts.stack
+            && (i64::from(low)..i64::from(high)).contains(p)
+            && *p != 0
+        {
+            return Ok(Taken::Ok(StepRecord {
+                text,
+                result,
+                problem: Some(Problem::DanglingStack {
+                    view: None,
+                    ptr: *p as u32,
+                }),
+            }));
         }
         let problem = match &call.expect {
             Expect::Returns => None,

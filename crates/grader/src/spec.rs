@@ -72,12 +72,15 @@ pub enum MemoryCheck {
     Alignment,
     Growth,
     UseAfterFree,
+    /// Red zones around every block: a write past its end (or before its start).
+    Overflow,
 }
 
 impl MemoryCheck {
     /// In the order the report shows them: the most fundamental first.
-    pub const ALL: [MemoryCheck; 5] = [
+    pub const ALL: [MemoryCheck; 6] = [
         MemoryCheck::Allocator,
+        MemoryCheck::Overflow,
         MemoryCheck::Alignment,
         MemoryCheck::UseAfterFree,
         MemoryCheck::Growth,
@@ -91,6 +94,7 @@ impl MemoryCheck {
             MemoryCheck::Alignment => "alignment",
             MemoryCheck::Growth => "growth",
             MemoryCheck::UseAfterFree => "use-after-free",
+            MemoryCheck::Overflow => "overflow",
         }
     }
 }
@@ -265,6 +269,8 @@ pub struct Call {
     /// How many times the call is made in a row (`repeat = 100` ticks a simulation 100
     /// times); each call must meet `expect`.
     pub repeat: u32,
+    /// How many allocations the call may make (`max_allocations = 0`: it must not allocate).
+    pub max_allocations: Option<u32>,
 }
 
 /// What a call must do.
@@ -286,6 +292,7 @@ impl Step {
             expect: Expect::Returns,
             bind: None,
             repeat: 1,
+            max_allocations: None,
         }
     }
 }
@@ -338,6 +345,7 @@ pub const STEP_KEYS: &[&str] = &[
     "expect_panic",
     "as",
     "repeat",
+    "max_allocations",
     "ptr",
     "len",
     "type",
@@ -365,6 +373,7 @@ struct RawStep {
     #[serde(rename = "as")]
     bind: Option<String>,
     repeat: Option<u32>,
+    max_allocations: Option<u32>,
     ptr: Option<Value>,
     len: Option<Value>,
     #[serde(rename = "type")]
@@ -424,8 +433,12 @@ impl Step {
                 expect: expect()?,
                 bind: raw.bind.clone(),
                 repeat: 1,
+                max_allocations: raw.max_allocations,
             })
         };
+        if raw.max_allocations.is_some() && raw.call.is_none() && raw.new.is_none() {
+            return Err("only a `call` or `new` step can set `max_allocations`".into());
+        }
         if let Some(repeat) = raw.repeat {
             if raw.call.is_none() {
                 return Err("only a `call` step can `repeat`".into());
