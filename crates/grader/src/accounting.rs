@@ -72,8 +72,7 @@ fn scan(
                     let import = import?;
                     if let TypeRef::Func(_) | TypeRef::FuncExact(_) = import.ty {
                         if import.module == abi::MODULE
-                            && let Some(name) =
-                                abi::ACCOUNTING.iter().find(|n| **n == import.name)
+                            && let Some(name) = abi::ACCOUNTING.iter().find(|n| **n == import.name)
                         {
                             accounting.push((imported_funcs, name));
                         }
@@ -134,7 +133,11 @@ fn scan(
                         }
                         Operator::RefFunc { function_index } => {
                             if let Some(name) = is_accounting(&accounting, function_index) {
-                                escapes.push((Some(caller), name, "takes it as a function reference"));
+                                escapes.push((
+                                    Some(caller),
+                                    name,
+                                    "takes it as a function reference",
+                                ));
                             }
                         }
                         _ => {}
@@ -170,7 +173,9 @@ fn scan(
     };
     if let Some((caller, import, how)) = escapes.first() {
         return Ok(Accounting::Forged {
-            function: caller.map(name_of).unwrap_or_else(|| "the module".to_owned()),
+            function: caller
+                .map(name_of)
+                .unwrap_or_else(|| "the module".to_owned()),
             how: format!("{how} (`{}.{import}`)", abi::MODULE),
         });
     }
@@ -235,14 +240,13 @@ mod tests {
         assert!(
             matches!(verify_wat(&forged), Accounting::Forged { function, .. } if function == "pretend_to_free")
         );
-        let tabled = format!(
-            r#"(module {IMPORTS} (table 2 funcref) (elem (i32.const 0) $on_dealloc))"#
-        );
+        let tabled =
+            format!(r#"(module {IMPORTS} (table 2 funcref) (elem (i32.const 0) $on_dealloc))"#);
         assert!(matches!(verify_wat(&tabled), Accounting::Forged { .. }));
+        assert!(matches!(verify_wat("(module)"), Accounting::Untracked(_)));
         assert!(matches!(
-            verify_wat("(module)"),
+            verify(b"not wasm").accounting,
             Accounting::Untracked(_)
         ));
-        assert!(matches!(verify(b"not wasm").accounting, Accounting::Untracked(_)));
     }
 }

@@ -88,7 +88,13 @@ pub fn build(
         )
         .as_bytes(),
     )?;
-    write_root(&crate_dir.join(ROOT_DIR), &root, &name, "..", &dirs.guest_crate)?;
+    write_root(
+        &crate_dir.join(ROOT_DIR),
+        &root,
+        &name,
+        "..",
+        &dirs.guest_crate,
+    )?;
     stage(&crate_dir, files)?;
     let run = run_cargo(
         &crate_dir,

@@ -372,7 +372,10 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                 )
                 .hint("keep the buffers this call needs in the struct and reuse them (`clear()` keeps the capacity); avoid `Vec::new()`, `collect()`, `to_vec()`, `format!` and `clone()` on this path");
                 if let Some(site) = site_text(&first.site) {
-                    f = f.detail(format!("the first allocation over the budget: {} bytes {site}", first.size));
+                    f = f.detail(format!(
+                        "the first allocation over the budget: {} bytes {site}",
+                        first.size
+                    ));
                 }
                 if let Some(loc) = &first.site.location {
                     return CheckResult::fail("behaviour", f.at(loc.clone()));
@@ -588,17 +591,24 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
             .hint("this call must not grow memory: allocate what it needs once, up front, so a view JavaScript keeps stays valid"),
             Some(Problem::ViewPastBlock { view, ptr, bytes, block }) => Failure::new(
                 Verdict::ViewOutOfBounds,
-                format!(
-                    "view `{view}` covers {bytes} bytes from {ptr:#x}, but the block there ({} bytes at {:#x}, allocated {}) ends {}",
-                    block.size,
-                    block.ptr,
-                    describe_block(record, block),
-                    if *ptr < block.ptr {
-                        format!("after it starts: the view begins {} bytes before the block", block.ptr - ptr)
-                    } else {
-                        format!("{} bytes into it", u64::from(block.ptr) + u64::from(block.size) - u64::from(*ptr))
-                    }
-                ),
+                if *ptr < block.ptr {
+                    format!(
+                        "view `{view}` covers {bytes} bytes from {ptr:#x}: it starts {} before the {}-byte block at {:#x} (allocated {}) and runs into it",
+                        plural(block.ptr - ptr, "byte"),
+                        block.size,
+                        block.ptr,
+                        describe_block(record, block),
+                    )
+                } else {
+                    let end = u64::from(block.ptr) + u64::from(block.size);
+                    format!(
+                        "view `{view}` covers {bytes} bytes from {ptr:#x}, {} past the end of the {}-byte block it starts in (at {:#x}, allocated {})",
+                        plural(u64::from(*ptr) + bytes - end, "byte"),
+                        block.size,
+                        block.ptr,
+                        describe_block(record, block),
+                    )
+                },
             )
             .hint("a view must lie inside one allocation: return the pointer and the length of the same buffer (`v.as_ptr()`, `v.len()`), and count the length in elements, not bytes"),
             Some(Problem::DanglingStack { view, ptr }) => Failure::new(
@@ -622,7 +632,12 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
 }
 
 pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
-    let grown = record.growth.guest_pages;
+    // From the memory the module declares: what setup grew counts too, the host's own
+    // `grow` steps do not.
+    let grown = record
+        .pages_after
+        .saturating_sub(record.pages_before)
+        .saturating_sub(record.growth.host_pages);
     if let Some((pages, requested)) = record.growth.denied
         && !matches!(record.fault, Some((_, Fault::OutOfMemory { .. })))
     {
@@ -671,7 +686,10 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
         )
         .hint("memory from `std::alloc::System` (or any allocator called directly) is yours to free with the same allocator and layout; prefer `Vec`, `Box` and the global allocator, which free on drop");
         for c in record.untracked.iter().take(5) {
-            f = f.detail(format!("- a block at {:#x} ({} usable bytes)", c.mem, c.usable));
+            f = f.detail(format!(
+                "- a block at {:#x} ({} usable bytes)",
+                c.mem, c.usable
+            ));
         }
         return CheckResult::fail("leaks", f);
     }
@@ -743,7 +761,10 @@ pub fn overflow(record: &RunRecord) -> CheckResult {
         format!("{} before its start", plural(offset.unsigned_abs(), "byte"))
     };
     let found = if *on_free {
-        format!("found when it was freed, during {}", when(record, *found_in))
+        format!(
+            "found when it was freed, during {}",
+            when(record, *found_in)
+        )
     } else {
         "found at the end of the scenario".to_owned()
     };
@@ -760,7 +781,10 @@ pub fn overflow(record: &RunRecord) -> CheckResult {
         f = f.at(loc.clone());
     }
     if record.overflows.len() > 1 {
-        f = f.detail(format!("and {} more", plural(record.overflows.len() - 1, "damaged block")));
+        f = f.detail(format!(
+            "and {} more",
+            plural(record.overflows.len() - 1, "damaged block")
+        ));
     }
     CheckResult::fail("overflow", f)
 }

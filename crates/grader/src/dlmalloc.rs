@@ -37,7 +37,8 @@ pub struct Chunk {
 
 impl Chunk {
     pub fn contains(&self, ptr: u32, len: u32) -> bool {
-        ptr >= self.mem && u64::from(ptr) + u64::from(len) <= u64::from(self.mem) + u64::from(self.usable)
+        ptr >= self.mem
+            && u64::from(ptr) + u64::from(len) <= u64::from(self.mem) + u64::from(self.usable)
     }
 }
 
@@ -73,7 +74,10 @@ pub fn in_use(memory: &[u8], grown_at: &[u32]) -> Option<Vec<Chunk>> {
 }
 
 enum Walk {
-    Segment { chunks: Vec<Chunk>, end: u32 },
+    Segment {
+        chunks: Vec<Chunk>,
+        end: u32,
+    },
     /// The first chunk does not look like a chunk: memory the guest grew for itself.
     NotDlmalloc,
     Damaged,
@@ -120,7 +124,11 @@ fn walk(memory: &[u8], start: u32) -> Walk {
 }
 
 fn damaged(first: bool) -> Walk {
-    if first { Walk::NotDlmalloc } else { Walk::Damaged }
+    if first {
+        Walk::NotDlmalloc
+    } else {
+        Walk::Damaged
+    }
 }
 
 fn segment(chunks: Vec<(u32, u32)>, end: u32) -> Walk {
@@ -161,8 +169,14 @@ mod tests {
         assert_eq!(
             chunks,
             vec![
-                Chunk { mem: base + 8, usable: 28 },
-                Chunk { mem: base + 88, usable: 12 }
+                Chunk {
+                    mem: base + 8,
+                    usable: 28
+                },
+                Chunk {
+                    mem: base + 88,
+                    usable: 12
+                }
             ]
         );
         // Pages the guest grew for itself (zeros) are not a segment.

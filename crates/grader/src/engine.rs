@@ -61,6 +61,8 @@ pub struct Growth {
     pub denied: Option<(u64, u64)>,
     /// Every growth, in order.
     pub events: Vec<GrowEvent>,
+    /// Whether the memory has been created (its first "growth", from nothing).
+    pub created: bool,
 }
 
 /// The store's resource limiter: a memory cap that records, rather than traps on, a refusal.
@@ -86,6 +88,11 @@ impl ResourceLimiter for Limiter {
             return Ok(false);
         }
         let pages = ((desired - current) / PAGE) as u64;
+        if current == 0 && !self.growth.created {
+            // Creating the memory: the module's declared size, not growth.
+            self.growth.created = true;
+            return Ok(true);
+        }
         self.growth.events.push(GrowEvent {
             from: (current / PAGE) as u64,
             to: (desired / PAGE) as u64,

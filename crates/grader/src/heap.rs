@@ -282,7 +282,11 @@ impl ShadowHeap {
         if let Some(block) = self.block_containing(ptr, len) {
             return Region::Live(block);
         }
-        if let Some(block) = self.live_overlapping(ptr, len) {
+        // The block the range starts in, when it starts in one, else any it runs into.
+        if let Some(block) = self
+            .block_containing(ptr, 1)
+            .or_else(|| self.live_overlapping(ptr, len))
+        {
             return Region::PastBlock(block);
         }
         match self.freed_overlapping(ptr, len) {
@@ -403,9 +407,15 @@ mod tests {
         assert!(heap.on_dealloc(0x2000, 8, 1, Some(4), site()).is_none());
         assert!(matches!(
             heap.misuse.last().unwrap().misuse,
-            Misuse::DoubleFree { first_freed_step: Some(3), .. }
+            Misuse::DoubleFree {
+                first_freed_step: Some(3),
+                ..
+            }
         ));
         heap.on_alloc(0x3000, 0, 1, Some(5), site());
-        assert!(matches!(heap.misuse.last().unwrap().misuse, Misuse::ZeroSize { .. }));
+        assert!(matches!(
+            heap.misuse.last().unwrap().misuse,
+            Misuse::ZeroSize { .. }
+        ));
     }
 }

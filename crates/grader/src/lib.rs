@@ -16,9 +16,9 @@
 pub mod abi;
 pub mod accounting;
 pub mod bindgen;
-pub mod dlmalloc;
 pub mod build;
 pub mod check;
+pub mod dlmalloc;
 pub mod engine;
 pub mod heap;
 pub mod intake;
@@ -135,9 +135,15 @@ struct Loaded {
     facts: run::ModuleFacts,
 }
 
+/// Addresses below this are the dangling pointers of empty buffers, not stack frames.
+const DANGLING_LIMIT: u32 = 4096;
+
 /// What the checks need to know of a module before it runs: wasm-bindgen's runtime allocator
 /// (by function index) and where the stack lies.
-fn module_facts(wasm: &[u8], layout: Option<&memmap::Layout>) -> (accounting::Verified, run::ModuleFacts) {
+fn module_facts(
+    wasm: &[u8],
+    layout: Option<&memmap::Layout>,
+) -> (accounting::Verified, run::ModuleFacts) {
     let verified = accounting::verify(wasm);
     let stack = layout.and_then(|l| {
         let high = l.stack_pointer?;
@@ -149,8 +155,12 @@ fn module_facts(wasm: &[u8], layout: Option<&memmap::Layout>) -> (accounting::Ve
             .chain(l.data_end)
             .filter(|end| *end <= high)
             .max()
-            .unwrap_or(0);
-        Some((low, high))
+            .unwrap_or(0)
+            // Rust's dangling pointers for empty buffers are small multiples of an alignment
+            // (`Vec::new().as_ptr()` is 1, 4 or 8): never a frame of the stack, which lives at
+            // its top end.
+            .max(DANGLING_LIMIT);
+        (low < high).then_some((low, high))
     });
     let facts = run::ModuleFacts {
         runtime_alloc: verified.runtime_alloc,

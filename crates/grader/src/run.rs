@@ -15,8 +15,8 @@ use wasmtime::{
 };
 
 use crate::abi::{self, Elem, Int, Receiver, Signature, Ty};
-use crate::engine::{Detail, Growth, Limiter, Sandbox};
 use crate::dlmalloc::{self, Chunk};
+use crate::engine::{Detail, Growth, Limiter, Sandbox};
 use crate::heap::{Block, MisalignedAlloc, MisuseEvent, Overflow, Region, ShadowHeap, Site};
 use crate::js::{self, JsVal};
 use crate::spec::{Call, Expect, Exports, Scenario, Step, Value};
@@ -255,6 +255,7 @@ fn limiter(host: &mut Host) -> &mut Limiter {
 }
 
 /// Runs one scenario from a fresh instance.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     sandbox: &Sandbox,
     module: &Module,
@@ -625,7 +626,11 @@ fn site_and_runtime(caller: &Caller<'_, Host>, id: u64) -> (Site, bool) {
     for frame in trace.frames() {
         // wasm-bindgen's runtime is known by the function itself, never by a name: the first
         // frame above the allocator decides.
-        if !decided && frame.func_name().is_none_or(|n| is_student_function(&clean_name(n))) {
+        if !decided
+            && frame
+                .func_name()
+                .is_none_or(|n| is_student_function(&clean_name(n)))
+        {
             decided = true;
             runtime = runtime_alloc == Some(frame.func_index());
         }
@@ -1042,11 +1047,10 @@ impl js::Env for CallerEnv<'_, '_> {
 /// The instance's memory, also while it is being instantiated (a start function allocates
 /// before the host has the instance).
 fn guest_memory(caller: &mut Caller<'_, Host>) -> Option<Memory> {
-    caller.data().memory.or_else(|| {
-        caller
-            .get_export("memory")
-            .and_then(Extern::into_memory)
-    })
+    caller
+        .data()
+        .memory
+        .or_else(|| caller.get_export("memory").and_then(Extern::into_memory))
 }
 
 /// Keeps a line of output, within the caps, without terminal control characters.
@@ -1717,7 +1721,6 @@ impl Runner {
         if let (Ty::Ptr(_), Some(Value::Int(p))) = (&ret, &lifted)
             && let Some((low, high)) = store.data().facts.stack
             && (i64::from(low)..i64::from(high)).contains(p)
-            && *p != 0
         {
             return Ok(Taken::Ok(StepRecord {
                 text,
@@ -1846,6 +1849,7 @@ impl Runner {
     }
 
     /// Lifts a result. Errors: a problem with what was returned, or a fault while freeing it.
+    #[allow(clippy::result_large_err)]
     fn lift(
         &self,
         store: &mut Store<Host>,

@@ -72,13 +72,15 @@ fn render(report: &Report) -> String {
     })
 }
 
-#[test]
-fn every_fixture_gets_the_verdict_its_folder_names() {
+/// Grades every `<verdict>/<name>/` folder under `tests/<group>/` and asserts its verdict,
+/// snapshotting each report.
+fn every_folder_gets_its_verdict(group: &str) {
     let mut wrong = Vec::new();
     // Paths of this checkout differ from machine to machine.
     let here = regex_escape(env!("CARGO_MANIFEST_DIR"));
+    let pattern = format!("../{group}");
     insta::with_settings!({ filters => vec![(r"0x[0-9a-f]{3,}", "[address]"), (here.as_str(), "[grader]")], prepend_module_to_snapshot => false }, {
-        insta::glob!("../fixtures", "*/*/scenario.toml", |path| {
+        insta::glob!(&pattern, "*/*/scenario.toml", |path| {
             let dir = path.parent().unwrap();
             let expected_name = dir.parent().unwrap().file_name().unwrap().to_str().unwrap();
             let expected = Verdict::from_name(expected_name)
@@ -91,6 +93,17 @@ fn every_fixture_gets_the_verdict_its_folder_names() {
         });
     });
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_fixture_gets_the_verdict_its_folder_names() {
+    every_folder_gets_its_verdict("fixtures");
+}
+
+/// Submissions that try to switch off, fake or slip past the memory checks.
+#[test]
+fn every_cheat_gets_the_verdict_its_folder_names() {
+    every_folder_gets_its_verdict("cheats");
 }
 
 #[test]
@@ -197,7 +210,7 @@ fn guest_output_is_capped_and_cannot_drive_the_terminal() {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("chatter.wat");
     std::fs::write(&path, wat).unwrap();
     let spec: Spec = toml::from_str(
-        "[exports]\nfunctions = [\"fn chatter()\"]\n[[scenario]]\nname = \"chatter\"\nsteps = [{ call = \"chatter\" }]\n",
+        "[exports]\nfunctions = [\"fn chatter()\"]\n[[scenario]]\nname = \"chatter\"\nchecks = [\"growth\"]\nsteps = [{ call = \"chatter\" }]\n",
     )
     .unwrap();
     let report = grader()
