@@ -57,6 +57,11 @@ impl Exercise {
         }
     }
 
+    /// `01-copy-in-copy-out`: what a student types to name it.
+    pub fn name(&self) -> &str {
+        self.id.split_once('/').map_or(&self.id, |(_, name)| name)
+    }
+
     pub fn chapter(&self) -> &str {
         self.id.split('/').next().unwrap_or(&self.id)
     }
@@ -67,7 +72,36 @@ impl Exercise {
     }
 }
 
-/// The repository root (xtask's parent folder).
+/// The course this run works on, found at run time: the nearest folder at or above the
+/// current one that has `exercises/` and `xtask/` (cargo finds the workspace the same way), else
+/// the parent of the xtask package cargo says it is running. Never the folder xtask was compiled
+/// in: with a shared `CARGO_TARGET_DIR`, or after the course is copied or moved, that is another
+/// course's files.
+pub fn locate() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("reading the current folder")?;
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    locate_from(&cwd, from_cargo.as_deref())
+}
+
+fn is_course(dir: &Path) -> bool {
+    exercises_dir(dir).is_dir() && dir.join("xtask").is_dir()
+}
+
+fn locate_from(cwd: &Path, manifest_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(root) = cwd.ancestors().find(|d| is_course(d)) {
+        return Ok(root.to_path_buf());
+    }
+    if let Some(root) = manifest_dir.and_then(Path::parent).filter(|d| is_course(d)) {
+        return Ok(root.to_path_buf());
+    }
+    bail!(
+        "`{}` is not inside the course: run `cargo xtask` from the course folder (the one with `exercises/` and `xtask/`) or below it",
+        cwd.display()
+    )
+}
+
+/// The checkout these tests were compiled in.
+#[cfg(test)]
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -380,9 +414,48 @@ pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<V
         })
         .collect();
     if chosen.is_empty() {
-        bail!("no exercise or chapter matches `{filter}`; `cargo xtask list` shows them all");
+        match suggestion(all, filter) {
+            Some(close) => bail!(
+                "no exercise or chapter matches `{filter}`; did you mean `{close}`? `cargo xtask list` shows them all"
+            ),
+            None => {
+                bail!(
+                    "no exercise or chapter matches `{filter}`; `cargo xtask list` shows them all"
+                )
+            }
+        }
     }
     Ok(chosen)
+}
+
+/// The exercise or chapter name closest to a filter that matched nothing, if one is close: a
+/// typo, or a name typed without its number (`copy-in-copy-out`).
+fn suggestion(all: &[Exercise], filter: &str) -> Option<String> {
+    let filter = filter.to_lowercase();
+    let unnumbered = |name: &str| {
+        name.trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start_matches('-')
+            .to_owned()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for e in all {
+        let (chapter, name) = e.id.split_once('/').unwrap_or((&e.id, ""));
+        names.extend([e.id.clone(), chapter.to_owned(), name.to_owned()]);
+    }
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let distance = strsim::levenshtein(&filter, &name)
+                .min(strsim::levenshtein(&filter, &unnumbered(&name)));
+            (distance, name)
+        })
+        // A third of the name may be wrong, at least two letters; more is another name.
+        .filter(|(distance, name)| *distance <= (unnumbered(name).chars().count() / 3).max(2))
+        .min()
+        .map(|(_, name)| name)
 }
 
 #[cfg(test)]
@@ -438,6 +511,54 @@ mod tests {
         std::fs::write(dir.join("starter/lib.rs"), "").unwrap();
         std::fs::write(dir.join("exercise.toml"), toml).unwrap();
         dir
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_closest_exercise_or_chapter() {
+        let (all, errors) = crate::exercises(&root()).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let error = |filter: &str| select(&all, Some(filter)).unwrap_err().to_string();
+        for (typed, meant) in [
+            ("01-copy-in-copy-ot", "01-copy-in-copy-out"),
+            ("copy-in-copy-out", "01-copy-in-copy-out"),
+            ("fix-the-leek", "05-fix-the-leak"),
+            ("21-wasm-memroy", "21-wasm-memory"),
+            (
+                "21-wasm-memory/02-zero-copy-bufer",
+                "21-wasm-memory/02-zero-copy-buffer",
+            ),
+        ] {
+            assert_eq!(
+                error(typed),
+                format!(
+                    "no exercise or chapter matches `{typed}`; did you mean `{meant}`? `cargo xtask list` shows them all"
+                )
+            );
+        }
+        assert_eq!(
+            error("quantum-physics"),
+            "no exercise or chapter matches `quantum-physics`; `cargo xtask list` shows them all"
+        );
+    }
+
+    #[test]
+    fn the_course_is_found_from_where_it_is_run_not_where_xtask_was_built() {
+        let copy = std::env::temp_dir().join(format!("course-locate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&copy);
+        let deep = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out/src");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir_all(copy.join("xtask")).unwrap();
+        let here = root();
+        // From inside a course, that course, whatever cargo says.
+        let from_cargo = Some(here.join("xtask"));
+        assert_eq!(locate_from(&deep, from_cargo.as_deref()).unwrap(), copy);
+        assert_eq!(locate_from(&copy, None).unwrap(), copy);
+        // From outside any course, the one cargo runs xtask of.
+        let outside = std::env::temp_dir();
+        assert_eq!(locate_from(&outside, from_cargo.as_deref()).unwrap(), here);
+        let error = locate_from(&outside, None).unwrap_err().to_string();
+        assert!(error.contains("is not inside the course"), "{error}");
+        let _ = std::fs::remove_dir_all(&copy);
     }
 
     #[test]

@@ -109,7 +109,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = course::root();
+    let root = match course::locate() {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_HARNESS);
+        }
+    };
     let result = match cli.command {
         Command::Grade {
             exercise, batch, ..
