@@ -62,6 +62,16 @@ impl Exercise {
         self.id.split_once('/').map_or(&self.id, |(_, name)| name)
     }
 
+    /// Whether the exercise's `Cargo.toml` says what it shipped with: the same TOML, however
+    /// its lines end, it is spaced or commented. A missing or unreadable file does not.
+    pub fn manifest_as_shipped(&self) -> bool {
+        let parse = |text: &str| text.parse::<toml::Table>().ok();
+        let Ok(theirs) = std::fs::read_to_string(self.dir.join("Cargo.toml")) else {
+            return false;
+        };
+        parse(&theirs).is_some_and(|theirs| Some(theirs) == parse(&shipped_manifest(self.name())))
+    }
+
     pub fn chapter(&self) -> &str {
         self.id.split('/').next().unwrap_or(&self.id)
     }
@@ -70,6 +80,36 @@ impl Exercise {
     pub fn slot(&self, variant: &str) -> String {
         format!("{}-{variant}", self.id.replace('/', "-"))
     }
+}
+
+/// The exercise template's manifest, as this version of the course ships it.
+const TEMPLATE_MANIFEST: &str = include_str!("../../exercises/template/Cargo.toml");
+
+/// The `Cargo.toml` an exercise folder named `folder` (`01-copy-in-copy-out`) ships with: the
+/// template's, named after the exercise (`copy-in-copy-out`), one folder deeper. `new` writes
+/// it, a test keeps every exercise's equal to it, and grading tells the student their
+/// `Cargo.toml` was ignored only when theirs differs from it.
+pub fn shipped_manifest(folder: &str) -> String {
+    let package = package_name(folder);
+    let manifest = TEMPLATE_MANIFEST
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("name = \"exercise\"", &format!("name = \"{package}\""))
+        .replace(
+            "path = \"../../crates/course-guest\"",
+            "path = \"../../../crates/course-guest\"",
+        );
+    format!(
+        "# Your crate for this exercise: edit `src/lib.rs`, then run `cargo xtask grade {folder}`.\n{manifest}\n"
+    )
+}
+
+/// An exercise folder's name without its number: `01-copy-in-copy-out` → `copy-in-copy-out`.
+pub fn package_name(folder: &str) -> &str {
+    let package = folder.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+    if package.is_empty() { folder } else { package }
 }
 
 /// The course this run works on, found at run time: the nearest folder at or above the
@@ -499,6 +539,50 @@ mod tests {
             "wasm-bindgen = \"{}\"",
             grader::build::WASM_BINDGEN_VERSION
         )));
+    }
+
+    /// Grading says "your `Cargo.toml` was ignored" only when it differs from this.
+    #[test]
+    fn every_exercise_ships_the_manifest_derived_from_the_template() {
+        for exercise in discover(&root()).unwrap() {
+            let exercise = exercise.unwrap();
+            let path = exercise.dir.join("Cargo.toml");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                shipped_manifest(exercise.name()),
+                "{}",
+                path.display()
+            );
+            assert!(exercise.manifest_as_shipped(), "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn a_manifest_differs_in_meaning_not_in_spacing() {
+        let dir = std::env::temp_dir().join(format!("course-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let exercise = Exercise {
+            id: "21-wasm-memory/01-copy-in-copy-out".into(),
+            dir: dir.clone(),
+            file: toml::from_str("title = \"t\"\nlesson = \"l\"\nstatement = \"s\"").unwrap(),
+        };
+        let shipped = shipped_manifest("01-copy-in-copy-out");
+        let check = |text: &str| {
+            std::fs::write(dir.join("Cargo.toml"), text).unwrap();
+            exercise.manifest_as_shipped()
+        };
+        assert!(check(&shipped));
+        assert!(check(&shipped.replace('\n', "\r\n")));
+        assert!(check(&shipped.replace(" = ", "=").replace("# ", "#   ")));
+        assert!(!check(&format!("{shipped}rand = \"0.8\"\n")));
+        assert!(!check(
+            &shipped.replace("\"console\"", "\"console\", \"Window\"")
+        ));
+        assert!(!check("[package"));
+        std::fs::remove_file(dir.join("Cargo.toml")).unwrap();
+        assert!(!exercise.manifest_as_shipped());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn exercise_dir(name: &str, toml: &str) -> PathBuf {

@@ -14,6 +14,9 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// `cargo xtask grade`. One exercise is shown in full. Several (a chapter, or all when no
+/// filter is given) get one line each as they are graded, then the first that did not pass is
+/// shown in full, so the student works on one exercise at a time (as in rustlings).
 pub fn grade(
     root: &Path,
     filter: Option<&str>,
@@ -27,50 +30,153 @@ pub fn grade(
     let chosen = course::select(&all, filter)?;
     let grader = crate::new_grader_seeded(root, seed)?;
     let color = color();
+    let summary = !json && chosen.len() > 1;
+    let width = chosen.iter().map(|e| e.id.len()).max().unwrap_or(0);
     let mut code = if errors.is_empty() {
         EXIT_PASS
     } else {
         EXIT_HARNESS
     };
     let mut reports = Vec::new();
-    for exercise in chosen {
-        let report = match grader.grade(
-            &exercise.id,
-            &exercise.slot("student"),
-            &Submission::Crate(exercise.dir.clone()),
-            &exercise.spec(),
-        ) {
-            Ok(report) => report,
-            Err(e) => {
-                eprintln!("error: grading `{}`: {e}", exercise.id);
-                code = EXIT_HARNESS;
-                continue;
+    let mut first_unfinished = None;
+    let mut passed = 0;
+    for exercise in chosen.iter().copied() {
+        let Some(report) = grade_one(&grader, root, exercise) else {
+            code = EXIT_HARNESS;
+            if summary {
+                println!("{}", summary_line(exercise, None, width, color));
             }
+            continue;
         };
-        record_progress(root, exercise, &report);
-        if !report.passed() && code == EXIT_PASS {
+        if report.passed() {
+            passed += 1;
+        } else if code == EXIT_PASS {
             code = EXIT_FAIL;
         }
         if json {
             reports.push(report);
-        } else {
-            print!(
-                "{}",
-                report.render(Render {
-                    color,
-                    show_hidden: false
-                })
-            );
-            if !report.passed() {
-                print_next_hint(root, exercise);
+        } else if summary {
+            println!("{}", summary_line(exercise, Some(&report), width, color));
+            if !report.passed() && first_unfinished.is_none() {
+                first_unfinished = Some((exercise, report));
             }
-            println!();
+        } else {
+            print_full(root, exercise, &report, color);
         }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else if summary {
+        println!();
+        match first_unfinished {
+            Some((exercise, report)) => {
+                print_full(root, exercise, &report, color);
+                println!(
+                    "{passed} of {} exercises pass; work on `{}` above: `cargo xtask watch` re-grades it on every save",
+                    chosen.len(),
+                    exercise.name()
+                );
+            }
+            None if code == EXIT_PASS => println!("all {passed} exercises pass: well done!"),
+            None => {}
+        }
     }
     Ok(ExitCode::from(code))
+}
+
+/// Grades one exercise's `src/` and records the progress; a harness error is printed and
+/// gives `None`.
+fn grade_one(grader: &grader::Grader, root: &Path, exercise: &Exercise) -> Option<Report> {
+    match grader.grade(
+        &exercise.id,
+        &exercise.slot("student"),
+        &Submission::Crate(exercise.dir.clone()),
+        &exercise.spec(),
+    ) {
+        Ok(mut report) => {
+            // A manifest as the course shipped it changed nothing the grader ignored; nor did the
+            // `Cargo.lock` cargo and editors write beside it.
+            if exercise.manifest_as_shipped() {
+                let unchanged = ["Cargo.toml", "Cargo.lock"].map(grader::ignored_note);
+                report.notes.retain(|note| !unchanged.contains(note));
+            }
+            record_progress(root, exercise, &report);
+            Some(report)
+        }
+        Err(e) => {
+            eprintln!("error: grading `{}`: {e}", exercise.id);
+            None
+        }
+    }
+}
+
+/// A report in full, and the next hint when it failed.
+fn print_full(root: &Path, exercise: &Exercise, report: &Report, color: bool) {
+    print!(
+        "{}",
+        report.render(Render {
+            color,
+            show_hidden: false
+        })
+    );
+    if !report.passed() {
+        print_next_hint(root, exercise);
+    }
+    println!();
+}
+
+/// One exercise in one line: mark, id, score and the verdict that failed it. A hidden
+/// scenario's verdict stays hidden, as in the full report.
+fn summary_line(exercise: &Exercise, report: Option<&Report>, width: usize, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let id = format!("{:width$}", exercise.id);
+    let Some(report) = report else {
+        return format!(
+            "{} {id}  not graded: the error above says why",
+            paint("33", "?")
+        );
+    };
+    let score = format!(
+        "{}/{} ({:.0}%)",
+        points(report.earned),
+        points(report.possible),
+        report.percent()
+    );
+    if report.passed() {
+        return format!("{} {id}  {score}", paint("32", "✔"));
+    }
+    let shown = report
+        .preflight
+        .iter()
+        .chain(
+            report
+                .scenarios
+                .iter()
+                .filter(|s| !s.hidden)
+                .flat_map(|s| &s.checks),
+        )
+        .find_map(grader::CheckResult::failure);
+    let verdict = match shown {
+        Some(failure) => failure.verdict.name(),
+        None if report.scenarios.is_empty() => "not run",
+        None => "hidden test",
+    };
+    format!("{} {id}  {score:<11}  {verdict}", paint("31", "✘"))
+}
+
+/// Points as the report writes them: whole numbers without a fraction.
+fn points(p: f64) -> String {
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
 }
 
 fn record_progress(root: &Path, exercise: &Exercise, report: &Report) {
