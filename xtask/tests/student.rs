@@ -134,3 +134,20 @@ fn outside_the_course_the_error_says_where_to_run() {
         "{stderr}"
     );
 }
+
+/// Output cut short by its reader (`cargo xtask list | head -1`) panics inside `println!`;
+/// that ends the command quietly with the harness's exit code, not Rust's 101 and a panic.
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_2_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = xtask(root(), &["list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
