@@ -193,29 +193,53 @@ fn record_progress(root: &Path, exercise: &Exercise, report: &Report) {
 }
 
 fn print_next_hint(root: &Path, exercise: &Exercise) {
+    if let Some(hint) = next_hint(root, exercise) {
+        println!("{hint}");
+    }
+}
+
+/// The line that points to the next hint, while there is one.
+fn next_hint(root: &Path, exercise: &Exercise) -> Option<String> {
     let (progress, _) = progress::load(root);
     let shown = progress
         .exercises
         .get(&exercise.id)
         .map_or(0, |e| e.hints_shown);
-    if shown < exercise.file.hints.len() {
-        println!(
+    (shown < exercise.file.hints.len()).then(|| {
+        format!(
             "stuck? `cargo xtask hint {}` shows hint {} of {}",
             exercise.id,
             shown + 1,
             exercise.file.hints.len()
-        );
-    }
+        )
+    })
 }
 
+/// `cargo xtask list`: every exercise and quiz, chapter by chapter, with the student's
+/// progress.
 pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     let (progress, warning) = progress::load(root);
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
+    // No quiz folder is no quizzes, not an error.
+    let mut quizzes = quiz::quiz_files(&root.join("quizzes")).unwrap_or_default();
+    let quiz_line = |path: &std::path::PathBuf| {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let number = stem.split('-').next().unwrap_or(&stem);
+        let mark = match progress.quizzes.get(&stem) {
+            Some(q) if q.passed => "✔".to_owned(),
+            Some(q) => format!("{:>3.0}%", q.best_score),
+            None => "·".to_owned(),
+        };
+        format!("  {mark:>4}  quiz {stem}  `cargo xtask quiz {number}`")
+    };
     let mut chapter = "";
-    for e in &all {
+    for (i, e) in all.iter().enumerate() {
         if e.chapter() != chapter {
             chapter = e.chapter();
             let done = all
@@ -237,12 +261,24 @@ pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
             None => "·".to_owned(),
         };
         println!("  {mark:>4}  {}  {}", e.id, e.file.title);
+        // The chapter's quiz closes its list.
+        if all.get(i + 1).is_none_or(|next| next.chapter() != chapter) {
+            let number = chapter.split('-').next().unwrap_or(chapter);
+            quizzes.retain(|q| {
+                let stem = q.file_stem().unwrap_or_default().to_string_lossy();
+                let ours = stem == chapter || stem.split('-').next() == Some(number);
+                if ours {
+                    println!("{}", quiz_line(q));
+                }
+                !ours
+            });
+        }
     }
-    for (id, q) in &progress.quizzes {
-        println!(
-            "quiz {id}: {}",
-            if q.passed { "passed" } else { "not passed yet" }
-        );
+    if !quizzes.is_empty() {
+        println!("quizzes of chapters without exercises:");
+        for q in &quizzes {
+            println!("{}", quiz_line(q));
+        }
     }
     for e in &errors {
         eprintln!("error: {e}");
@@ -288,7 +324,9 @@ pub fn hint(root: &Path, filter: &str) -> anyhow::Result<ExitCode> {
 
 /// Re-grades on every change under the current exercise's `src/`, moving to the next exercise
 /// not yet done each time one passes (as rustlings does). Polls modification times, which
-/// works the same on every platform and editor.
+/// works the same on every platform and editor. On a terminal each grade replaces the last on
+/// a cleared screen (scrollback too), written once it is ready, so the previous report stays
+/// readable while the next one builds.
 pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     for e in &errors {
@@ -297,6 +335,10 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
     let color = color();
+    let clear = clears_screen(
+        std::io::stdout().is_terminal(),
+        std::env::var("TERM").ok().as_deref(),
+    );
     let done = |e: &Exercise| {
         progress::load(root)
             .0
@@ -305,49 +347,52 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
             .is_some_and(|p| p.done)
     };
     let mut current = chosen.iter().position(|e| !done(e));
+    // What the next screen starts with: the exercise just finished.
+    let mut banner = String::new();
     while let Some(i) = current {
         let exercise = chosen[i];
-        if color {
-            print!("\x1b[2J\x1b[H");
-        }
-        match grader.grade(
-            &exercise.id,
-            &exercise.slot("student"),
-            &Submission::Crate(exercise.dir.clone()),
-            &exercise.spec(),
-        ) {
-            Ok(report) => {
-                record_progress(root, exercise, &report);
-                print!(
-                    "{}",
-                    report.render(Render {
-                        color,
-                        show_hidden: false
-                    })
-                );
-                if report.passed() {
-                    println!("\n✔ {} is done", exercise.id);
-                    current = chosen
-                        .iter()
-                        .enumerate()
-                        .skip(i + 1)
-                        .find(|(_, e)| !done(e))
-                        .map(|(i, _)| i);
+        let report = grade_one(&grader, root, exercise);
+        let mut screen = std::mem::take(&mut banner);
+        if let Some(report) = &report {
+            screen.push_str(&report.render(Render {
+                color,
+                show_hidden: false,
+            }));
+            if report.passed() {
+                banner = format!("✔ {} is done\n\n", exercise.id);
+                current = chosen
+                    .iter()
+                    .enumerate()
+                    .skip(i + 1)
+                    .find(|(_, e)| !done(e))
+                    .map(|(i, _)| i);
+                if current.is_some() {
                     continue;
                 }
-                print_next_hint(root, exercise);
+                show(
+                    &mut std::io::stdout(),
+                    clear,
+                    &format!("{screen}\n{banner}"),
+                )?;
+                break;
             }
-            Err(e) => eprintln!("error: grading `{}`: {e}", exercise.id),
+            screen.push_str(
+                &next_hint(root, exercise)
+                    .map(|h| h + "\n")
+                    .unwrap_or_default(),
+            );
         }
-        println!(
-            "\nwatching `{}` for changes (Ctrl-C to stop)",
+        screen.push_str(&format!(
+            "\nwatching `{}` for changes (Ctrl-C to stop)\n",
             exercise
                 .dir
                 .join("src")
                 .strip_prefix(root)
                 .unwrap_or(&exercise.dir)
                 .display()
-        );
+        ));
+        // A harness error went to stderr: clearing now would wipe it.
+        show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;
         let before = stamp(&exercise.dir.join("src"));
         while stamp(&exercise.dir.join("src")) == before {
             std::thread::sleep(std::time::Duration::from_millis(250));
@@ -355,6 +400,22 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     }
     println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
     Ok(ExitCode::from(EXIT_PASS))
+}
+
+/// Moves the cursor home and erases the screen and the scrollback, as rustlings does.
+const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J\x1b[3J";
+
+/// Whether `watch` clears between grades: on a terminal that understands it. `NO_COLOR` is
+/// about colours and does not stop it.
+fn clears_screen(stdout_is_terminal: bool, term: Option<&str>) -> bool {
+    stdout_is_terminal && term != Some("dumb")
+}
+
+/// Writes one screen at once, after clearing when asked.
+fn show(out: &mut impl std::io::Write, clear: bool, screen: &str) -> std::io::Result<()> {
+    let clear = if clear { CLEAR_SCREEN } else { "" };
+    write!(out, "{clear}{screen}")?;
+    out.flush()
 }
 
 /// The newest modification time and the file count under a folder: changes on any save.
@@ -474,4 +535,30 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
         println!("  {mark}  {}.{}\n          {what}", i.module, i.name);
     }
     Ok(ExitCode::from(if missing { EXIT_FAIL } else { EXIT_PASS }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_clears_a_terminal_whatever_no_color_says() {
+        assert!(clears_screen(true, Some("xterm-256color")));
+        assert!(clears_screen(true, None));
+        assert!(!clears_screen(true, Some("dumb")));
+        assert!(!clears_screen(false, Some("xterm")));
+    }
+
+    #[test]
+    fn a_screen_is_written_whole_after_the_clear() {
+        let mut out = Vec::new();
+        show(&mut out, true, "grading x\nscore: 1/1 (100%)\n").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[H\x1b[2J\x1b[3Jgrading x\nscore: 1/1 (100%)\n"
+        );
+        let mut out = Vec::new();
+        show(&mut out, false, "grading x\n").unwrap();
+        assert_eq!(out, b"grading x\n");
+    }
 }

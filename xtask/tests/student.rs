@@ -45,6 +45,7 @@ fn copied_course(name: &str) -> PathBuf {
         "exercises/21-wasm-memory/01-copy-in-copy-out",
         "exercises/21-wasm-memory/02-zero-copy-buffer",
         "crates/course-guest",
+        "quizzes",
     ] {
         copy_tree(&root().join(dir), &copy.join(dir));
     }
@@ -150,4 +151,28 @@ fn a_closed_stdout_is_a_quiet_exit_2_not_a_panic() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("internal error"), "{stderr}");
+}
+
+#[test]
+fn list_shows_each_chapter_with_its_quiz() {
+    let copy = copied_course("list");
+    std::fs::write(
+        copy.join(".progress.toml"),
+        "[exercises.\"21-wasm-memory/02-zero-copy-buffer\"]\nbest_score = 33.3\n\
+         [quizzes.21-wasm-memory]\npassed = true\nbest_score = 100.0\n",
+    )
+    .unwrap();
+    let out = xtask(&copy, &["list"]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "21-wasm-memory: 21 Wasm Memory Model  (0/2 exercises done)",
+            "     ·  21-wasm-memory/01-copy-in-copy-out  Copy in, copy out",
+            "   33%  21-wasm-memory/02-zero-copy-buffer  A zero-copy buffer",
+            "     ✔  quiz 21-wasm-memory  `cargo xtask quiz 21`",
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&copy);
 }
