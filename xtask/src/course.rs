@@ -57,6 +57,21 @@ impl Exercise {
         }
     }
 
+    /// `01-copy-in-copy-out`: what a student types to name it.
+    pub fn name(&self) -> &str {
+        self.id.split_once('/').map_or(&self.id, |(_, name)| name)
+    }
+
+    /// Whether the exercise's `Cargo.toml` says what it shipped with: the same TOML, however
+    /// its lines end, it is spaced or commented. A missing or unreadable file does not.
+    pub fn manifest_as_shipped(&self) -> bool {
+        let parse = |text: &str| text.parse::<toml::Table>().ok();
+        let Ok(theirs) = std::fs::read_to_string(self.dir.join("Cargo.toml")) else {
+            return false;
+        };
+        parse(&theirs).is_some_and(|theirs| Some(theirs) == parse(&shipped_manifest(self.name())))
+    }
+
     pub fn chapter(&self) -> &str {
         self.id.split('/').next().unwrap_or(&self.id)
     }
@@ -67,7 +82,66 @@ impl Exercise {
     }
 }
 
-/// The repository root (xtask's parent folder).
+/// The exercise template's manifest, as this version of the course ships it.
+const TEMPLATE_MANIFEST: &str = include_str!("../../exercises/template/Cargo.toml");
+
+/// The `Cargo.toml` an exercise folder named `folder` (`01-copy-in-copy-out`) ships with: the
+/// template's, named after the exercise (`copy-in-copy-out`), one folder deeper. `new` writes
+/// it, a test keeps every exercise's equal to it, and grading tells the student their
+/// `Cargo.toml` was ignored only when theirs differs from it.
+pub fn shipped_manifest(folder: &str) -> String {
+    let package = package_name(folder);
+    let manifest = TEMPLATE_MANIFEST
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("name = \"exercise\"", &format!("name = \"{package}\""))
+        .replace(
+            "path = \"../../crates/course-guest\"",
+            "path = \"../../../crates/course-guest\"",
+        );
+    format!(
+        "# Your crate for this exercise: edit `src/lib.rs`, then run `cargo xtask grade {folder}`.\n{manifest}\n"
+    )
+}
+
+/// An exercise folder's name without its number: `01-copy-in-copy-out` → `copy-in-copy-out`.
+pub fn package_name(folder: &str) -> &str {
+    let package = folder.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
+    if package.is_empty() { folder } else { package }
+}
+
+/// The course this run works on, found at run time: the nearest folder at or above the
+/// current one that has `exercises/` and `xtask/` (cargo finds the workspace the same way), else
+/// the parent of the xtask package cargo says it is running. Never the folder xtask was compiled
+/// in: with a shared `CARGO_TARGET_DIR`, or after the course is copied or moved, that is another
+/// course's files.
+pub fn locate() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("reading the current folder")?;
+    let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    locate_from(&cwd, from_cargo.as_deref())
+}
+
+fn is_course(dir: &Path) -> bool {
+    exercises_dir(dir).is_dir() && dir.join("xtask").is_dir()
+}
+
+fn locate_from(cwd: &Path, manifest_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(root) = cwd.ancestors().find(|d| is_course(d)) {
+        return Ok(root.to_path_buf());
+    }
+    if let Some(root) = manifest_dir.and_then(Path::parent).filter(|d| is_course(d)) {
+        return Ok(root.to_path_buf());
+    }
+    bail!(
+        "`{}` is not inside the course: run `cargo xtask` from the course folder (the one with `exercises/` and `xtask/`) or below it",
+        cwd.display()
+    )
+}
+
+/// The checkout these tests were compiled in.
+#[cfg(test)]
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -380,9 +454,48 @@ pub fn select<'a>(all: &'a [Exercise], filter: Option<&str>) -> anyhow::Result<V
         })
         .collect();
     if chosen.is_empty() {
-        bail!("no exercise or chapter matches `{filter}`; `cargo xtask list` shows them all");
+        match suggestion(all, filter) {
+            Some(close) => bail!(
+                "no exercise or chapter matches `{filter}`; did you mean `{close}`? `cargo xtask list` shows them all"
+            ),
+            None => {
+                bail!(
+                    "no exercise or chapter matches `{filter}`; `cargo xtask list` shows them all"
+                )
+            }
+        }
     }
     Ok(chosen)
+}
+
+/// The exercise or chapter name closest to a filter that matched nothing, if one is close: a
+/// typo, or a name typed without its number (`copy-in-copy-out`).
+fn suggestion(all: &[Exercise], filter: &str) -> Option<String> {
+    let filter = filter.to_lowercase();
+    let unnumbered = |name: &str| {
+        name.trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start_matches('-')
+            .to_owned()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for e in all {
+        let (chapter, name) = e.id.split_once('/').unwrap_or((&e.id, ""));
+        names.extend([e.id.clone(), chapter.to_owned(), name.to_owned()]);
+    }
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let distance = strsim::levenshtein(&filter, &name)
+                .min(strsim::levenshtein(&filter, &unnumbered(&name)));
+            (distance, name)
+        })
+        // A third of the name may be wrong, at least two letters; more is another name.
+        .filter(|(distance, name)| *distance <= (unnumbered(name).chars().count() / 3).max(2))
+        .min()
+        .map(|(_, name)| name)
 }
 
 #[cfg(test)]
@@ -428,6 +541,50 @@ mod tests {
         )));
     }
 
+    /// Grading says "your `Cargo.toml` was ignored" only when it differs from this.
+    #[test]
+    fn every_exercise_ships_the_manifest_derived_from_the_template() {
+        for exercise in discover(&root()).unwrap() {
+            let exercise = exercise.unwrap();
+            let path = exercise.dir.join("Cargo.toml");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                shipped_manifest(exercise.name()),
+                "{}",
+                path.display()
+            );
+            assert!(exercise.manifest_as_shipped(), "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn a_manifest_differs_in_meaning_not_in_spacing() {
+        let dir = std::env::temp_dir().join(format!("course-manifest-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let exercise = Exercise {
+            id: "21-wasm-memory/01-copy-in-copy-out".into(),
+            dir: dir.clone(),
+            file: toml::from_str("title = \"t\"\nlesson = \"l\"\nstatement = \"s\"").unwrap(),
+        };
+        let shipped = shipped_manifest("01-copy-in-copy-out");
+        let check = |text: &str| {
+            std::fs::write(dir.join("Cargo.toml"), text).unwrap();
+            exercise.manifest_as_shipped()
+        };
+        assert!(check(&shipped));
+        assert!(check(&shipped.replace('\n', "\r\n")));
+        assert!(check(&shipped.replace(" = ", "=").replace("# ", "#   ")));
+        assert!(!check(&format!("{shipped}rand = \"0.8\"\n")));
+        assert!(!check(
+            &shipped.replace("\"console\"", "\"console\", \"Window\"")
+        ));
+        assert!(!check("[package"));
+        std::fs::remove_file(dir.join("Cargo.toml")).unwrap();
+        assert!(!exercise.manifest_as_shipped());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     fn exercise_dir(name: &str, toml: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("course-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -438,6 +595,54 @@ mod tests {
         std::fs::write(dir.join("starter/lib.rs"), "").unwrap();
         std::fs::write(dir.join("exercise.toml"), toml).unwrap();
         dir
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_closest_exercise_or_chapter() {
+        let (all, errors) = crate::exercises(&root()).unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        let error = |filter: &str| select(&all, Some(filter)).unwrap_err().to_string();
+        for (typed, meant) in [
+            ("01-copy-in-copy-ot", "01-copy-in-copy-out"),
+            ("copy-in-copy-out", "01-copy-in-copy-out"),
+            ("fix-the-leek", "05-fix-the-leak"),
+            ("21-wasm-memroy", "21-wasm-memory"),
+            (
+                "21-wasm-memory/02-zero-copy-bufer",
+                "21-wasm-memory/02-zero-copy-buffer",
+            ),
+        ] {
+            assert_eq!(
+                error(typed),
+                format!(
+                    "no exercise or chapter matches `{typed}`; did you mean `{meant}`? `cargo xtask list` shows them all"
+                )
+            );
+        }
+        assert_eq!(
+            error("quantum-physics"),
+            "no exercise or chapter matches `quantum-physics`; `cargo xtask list` shows them all"
+        );
+    }
+
+    #[test]
+    fn the_course_is_found_from_where_it_is_run_not_where_xtask_was_built() {
+        let copy = std::env::temp_dir().join(format!("course-locate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&copy);
+        let deep = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out/src");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::create_dir_all(copy.join("xtask")).unwrap();
+        let here = root();
+        // From inside a course, that course, whatever cargo says.
+        let from_cargo = Some(here.join("xtask"));
+        assert_eq!(locate_from(&deep, from_cargo.as_deref()).unwrap(), copy);
+        assert_eq!(locate_from(&copy, None).unwrap(), copy);
+        // From outside any course, the one cargo runs xtask of.
+        let outside = std::env::temp_dir();
+        assert_eq!(locate_from(&outside, from_cargo.as_deref()).unwrap(), here);
+        let error = locate_from(&outside, None).unwrap_err().to_string();
+        assert!(error.contains("is not inside the course"), "{error}");
+        let _ = std::fs::remove_dir_all(&copy);
     }
 
     #[test]

@@ -211,23 +211,8 @@ pub fn new(root: &Path, chapter: &str, name: &str) -> anyhow::Result<ExitCode> {
         anyhow::bail!("`{}` already exists", dir.display());
     }
     let template = exercises.join("template");
-    let package = name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-');
-    let package = if package.is_empty() { name } else { package };
-    let manifest = std::fs::read_to_string(template.join("Cargo.toml"))
-        .context("reading the template's Cargo.toml")?;
-    let manifest = manifest
-        .lines()
-        .skip_while(|l| l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .replace("name = \"exercise\"", &format!("name = \"{package}\""))
-        .replace(
-            "path = \"../../crates/course-guest\"",
-            "path = \"../../../crates/course-guest\"",
-        );
-    let manifest = format!(
-        "# Your crate for this exercise: edit `src/lib.rs`, then run `cargo xtask grade {name}`.\n{manifest}\n"
-    );
+    let package = course::package_name(name);
+    let manifest = course::shipped_manifest(name);
     let solution = std::fs::read_to_string(template.join("src/lib.rs"))
         .context("reading the template's lib.rs")?;
     let starter = solution.replace(

@@ -108,8 +108,52 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(report_panic));
+    // A panic is the harness's failure, exit code 2 as promised, never Rust's 101.
+    std::panic::catch_unwind(run).unwrap_or(ExitCode::from(EXIT_HARNESS))
+}
+
+/// What a panic prints instead of Rust's `thread 'main' panicked at`: that it is the tools'
+/// bug, not the student's, and what to do. Stdout closed by its reader (`cargo xtask list |
+/// head`) is no error at all, and prints nothing.
+fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
+    use std::io::Write;
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        return;
+    }
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()));
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{}", internal_error(message, location.as_deref()));
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        let _ = writeln!(stderr, "{}", std::backtrace::Backtrace::force_capture());
+    }
+}
+
+fn internal_error(message: &str, location: Option<&str>) -> String {
+    let at = location.map(|l| format!(" (at {l})")).unwrap_or_default();
+    format!(
+        "error: internal error in `cargo xtask`: {message}{at}\n\
+         this is a bug in the course's tools, not in your work: please report it with the command you ran (`RUST_BACKTRACE=1` adds a backtrace)"
+    )
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
-    let root = course::root();
+    let root = match course::locate() {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_HARNESS);
+        }
+    };
     let result = match cli.command {
         Command::Grade {
             exercise, batch, ..
@@ -168,4 +212,18 @@ pub fn exercises(root: &Path) -> anyhow::Result<(Vec<Exercise>, Vec<String>)> {
         }
     }
     Ok((ok, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_says_whose_fault_it_is_and_what_to_do() {
+        assert_eq!(
+            internal_error("index out of bounds", Some("xtask/src/student.rs:12")),
+            "error: internal error in `cargo xtask`: index out of bounds (at xtask/src/student.rs:12)\n\
+             this is a bug in the course's tools, not in your work: please report it with the command you ran (`RUST_BACKTRACE=1` adds a backtrace)"
+        );
+    }
 }

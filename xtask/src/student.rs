@@ -14,6 +14,9 @@ fn color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
+/// `cargo xtask grade`. One exercise is shown in full. Several (a chapter, or all when no
+/// filter is given) get one line each as they are graded, then the first that did not pass is
+/// shown in full, so the student works on one exercise at a time (as in rustlings).
 pub fn grade(
     root: &Path,
     filter: Option<&str>,
@@ -27,50 +30,153 @@ pub fn grade(
     let chosen = course::select(&all, filter)?;
     let grader = crate::new_grader_seeded(root, seed)?;
     let color = color();
+    let summary = !json && chosen.len() > 1;
+    let width = chosen.iter().map(|e| e.id.len()).max().unwrap_or(0);
     let mut code = if errors.is_empty() {
         EXIT_PASS
     } else {
         EXIT_HARNESS
     };
     let mut reports = Vec::new();
-    for exercise in chosen {
-        let report = match grader.grade(
-            &exercise.id,
-            &exercise.slot("student"),
-            &Submission::Crate(exercise.dir.clone()),
-            &exercise.spec(),
-        ) {
-            Ok(report) => report,
-            Err(e) => {
-                eprintln!("error: grading `{}`: {e}", exercise.id);
-                code = EXIT_HARNESS;
-                continue;
+    let mut first_unfinished = None;
+    let mut passed = 0;
+    for exercise in chosen.iter().copied() {
+        let Some(report) = grade_one(&grader, root, exercise) else {
+            code = EXIT_HARNESS;
+            if summary {
+                println!("{}", summary_line(exercise, None, width, color));
             }
+            continue;
         };
-        record_progress(root, exercise, &report);
-        if !report.passed() && code == EXIT_PASS {
+        if report.passed() {
+            passed += 1;
+        } else if code == EXIT_PASS {
             code = EXIT_FAIL;
         }
         if json {
             reports.push(report);
-        } else {
-            print!(
-                "{}",
-                report.render(Render {
-                    color,
-                    show_hidden: false
-                })
-            );
-            if !report.passed() {
-                print_next_hint(root, exercise);
+        } else if summary {
+            println!("{}", summary_line(exercise, Some(&report), width, color));
+            if !report.passed() && first_unfinished.is_none() {
+                first_unfinished = Some((exercise, report));
             }
-            println!();
+        } else {
+            print_full(root, exercise, &report, color);
         }
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else if summary {
+        println!();
+        match first_unfinished {
+            Some((exercise, report)) => {
+                print_full(root, exercise, &report, color);
+                println!(
+                    "{passed} of {} exercises pass; work on `{}` above: `cargo xtask watch` re-grades it on every save",
+                    chosen.len(),
+                    exercise.name()
+                );
+            }
+            None if code == EXIT_PASS => println!("all {passed} exercises pass: well done!"),
+            None => {}
+        }
     }
     Ok(ExitCode::from(code))
+}
+
+/// Grades one exercise's `src/` and records the progress; a harness error is printed and
+/// gives `None`.
+fn grade_one(grader: &grader::Grader, root: &Path, exercise: &Exercise) -> Option<Report> {
+    match grader.grade(
+        &exercise.id,
+        &exercise.slot("student"),
+        &Submission::Crate(exercise.dir.clone()),
+        &exercise.spec(),
+    ) {
+        Ok(mut report) => {
+            // A manifest as the course shipped it changed nothing the grader ignored; nor did the
+            // `Cargo.lock` cargo and editors write beside it.
+            if exercise.manifest_as_shipped() {
+                let unchanged = ["Cargo.toml", "Cargo.lock"].map(grader::ignored_note);
+                report.notes.retain(|note| !unchanged.contains(note));
+            }
+            record_progress(root, exercise, &report);
+            Some(report)
+        }
+        Err(e) => {
+            eprintln!("error: grading `{}`: {e}", exercise.id);
+            None
+        }
+    }
+}
+
+/// A report in full, and the next hint when it failed.
+fn print_full(root: &Path, exercise: &Exercise, report: &Report, color: bool) {
+    print!(
+        "{}",
+        report.render(Render {
+            color,
+            show_hidden: false
+        })
+    );
+    if !report.passed() {
+        print_next_hint(root, exercise);
+    }
+    println!();
+}
+
+/// One exercise in one line: mark, id, score and the verdict that failed it. A hidden
+/// scenario's verdict stays hidden, as in the full report.
+fn summary_line(exercise: &Exercise, report: Option<&Report>, width: usize, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let id = format!("{:width$}", exercise.id);
+    let Some(report) = report else {
+        return format!(
+            "{} {id}  not graded: the error above says why",
+            paint("33", "?")
+        );
+    };
+    let score = format!(
+        "{}/{} ({:.0}%)",
+        points(report.earned),
+        points(report.possible),
+        report.percent()
+    );
+    if report.passed() {
+        return format!("{} {id}  {score}", paint("32", "✔"));
+    }
+    let shown = report
+        .preflight
+        .iter()
+        .chain(
+            report
+                .scenarios
+                .iter()
+                .filter(|s| !s.hidden)
+                .flat_map(|s| &s.checks),
+        )
+        .find_map(grader::CheckResult::failure);
+    let verdict = match shown {
+        Some(failure) => failure.verdict.name(),
+        None if report.scenarios.is_empty() => "not run",
+        None => "hidden test",
+    };
+    format!("{} {id}  {score:<11}  {verdict}", paint("31", "✘"))
+}
+
+/// Points as the report writes them: whole numbers without a fraction.
+fn points(p: f64) -> String {
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
 }
 
 fn record_progress(root: &Path, exercise: &Exercise, report: &Report) {
@@ -87,29 +193,53 @@ fn record_progress(root: &Path, exercise: &Exercise, report: &Report) {
 }
 
 fn print_next_hint(root: &Path, exercise: &Exercise) {
+    if let Some(hint) = next_hint(root, exercise) {
+        println!("{hint}");
+    }
+}
+
+/// The line that points to the next hint, while there is one.
+fn next_hint(root: &Path, exercise: &Exercise) -> Option<String> {
     let (progress, _) = progress::load(root);
     let shown = progress
         .exercises
         .get(&exercise.id)
         .map_or(0, |e| e.hints_shown);
-    if shown < exercise.file.hints.len() {
-        println!(
+    (shown < exercise.file.hints.len()).then(|| {
+        format!(
             "stuck? `cargo xtask hint {}` shows hint {} of {}",
             exercise.id,
             shown + 1,
             exercise.file.hints.len()
-        );
-    }
+        )
+    })
 }
 
+/// `cargo xtask list`: every exercise and quiz, chapter by chapter, with the student's
+/// progress.
 pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     let (progress, warning) = progress::load(root);
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
+    // No quiz folder is no quizzes, not an error.
+    let mut quizzes = quiz::quiz_files(&root.join("quizzes")).unwrap_or_default();
+    let quiz_line = |path: &std::path::PathBuf| {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let number = stem.split('-').next().unwrap_or(&stem);
+        let mark = match progress.quizzes.get(&stem) {
+            Some(q) if q.passed => "✔".to_owned(),
+            Some(q) => format!("{:>3.0}%", q.best_score),
+            None => "·".to_owned(),
+        };
+        format!("  {mark:>4}  quiz {stem}  `cargo xtask quiz {number}`")
+    };
     let mut chapter = "";
-    for e in &all {
+    for (i, e) in all.iter().enumerate() {
         if e.chapter() != chapter {
             chapter = e.chapter();
             let done = all
@@ -131,12 +261,24 @@ pub fn list(root: &Path) -> anyhow::Result<ExitCode> {
             None => "·".to_owned(),
         };
         println!("  {mark:>4}  {}  {}", e.id, e.file.title);
+        // The chapter's quiz closes its list.
+        if all.get(i + 1).is_none_or(|next| next.chapter() != chapter) {
+            let number = chapter.split('-').next().unwrap_or(chapter);
+            quizzes.retain(|q| {
+                let stem = q.file_stem().unwrap_or_default().to_string_lossy();
+                let ours = stem == chapter || stem.split('-').next() == Some(number);
+                if ours {
+                    println!("{}", quiz_line(q));
+                }
+                !ours
+            });
+        }
     }
-    for (id, q) in &progress.quizzes {
-        println!(
-            "quiz {id}: {}",
-            if q.passed { "passed" } else { "not passed yet" }
-        );
+    if !quizzes.is_empty() {
+        println!("quizzes of chapters without exercises:");
+        for q in &quizzes {
+            println!("{}", quiz_line(q));
+        }
     }
     for e in &errors {
         eprintln!("error: {e}");
@@ -182,7 +324,9 @@ pub fn hint(root: &Path, filter: &str) -> anyhow::Result<ExitCode> {
 
 /// Re-grades on every change under the current exercise's `src/`, moving to the next exercise
 /// not yet done each time one passes (as rustlings does). Polls modification times, which
-/// works the same on every platform and editor.
+/// works the same on every platform and editor. On a terminal each grade replaces the last on
+/// a cleared screen (scrollback too), written once it is ready, so the previous report stays
+/// readable while the next one builds.
 pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     for e in &errors {
@@ -191,6 +335,10 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
     let color = color();
+    let clear = clears_screen(
+        std::io::stdout().is_terminal(),
+        std::env::var("TERM").ok().as_deref(),
+    );
     let done = |e: &Exercise| {
         progress::load(root)
             .0
@@ -199,49 +347,52 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
             .is_some_and(|p| p.done)
     };
     let mut current = chosen.iter().position(|e| !done(e));
+    // What the next screen starts with: the exercise just finished.
+    let mut banner = String::new();
     while let Some(i) = current {
         let exercise = chosen[i];
-        if color {
-            print!("\x1b[2J\x1b[H");
-        }
-        match grader.grade(
-            &exercise.id,
-            &exercise.slot("student"),
-            &Submission::Crate(exercise.dir.clone()),
-            &exercise.spec(),
-        ) {
-            Ok(report) => {
-                record_progress(root, exercise, &report);
-                print!(
-                    "{}",
-                    report.render(Render {
-                        color,
-                        show_hidden: false
-                    })
-                );
-                if report.passed() {
-                    println!("\n✔ {} is done", exercise.id);
-                    current = chosen
-                        .iter()
-                        .enumerate()
-                        .skip(i + 1)
-                        .find(|(_, e)| !done(e))
-                        .map(|(i, _)| i);
+        let report = grade_one(&grader, root, exercise);
+        let mut screen = std::mem::take(&mut banner);
+        if let Some(report) = &report {
+            screen.push_str(&report.render(Render {
+                color,
+                show_hidden: false,
+            }));
+            if report.passed() {
+                banner = format!("✔ {} is done\n\n", exercise.id);
+                current = chosen
+                    .iter()
+                    .enumerate()
+                    .skip(i + 1)
+                    .find(|(_, e)| !done(e))
+                    .map(|(i, _)| i);
+                if current.is_some() {
                     continue;
                 }
-                print_next_hint(root, exercise);
+                show(
+                    &mut std::io::stdout(),
+                    clear,
+                    &format!("{screen}\n{banner}"),
+                )?;
+                break;
             }
-            Err(e) => eprintln!("error: grading `{}`: {e}", exercise.id),
+            screen.push_str(
+                &next_hint(root, exercise)
+                    .map(|h| h + "\n")
+                    .unwrap_or_default(),
+            );
         }
-        println!(
-            "\nwatching `{}` for changes (Ctrl-C to stop)",
+        screen.push_str(&format!(
+            "\nwatching `{}` for changes (Ctrl-C to stop)\n",
             exercise
                 .dir
                 .join("src")
                 .strip_prefix(root)
                 .unwrap_or(&exercise.dir)
                 .display()
-        );
+        ));
+        // A harness error went to stderr: clearing now would wipe it.
+        show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;
         let before = stamp(&exercise.dir.join("src"));
         while stamp(&exercise.dir.join("src")) == before {
             std::thread::sleep(std::time::Duration::from_millis(250));
@@ -249,6 +400,22 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     }
     println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
     Ok(ExitCode::from(EXIT_PASS))
+}
+
+/// Moves the cursor home and erases the screen and the scrollback, as rustlings does.
+const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J\x1b[3J";
+
+/// Whether `watch` clears between grades: on a terminal that understands it. `NO_COLOR` is
+/// about colours and does not stop it.
+fn clears_screen(stdout_is_terminal: bool, term: Option<&str>) -> bool {
+    stdout_is_terminal && term != Some("dumb")
+}
+
+/// Writes one screen at once, after clearing when asked.
+fn show(out: &mut impl std::io::Write, clear: bool, screen: &str) -> std::io::Result<()> {
+    let clear = if clear { CLEAR_SCREEN } else { "" };
+    write!(out, "{clear}{screen}")?;
+    out.flush()
 }
 
 /// The newest modification time and the file count under a folder: changes on any save.
@@ -368,4 +535,30 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
         println!("  {mark}  {}.{}\n          {what}", i.module, i.name);
     }
     Ok(ExitCode::from(if missing { EXIT_FAIL } else { EXIT_PASS }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_clears_a_terminal_whatever_no_color_says() {
+        assert!(clears_screen(true, Some("xterm-256color")));
+        assert!(clears_screen(true, None));
+        assert!(!clears_screen(true, Some("dumb")));
+        assert!(!clears_screen(false, Some("xterm")));
+    }
+
+    #[test]
+    fn a_screen_is_written_whole_after_the_clear() {
+        let mut out = Vec::new();
+        show(&mut out, true, "grading x\nscore: 1/1 (100%)\n").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[H\x1b[2J\x1b[3Jgrading x\nscore: 1/1 (100%)\n"
+        );
+        let mut out = Vec::new();
+        show(&mut out, false, "grading x\n").unwrap();
+        assert_eq!(out, b"grading x\n");
+    }
 }

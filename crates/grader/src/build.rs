@@ -343,6 +343,7 @@ fn one_package(batch_args: &[String], package: &str) -> Vec<String> {
 /// A batch member's paths are relative to the batch workspace; the student knows them as
 /// `src/...`.
 fn unprefixed(mut failure: Failure, prefix: &str) -> Failure {
+    failure.message = failure.message.replace(prefix, "");
     failure.location = failure.location.map(|l| l.replace(prefix, ""));
     for d in &mut failure.details {
         *d = d.replace(prefix, "");
@@ -797,6 +798,9 @@ struct CompilerError {
     message: String,
     location: Option<String>,
     rendered: String,
+    /// The folder of the crate the error is in, from cargo's package id: where the student's
+    /// `src/` was staged, which the student never sees.
+    package_root: Option<String>,
 }
 
 /// The crate a message is about: `…#submission_x@0.0.0` or `…/submission_x#0.0.0` → `submission_x`.
@@ -850,6 +854,7 @@ fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) -> Messages {
                         message: m["message"].as_str().unwrap_or("").to_owned(),
                         location,
                         rendered: m["rendered"].as_str().unwrap_or("").to_owned(),
+                        package_root: package_root(&msg),
                     });
             }
             Some("compiler-artifact") => {
@@ -871,7 +876,32 @@ fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) -> Messages {
     out
 }
 
+/// The folder of a path package: `path+file:///…/slot#name@0.0.0` → `/…/slot`.
+fn package_root(msg: &serde_json::Value) -> Option<String> {
+    let id = msg["package_id"].as_str()?;
+    let path = id.strip_prefix("path+file://")?;
+    let path = path.split(['#', '?']).next()?;
+    Some(path.to_owned())
+}
+
+impl CompilerError {
+    /// The error as the student knows their files: `src/…`, not where the grader staged them.
+    fn relative(&self) -> CompilerError {
+        let Some(root) = self.package_root.as_deref().filter(|r| !r.is_empty()) else {
+            return self.clone();
+        };
+        let strip = |text: &str| text.replace(&format!("{root}/"), "");
+        CompilerError {
+            message: strip(&self.message),
+            location: self.location.as_deref().map(strip),
+            rendered: strip(&self.rendered),
+            package_root: None,
+        }
+    }
+}
+
 fn compile_failure(errors: &[CompilerError]) -> Failure {
+    let errors: Vec<CompilerError> = errors.iter().map(CompilerError::relative).collect();
     // "aborting due to N previous errors" adds nothing for a student.
     let real: Vec<&CompilerError> = errors
         .iter()
@@ -883,16 +913,45 @@ fn compile_failure(errors: &[CompilerError]) -> Failure {
         real
     };
     let first = shown[0];
-    let mut f = Failure::new(
-        Verdict::CompileError,
-        format!("your code does not compile: {}", first.message),
-    )
-    .hint("fix the first error first: later ones are often caused by it");
+    if first.message.starts_with("linking with") {
+        return link_failure(first);
+    }
+    let mut f = if first.message.contains("#[global_allocator]")
+        && first.message.contains("course_guest")
+    {
+        Failure::new(
+            Verdict::CompileError,
+            "your code does not compile: it declares a `#[global_allocator]`, and the grader supplies its own",
+        )
+        .hint(
+            "the grader links a counting allocator (from its `course_guest` crate) into your module to check how it uses memory: remove your `#[global_allocator]` and its `static`, and your memory is still allocated as usual",
+        )
+    } else {
+        Failure::new(
+            Verdict::CompileError,
+            format!("your code does not compile: {}", first.message),
+        )
+        .hint(
+            shown
+                .iter()
+                .any(|e| e.rendered.contains("if you wanted to use a crate named"))
+                .then(|| {
+                    format!(
+                        "use only the course's crates: {}; {BUILDS_ITS_OWN}",
+                        offered_crates()
+                    )
+                })
+                .or_else(|| web_sys_hint(&shown))
+                .unwrap_or_else(|| {
+                    "fix the first error first: later ones are often caused by it".to_owned()
+                }),
+        )
+    };
     if let Some(loc) = &first.location {
         f = f.at(loc.clone());
     }
     for e in shown.iter().take(ERRORS_SHOWN) {
-        let mut text = e.rendered.trim_end().to_owned();
+        let mut text = without_cargo_add(e.rendered.trim_end());
         if text.len() > RENDERED_BYTES {
             let mut end = RENDERED_BYTES;
             while !text.is_char_boundary(end) {
@@ -907,6 +966,143 @@ fn compile_failure(errors: &[CompilerError]) -> Failure {
         f = f.detail(format!("… and {} more errors", shown.len() - ERRORS_SHOWN));
     }
     f
+}
+
+/// The crates a student's code may use, as code names them: `TEMPLATE_DEPENDENCIES` and the
+/// guest crate, with web-sys's features.
+fn offered_crates() -> String {
+    let deps: toml::Table = toml::from_str(TEMPLATE_DEPENDENCIES).unwrap_or_default();
+    let mut names: Vec<String> = deps
+        .iter()
+        .map(|(name, spec)| {
+            let name = format!("`{}`", name.replace('-', "_"));
+            match spec.get("features").and_then(|f| f.as_array()) {
+                Some(features) => {
+                    let features: Vec<String> = features
+                        .iter()
+                        .filter_map(|f| f.as_str())
+                        .map(|f| format!("`{f}`"))
+                        .collect();
+                    format!("{name} (with only its {} feature)", features.join(", "))
+                }
+                None => name,
+            }
+        })
+        .collect();
+    names.push("`course_guest`".to_owned());
+    names.join(", ")
+}
+
+/// rustc's advice to `cargo add` a crate: the student's `Cargo.toml` is not the one built, so
+/// the line says which crates the course offers instead.
+fn without_cargo_add(rendered: &str) -> String {
+    rendered
+        .lines()
+        .map(
+            |line| match line.find("if you wanted to use a crate named") {
+                Some(at) if line.contains("cargo add") => format!(
+                    "{}`{}` is not one of the crates the course offers (the hint lists them)",
+                    &line[..at],
+                    backticked(&line[at..]).unwrap_or("it"),
+                ),
+                _ => line.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first name in backticks.
+fn backticked(text: &str) -> Option<&str> {
+    let start = text.find('`')? + 1;
+    let len = text[start..].find('`')?;
+    Some(&text[start..start + len])
+}
+
+const BUILDS_ITS_OWN: &str =
+    "the grader builds your `src/` with its own `Cargo.toml`, so changing yours changes nothing";
+
+/// A hint for errors about a part of web-sys the course does not build.
+fn web_sys_hint(errors: &[&CompilerError]) -> Option<String> {
+    let gated = errors.iter().find_map(|e| {
+        let at = e.rendered.find("gated behind the `")?;
+        e.rendered
+            .contains("web-sys")
+            .then(|| backticked(&e.rendered[at..]))?
+    });
+    if gated.is_none() && !errors.iter().any(|e| e.message.contains("`web_sys`")) {
+        return None;
+    }
+    let which = gated.map_or_else(String::new, |f| format!(" (not `{f}`)"));
+    Some(format!(
+        "`web_sys` is built with only its `console` feature{which}: {BUILDS_ITS_OWN}; the page's APIs (the DOM, canvas) need a browser anyway, and `js_sys` has JavaScript's built-ins"
+    ))
+}
+
+/// A link error: rustc's note repeats the linker's whole command line (kilobytes) before the
+/// linker's own error. Only the latter is shown, with object files named by their crate.
+fn link_failure(e: &CompilerError) -> Failure {
+    let mut lines: Vec<String> = Vec::new();
+    let mut keep = false;
+    for line in e.rendered.lines() {
+        let text = line.trim();
+        if let Some(note) = text.strip_prefix("= note:") {
+            let note = note.trim();
+            keep = note.contains("error:") || note.contains("warning:");
+            if keep {
+                lines.push(note.to_owned());
+            }
+        } else if keep && !text.is_empty() && !text.starts_with('=') {
+            lines.push(
+                text.split(' ')
+                    .map(object_name)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+    }
+    let first = lines
+        .iter()
+        .find_map(|l| l.split_once("error: ").map(|(_, what)| what.to_owned()))
+        .unwrap_or_else(|| e.message.clone());
+    let mut f = Failure::new(
+        Verdict::CompileError,
+        format!("your code does not link: {first}"),
+    );
+    for line in lines.iter().take(12) {
+        f = f.detail(line.clone());
+    }
+    if first.starts_with("duplicate symbol") {
+        f.hint(
+            "two definitions share one name: a function of yours with `#[no_mangle]` or `#[export_name]` has the name of one the grader's `course_guest` or another crate defines; rename it, or drop the attribute (`#[wasm_bindgen]` exports need neither)",
+        )
+    } else {
+        f.hint("the linker could not put your module together: the error above names the symbol")
+    }
+}
+
+/// A linker's path to an object file, named for a student: `your code`, or the crate it is in.
+fn object_name(word: &str) -> String {
+    if !word.contains('/') {
+        return word.to_owned();
+    }
+    let file = word.rsplit('/').next().unwrap_or(word);
+    if let Some(lib) = file.strip_prefix("lib")
+        && let Some((name, _)) = lib.split_once('-')
+        && file.contains(".rlib")
+    {
+        return if name == "course_guest" {
+            "the grader's `course_guest`".to_owned()
+        } else if name.starts_with("submission_") {
+            "your code".to_owned()
+        } else {
+            format!("`{name}`")
+        };
+    }
+    if file.starts_with("submission_") {
+        return "your code".to_owned();
+    }
+    file.to_owned()
 }
 
 /// Installs the wasm32 target through rustup when the toolchain lacks it, once per process.
@@ -956,6 +1152,116 @@ mod tests {
         assert_eq!(f.location.as_deref(), Some("src/lib.rs:3:5"));
         assert!(f.message.contains("cannot find value `x`"));
         assert_eq!(f.details.len(), 1);
+    }
+
+    fn error(message: &str, location: Option<&str>, rendered: &str) -> CompilerError {
+        CompilerError {
+            message: message.to_owned(),
+            location: location.map(str::to_owned),
+            rendered: rendered.to_owned(),
+            package_root: Some("/course/target/grader/staging/slot".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_headline_names_the_students_files_not_the_staging_folder() {
+        let json = r#"{"reason":"compiler-message","package_id":"path+file:///course/target/grader/staging/slot#submission_slot@0.0.0","message":{"level":"error","message":"couldn't read `/course/target/grader/staging/slot/src/data.txt`: No such file or directory (os error 2)","rendered":"error: couldn't read `/course/target/grader/staging/slot/src/data.txt`\n --> /course/target/grader/staging/slot/src/lib.rs:1:17\n","spans":[{"file_name":"/course/target/grader/staging/slot/src/lib.rs","line_start":1,"column_start":17,"is_primary":true}]}}"#;
+        let m = parse_messages(json.as_bytes(), || {});
+        let f = compile_failure(m.errors.values().next().unwrap());
+        assert_eq!(
+            f.message,
+            "your code does not compile: couldn't read `src/data.txt`: No such file or directory (os error 2)"
+        );
+        assert_eq!(f.location.as_deref(), Some("src/lib.rs:1:17"));
+        assert!(!f.details[0].contains("staging"), "{}", f.details[0]);
+        // A batch member's headline loses its folder in the batch workspace too.
+        let f = unprefixed(
+            Failure::new(
+                Verdict::CompileError,
+                "couldn't read `m/alice/src/data.txt`",
+            ),
+            "m/alice/",
+        );
+        assert_eq!(f.message, "couldn't read `src/data.txt`");
+    }
+
+    /// rustc's link error repeats the linker's command line, kilobytes long, before the error.
+    #[test]
+    fn a_link_error_shows_the_linkers_error_not_its_arguments() {
+        let arguments = "\"--export\" \"f\" ".repeat(500);
+        let rendered = format!(
+            "error: linking with `rust-lld` failed: exit status: 1\n  |\n  = note:  \"rust-lld\" \"-flavor\" \"wasm\" {arguments}\n  = note: some arguments are omitted. use `--verbose` to show all linker arguments\n  = note: rust-lld: error: duplicate symbol: __wasm_course_init\n          >>> defined in /course/target/grader/staging/slot/../../target/wasm32-unknown-unknown/release/deps/submission_slot.abc.rcgu.o\n          >>> defined in /course/target/grader/target/wasm32-unknown-unknown/release/deps/libcourse_guest-5dfe7931ef03fe80.rlib(course_guest-5dfe7931ef03fe80.d7n.rcgu.o)\n          \n\n"
+        );
+        let f = compile_failure(&[error(
+            "linking with `rust-lld` failed: exit status: 1",
+            None,
+            &rendered,
+        )]);
+        assert_eq!(
+            f.message,
+            "your code does not link: duplicate symbol: __wasm_course_init"
+        );
+        assert_eq!(
+            f.details,
+            [
+                "rust-lld: error: duplicate symbol: __wasm_course_init",
+                ">>> defined in your code",
+                ">>> defined in the grader's `course_guest`",
+            ]
+        );
+        assert!(f.hint.unwrap().contains("`#[no_mangle]`"));
+    }
+
+    #[test]
+    fn a_global_allocator_of_the_students_is_explained() {
+        let message = "the `#[global_allocator]` in this crate conflicts with global allocator in: course_guest";
+        let f = compile_failure(&[error(message, None, &format!("error: {message}\n"))]);
+        assert_eq!(
+            f.message,
+            "your code does not compile: it declares a `#[global_allocator]`, and the grader supplies its own"
+        );
+        let hint = f.hint.unwrap();
+        assert!(hint.contains("remove your `#[global_allocator]`"), "{hint}");
+    }
+
+    #[test]
+    fn a_crate_the_course_does_not_offer_names_those_it_does() {
+        let f = compile_failure(&[error(
+            "unresolved import `rand`",
+            Some("src/lib.rs:3:5"),
+            "error[E0432]: unresolved import `rand`\n --> src/lib.rs:3:5\n  |\n  = help: if you wanted to use a crate named `rand`, use `cargo add rand` to add it to your `Cargo.toml`\n",
+        )]);
+        assert!(!f.details[0].contains("cargo add"), "{}", f.details[0]);
+        assert!(
+            f.details[0].contains(
+                "= help: `rand` is not one of the crates the course offers (the hint lists them)"
+            ),
+            "{}",
+            f.details[0]
+        );
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "use only the course's crates: `cfg_if`, `console_error_panic_hook`, `fixedbitset`, `js_sys`, `wasm_bindgen`, `web_sys` (with only its `console` feature), `course_guest`; the grader builds your `src/` with its own `Cargo.toml`, so changing yours changes nothing"
+            )
+        );
+        let f = compile_failure(&[
+            error(
+                "cannot find type `Window` in crate `web_sys`",
+                Some("src/lib.rs:1:24"),
+                "error[E0425]: cannot find type `Window` in crate `web_sys`\n",
+            ),
+            error(
+                "cannot find function `window` in crate `web_sys`",
+                Some("src/lib.rs:1:42"),
+                "error[E0425]: cannot find function `window` in crate `web_sys`\nnote: found an item that was configured out\n  --> /home/.cargo/registry/src/index.crates.io-1/web-sys-0.3.107/src/lib.rs:35:8\n34 | #[cfg(feature = \"Window\")]\n   |       ------------------ the item is gated behind the `Window` feature\n",
+            ),
+        ]);
+        let hint = f.hint.unwrap();
+        assert!(
+            hint.starts_with("`web_sys` is built with only its `console` feature (not `Window`)"),
+            "{hint}"
+        );
     }
 
     /// Tests and graders share a target directory: a build that waits for another's lock must

@@ -759,9 +759,15 @@ pub fn default_seed(scenario: &str) -> u64 {
 
 /// The report's notes on what the grader ignored in a submission.
 pub fn ignored_notes(taken: &intake::Intake) -> impl Iterator<Item = String> + '_ {
-    taken.ignored.iter().map(|name| {
-        format!("your `{name}` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings")
-    })
+    taken.ignored.iter().map(|name| ignored_note(name))
+}
+
+/// The note on one ignored file or folder (`Cargo.toml`), so a caller that knows the file is
+/// as the course shipped it can leave the note out.
+pub fn ignored_note(name: &str) -> String {
+    format!(
+        "your `{name}` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings"
+    )
 }
 
 fn refusal_check(refusal: &intake::Refusal) -> CheckResult {

@@ -1,0 +1,178 @@
+//! What a student sees of `cargo xtask` from the command line: the course found where it is
+//! run, one exercise at a time, and the exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn xtask(cwd: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.current_dir(cwd).args(args).env("CI", "true");
+    c
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if entry.file_name() == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A course of two exercises copied out of this one: the first solved, the second not.
+fn copied_course(name: &str) -> PathBuf {
+    let copy = std::env::temp_dir().join(format!("student-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for dir in [
+        "exercises/21-wasm-memory/01-copy-in-copy-out",
+        "exercises/21-wasm-memory/02-zero-copy-buffer",
+        "crates/course-guest",
+        "quizzes",
+    ] {
+        copy_tree(&root().join(dir), &copy.join(dir));
+    }
+    std::fs::create_dir_all(copy.join("xtask")).unwrap();
+    for file in ["Cargo.toml", "xtask/Cargo.toml"] {
+        std::fs::copy(root().join(file), copy.join(file)).unwrap();
+    }
+    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
+    std::fs::copy(first.join("solution/lib.rs"), first.join("src/lib.rs")).unwrap();
+    copy
+}
+
+/// With a shared `CARGO_TARGET_DIR` (or a copied or moved course), the course graded is the
+/// one the command runs in, not the one xtask was built in. Grading several exercises shows
+/// one line each and the first unfinished in full.
+#[test]
+fn a_copied_course_grades_its_own_files_one_exercise_in_full() {
+    let copy = copied_course("grade");
+    let second = copy.join("exercises/21-wasm-memory/02-zero-copy-buffer");
+    std::fs::write(
+        second.join("src/lib.rs"),
+        "compile_error!(\"graded in the copy\");\n",
+    )
+    .unwrap();
+    // Cargo and editors write a `Cargo.lock`; only a changed `Cargo.toml` is worth a note.
+    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
+    std::fs::write(first.join("Cargo.lock"), "version = 4\n").unwrap();
+    let manifest = std::fs::read_to_string(second.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        second.join("Cargo.toml"),
+        format!("{manifest}rand = \"0.8\"\n"),
+    )
+    .unwrap();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let out = xtask(&second.join("src"), &["grade", "21"])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "✔ 21-wasm-memory/01-copy-in-copy-out  3/3 (100%)",
+            "✘ 21-wasm-memory/02-zero-copy-buffer  0/3 (0%)     compile-error",
+            "",
+        ],
+        "{stdout}"
+    );
+    assert_eq!(lines[3], "grading 21-wasm-memory/02-zero-copy-buffer");
+    assert!(stdout.contains("graded in the copy"), "{stdout}");
+    assert_eq!(
+        lines[4],
+        "  note: your `Cargo.toml` was ignored: the grader builds only `src/`, with its own `Cargo.toml` and settings"
+    );
+    assert!(!stdout.contains("grading 21-wasm-memory/01"), "{stdout}");
+    assert_eq!(
+        lines.last(),
+        Some(
+            &"1 of 2 exercises pass; work on `02-zero-copy-buffer` above: `cargo xtask watch` re-grades it on every save"
+        )
+    );
+    assert!(copy.join(".progress.toml").is_file());
+    let out = xtask(&copy, &["grade", "01-copy-in-copy-out", "--json"])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let reports: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(reports[0]["notes"], serde_json::json!([]), "{stdout}");
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+#[test]
+fn outside_the_course_the_error_says_where_to_run() {
+    let out = xtask(&std::env::temp_dir(), &["list"])
+        .env_remove("CARGO_MANIFEST_DIR")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("is not inside the course: run `cargo xtask` from the course folder"),
+        "{stderr}"
+    );
+}
+
+/// Output cut short by its reader (`cargo xtask list | head -1`) panics inside `println!`;
+/// that ends the command quietly with the harness's exit code, not Rust's 101 and a panic.
+#[test]
+fn a_closed_stdout_is_a_quiet_exit_2_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = xtask(root(), &["list"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
+
+#[test]
+fn list_shows_each_chapter_with_its_quiz() {
+    let copy = copied_course("list");
+    std::fs::write(
+        copy.join(".progress.toml"),
+        "[exercises.\"21-wasm-memory/02-zero-copy-buffer\"]\nbest_score = 33.3\n\
+         [quizzes.21-wasm-memory]\npassed = true\nbest_score = 100.0\n",
+    )
+    .unwrap();
+    let out = xtask(&copy, &["list"]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "21-wasm-memory: 21 Wasm Memory Model  (0/2 exercises done)",
+            "     ·  21-wasm-memory/01-copy-in-copy-out  Copy in, copy out",
+            "   33%  21-wasm-memory/02-zero-copy-buffer  A zero-copy buffer",
+            "     ✔  quiz 21-wasm-memory  `cargo xtask quiz 21`",
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}
