@@ -7,7 +7,7 @@
 //! verdict to the journal as it is decided → write every result file from the journal.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, IsTerminal, Seek, Write};
+use std::io::{IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -25,7 +25,7 @@ use crate::course::{self, Exercise};
 use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS};
 
 /// Changes whenever grading could change a verdict; part of every journal key.
-pub const GRADER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+journal1");
+pub const GRADER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+journal2");
 
 /// Submissions built in one cargo invocation; verdicts reach the journal after each.
 const CHUNK: usize = 32;
@@ -121,9 +121,52 @@ fn safe(name: &str) -> String {
                 '_'
             }
         })
+        .take(80)
         .collect();
     let s = s.trim_start_matches('.').to_owned();
     if s.is_empty() { "_".into() } else { s }
+}
+
+/// The key a submission's results go under, in file names and in every output: its own name
+/// when that is already safe, else the safe name and a hash of the real one, so that names
+/// differing only in characters `safe` replaces (a space and an underscore) stay apart.
+fn key_of(submission: &str) -> String {
+    let safe = safe(submission);
+    if safe == submission {
+        safe
+    } else {
+        format!("{safe}-{}", &sha(&[submission])[..8])
+    }
+}
+
+/// The submission a folder entry holds, by name: the archive suffix dropped, unless another
+/// entry then has the same name (`alice/` and `alice.tar`), when both keep their full names.
+fn submission_names(entries: &[(String, PathBuf)]) -> Vec<String> {
+    let trimmed = |n: &str| {
+        n.trim_end_matches(".tar.gz")
+            .trim_end_matches(".tgz")
+            .trim_end_matches(".tar")
+            .to_owned()
+    };
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, _) in entries {
+        *count.entry(trimmed(name)).or_default() += 1;
+    }
+    entries
+        .iter()
+        .map(|(name, _)| {
+            let short = trimmed(name);
+            if count[&short] > 1 {
+                eprintln!(
+                    "warning: more than one entry is named `{}`; each is graded under its full name",
+                    key_of(&short)
+                );
+                name.clone()
+            } else {
+                short
+            }
+        })
+        .collect()
 }
 
 /// The exercises' specs, with the hidden scenarios from `--hidden` added.
@@ -168,6 +211,33 @@ fn specs(chosen: &[&Exercise], hidden: Option<&Path>) -> anyhow::Result<Vec<Spec
     Ok(out)
 }
 
+/// One journal line: a checksum of the JSON, a space, the JSON, a newline.
+fn journal_line(entry: &Entry) -> anyhow::Result<Vec<u8>> {
+    let json = serde_json::to_string(entry)?;
+    Ok(format!("{} {json}\n", &sha(&[&json])[..16]).into_bytes())
+}
+
+/// The entries of whole journal lines, and the (1-based) numbers of the lines that are
+/// damaged: a bad checksum or JSON skips that line only.
+pub fn read_lines(bytes: &[u8]) -> (Vec<Entry>, Vec<usize>) {
+    let (mut entries, mut damaged) = (Vec::new(), Vec::new());
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let entry = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| l.split_once(' '))
+            .filter(|(sum, json)| *sum == &sha(&[json])[..16])
+            .and_then(|(_, json)| serde_json::from_str::<Entry>(json).ok());
+        match entry {
+            Some(entry) => entries.push(entry),
+            None => damaged.push(i + 1),
+        }
+    }
+    (entries, damaged)
+}
+
 /// The journal, locked for this process: a second grader on the same journal is refused.
 struct Journal {
     file: std::fs::File,
@@ -193,23 +263,19 @@ impl Journal {
                 path.display()
             );
         }
-        let mut entries = Vec::new();
-        let mut good = 0u64;
-        let reader = std::io::BufReader::new(&file);
-        for line in reader.split(b'\n') {
-            let line = line?;
-            // A line cut short by `kill -9` has no newline and does not parse: it is dropped.
-            match serde_json::from_slice::<Entry>(&line) {
-                Ok(entry) => {
-                    good += line.len() as u64 + 1;
-                    entries.push(entry);
-                }
-                Err(_) => break,
-            }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)?;
+        // A last line without its newline was cut by `kill -9` while being written: dropped.
+        let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        if whole < bytes.len() {
+            file.set_len(whole as u64)?;
         }
-        let len = file.metadata()?.len();
-        if good < len {
-            file.set_len(good.min(len))?;
+        let (entries, damaged) = read_lines(&bytes[..whole]);
+        for line in damaged {
+            eprintln!(
+                "warning: `{}` line {line} is damaged (its checksum does not match); it is skipped and that verdict graded again",
+                path.display()
+            );
         }
         file.seek(std::io::SeekFrom::End(0))?;
         Ok(Journal { file, entries })
@@ -217,8 +283,7 @@ impl Journal {
 
     /// Appends one verdict and flushes it to disk before anything else happens.
     fn append(&mut self, mut entry: Entry) -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(&entry)?;
-        line.push(b'\n');
+        let line = journal_line(&entry)?;
         self.file.write_all(&line)?;
         self.file.sync_data()?;
         // Kept as it reads back from disk (timings are not journaled), so result files written
@@ -272,18 +337,22 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
         .collect();
     names.sort();
     if let Some((k, n)) = shard_of {
-        names.retain(|(name, _)| shard(name, n) == k);
+        // By the name without its archive suffix, so `alice/` and `alice.tar` meet.
+        names.retain(|(name, _)| {
+            let short = name
+                .trim_end_matches(".tar.gz")
+                .trim_end_matches(".tgz")
+                .trim_end_matches(".tar");
+            shard(short, n) == k
+        });
     }
+    let submissions_named = submission_names(&names);
     // What a verdict depends on besides the sources: part of every journal key.
     let spec_texts: Vec<String> = specs.iter().map(|spec| format!("{spec:?}")).collect();
     let mut pending = Vec::new();
     let mut skipped = 0;
-    for (name, path) in &names {
-        let submission = name
-            .trim_end_matches(".tar.gz")
-            .trim_end_matches(".tgz")
-            .trim_end_matches(".tar")
-            .to_owned();
+    for ((_, path), submission) in names.iter().zip(&submissions_named) {
+        let submission = submission.clone();
         for ((exercise, spec), spec_text) in chosen.iter().zip(&specs).zip(&spec_texts) {
             let short = exercise.id.rsplit('/').next().unwrap_or(&exercise.id);
             let subdir = if chosen.len() > 1 {
@@ -338,40 +407,46 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     }
     let total = pending.len();
     let progress = Progress::new(total, skipped);
-    // Build what is hidden from the builds: the hidden tests, the other submissions, and the
-    // course's own solutions.
-    let mut hide = vec![submissions.clone(), root.join("exercises")];
-    hide.extend(args.hidden.iter().cloned());
-    let hide: Vec<PathBuf> = hide
-        .into_iter()
-        .filter_map(|p| std::path::absolute(p).ok())
-        .filter(|p| p.is_dir())
-        .collect();
-    let isolation = Isolation {
-        hide: if mount_namespaces_work() {
-            hide
-        } else {
-            Vec::new()
-        },
-        offline: true,
-        keep: Some(root.to_path_buf()),
+    // Every build runs in a sandbox that shows only the toolchain, the registry cache, the
+    // batch's own workspace and its target directory. Without one, hidden tests are refused.
+    let sandbox = match grader::sandbox::Confinement::detect() {
+        Ok(sandbox) => Some(sandbox),
+        Err(why) if args.hidden.is_some() => bail!(
+            "cannot keep `--hidden` secret from the submissions' builds: {why}; without the sandbox, only batches without hidden tests are graded"
+        ),
+        Err(why) => {
+            eprintln!("warning: the submissions' builds are not sandboxed: {why}");
+            None
+        }
     };
-    if isolation.hide.is_empty() && args.hidden.is_some() {
-        bail!(
-            "cannot hide `--hidden` from the submissions' builds here: `unshare --mount` needs root on Linux"
-        );
-    }
-    let mut options = grader::GraderOptions::new(course::work_dir(root), course::guest_crate(root));
+    let isolation = Isolation {
+        sandbox,
+        // The guest crate, and the root manifest it inherits its package fields from.
+        read_only: vec![
+            std::path::absolute(course::guest_crate(root))?,
+            std::path::absolute(root.join("Cargo.toml"))?,
+        ],
+    };
+    // The batch's builds and modules live apart from the course's own (solutions included).
+    let mut options = grader::GraderOptions::new(
+        course::work_dir(root).join("batch"),
+        course::guest_crate(root),
+    );
     options.build_timeout = std::time::Duration::from_secs(args.build_timeout);
+    options.isolation = isolation.clone();
     let grader = grader::Grader::new(options)?;
     let journal = Mutex::new(journal);
     // One batch workspace per results folder: the journal's lock keeps two runs out of it.
     let batch = format!("batch-{}", &sha(&[&out.to_string_lossy()])[..12]);
+    // Members' folder names are drawn at random for this run: a submission cannot name
+    // another's files, even one whose name and sources it knows.
+    let nonce = random_hex();
+    let member_id = |p: &Pending<'_>| format!("s{}", &sha(&[&nonce, &p.key])[..24]);
     let build_chunk = |chunk: &[Pending<'_>]| {
         let members: Vec<Member> = chunk
             .iter()
             .map(|p| Member {
-                id: format!("s{}", &p.key[..16]),
+                id: member_id(p),
                 files: p.intake.files.clone(),
             })
             .collect();
@@ -399,20 +474,12 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                                     return Ok(());
                                 };
                                 let report = match built {
-                                    Ok(built) => grader.grade(
-                                        &p.exercise.id,
-                                        &format!("s{}", &p.key[..16]),
-                                        &Submission::Built {
-                                            intake: p.intake.clone(),
-                                            raw: built.wasm,
-                                        },
-                                        p.spec,
-                                    )?,
+                                    Ok(built) => grade_one(&grader, p, &member_id(p), built.wasm)?,
                                     Err(failure) => {
                                         compile_report(&p.exercise.id, p.spec, failure, &p.intake)
                                     }
                                 };
-                                progress.tick(&p.submission, &p.exercise.id, &report);
+                                progress.tick(&key_of(&p.submission), &p.exercise.id, &report);
                                 let entry = Entry {
                                     key: p.key.clone(),
                                     submission: p.submission.clone(),
@@ -429,18 +496,89 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                 }
                 Ok(())
             })?;
+            grader.discard(&chunk.iter().map(member_id).collect::<Vec<_>>());
         }
         Ok(())
     })?;
     progress.finish();
     let journal = journal.into_inner().expect("journal");
-    let entries = latest(&journal.entries, &chosen, &names);
+    let entries = latest(&journal.entries, &chosen, &submissions_named);
     let code = write_results(&out, &entries, &chosen, &specs)?;
     Ok(Outcome {
         graded: total,
         reused: skipped,
         code,
     })
+}
+
+/// Writes `path` whole or not at all: a reader never sees half a file, and a crash leaves the
+/// old one.
+fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(content)?;
+    file.sync_data()?;
+    drop(file);
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}
+
+/// Grades one built submission. A panic of the grader on this module (wasm-bindgen or a parser
+/// meeting a module crafted to break it) is this submission's verdict, not the batch's end.
+fn grade_one(
+    grader: &grader::Grader,
+    p: &Pending<'_>,
+    slot: &str,
+    raw: Vec<u8>,
+) -> anyhow::Result<Report> {
+    let submission = Submission::Built {
+        intake: p.intake.clone(),
+        raw,
+    };
+    let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        grader.grade(&p.exercise.id, slot, &submission, p.spec)
+    }));
+    match graded {
+        Ok(report) => Ok(report?),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            let mut report = Report::new(&p.exercise.id, p.spec.points());
+            report.preflight.push(grader::CheckResult::fail(
+                "module",
+                grader::Failure::new(
+                    grader::Verdict::InvalidModule,
+                    "the grader could not read your module",
+                )
+                .detail(grader::results::clean_text(what, 300))
+                .hint("build it from ordinary Rust with the exercise's `Cargo.toml`: a hand-made section, import or debug information the tools cannot parse is not accepted"),
+            ));
+            report.notes = grader::ignored_notes(&p.intake).collect();
+            Ok(report)
+        }
+    }
+}
+
+/// 128 random bits, in hex.
+fn random_hex() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
+        // Not secret then, but still different per run.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes[..16].copy_from_slice(&now.as_nanos().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The report of a submission that did not compile.
@@ -454,21 +592,13 @@ fn compile_report(exercise: &str, spec: &Spec, failure: grader::Failure, taken: 
 }
 
 /// For each submission and exercise in this run, its newest journal entry.
-fn latest(entries: &[Entry], chosen: &[&Exercise], names: &[(String, PathBuf)]) -> Vec<Entry> {
+fn latest(entries: &[Entry], chosen: &[&Exercise], names: &[String]) -> Vec<Entry> {
     let wanted: BTreeSet<&str> = chosen.iter().map(|e| e.id.as_str()).collect();
-    let present: BTreeSet<String> = names
-        .iter()
-        .map(|(n, _)| {
-            n.trim_end_matches(".tar.gz")
-                .trim_end_matches(".tgz")
-                .trim_end_matches(".tar")
-                .to_owned()
-        })
-        .collect();
+    let present: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let mut by: BTreeMap<(String, String), Entry> = BTreeMap::new();
     for e in entries {
         if wanted.contains(e.exercise.as_str())
-            && (present.is_empty() || present.contains(&e.submission))
+            && (present.is_empty() || present.contains(e.submission.as_str()))
         {
             by.insert((e.submission.clone(), e.exercise.clone()), e.clone());
         }
@@ -484,22 +614,44 @@ fn write_results(
     specs: &[Spec],
 ) -> anyhow::Result<u8> {
     let spec_of: BTreeMap<&str, &Spec> = chosen.iter().map(|e| e.id.as_str()).zip(specs).collect();
-    let mut by_submission: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    // Every output names a submission by its key; two submissions whose keys meet (a name
+    // chosen to look like another's key) are told apart and reported.
+    let mut by_key: BTreeMap<String, (&str, Vec<&Entry>)> = BTreeMap::new();
     for e in entries {
-        by_submission.entry(&e.submission).or_default().push(e);
+        let mut key = key_of(&e.submission);
+        let mut n = 1;
+        while by_key
+            .get(&key)
+            .is_some_and(|(owner, _)| *owner != e.submission)
+        {
+            n += 1;
+            key = format!("{}~{n}", key_of(&e.submission));
+            if n == 2 {
+                eprintln!(
+                    "warning: two submissions share the key `{}`; one is written as `{key}`",
+                    key_of(&e.submission)
+                );
+            }
+        }
+        by_key
+            .entry(key)
+            .or_insert_with(|| (&e.submission, Vec::new()))
+            .1
+            .push(e);
     }
     let write = |path: PathBuf, text: &str| -> anyhow::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot write results into `{}`", dir.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))
+        write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))
     };
     let mut rows = Vec::new();
     let mut junit = Vec::new();
     let github = std::env::var_os("GITHUB_ACTIONS").is_some();
-    for (submission, list) in &by_submission {
-        let dir = out.join("submissions").join(safe(submission));
+    for (submission, (_, list)) in &by_key {
+        let dir = out.join("submissions").join(submission);
         let graded: Vec<Graded<'_>> = list
             .iter()
             .map(|e| Graded {
@@ -529,7 +681,7 @@ fn write_results(
             rows.push(GradebookRow::new(submission.to_string(), &e.report));
             if github {
                 for line in results::github_annotations(
-                    &format!("{}/src", safe(submission)),
+                    &format!("{submission}/src"),
                     &e.report,
                     HiddenDetails::Withhold,
                 ) {
@@ -570,16 +722,6 @@ fn write_results(
     } else {
         EXIT_FAIL
     })
-}
-
-/// Whether this process may mount in a private namespace (root on Linux).
-pub fn mount_namespaces_work() -> bool {
-    std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// A progress bar with an ETA on a terminal; plain lines in CI or when piped.
@@ -656,12 +798,15 @@ pub fn merge(
     let mut journal = Journal::open(&out.join("journal.jsonl"))?;
     let mut keys: BTreeSet<String> = journal.entries.iter().map(|e| e.key.clone()).collect();
     for path in journals {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading `{}`", path.display()))?;
-        for line in text.lines() {
-            let Ok(entry) = serde_json::from_str::<Entry>(line) else {
-                continue;
-            };
+        let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+        let (entries, damaged) = read_lines(&bytes);
+        for line in damaged {
+            eprintln!(
+                "warning: `{}` line {line} is damaged and is not merged",
+                path.display()
+            );
+        }
+        for entry in entries {
             if keys.insert(entry.key.clone()) {
                 journal.append(entry)?;
             }

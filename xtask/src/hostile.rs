@@ -50,7 +50,13 @@ fn write(path: &Path, content: impl AsRef<[u8]>) {
 }
 
 /// The submissions that are made rather than committed.
-fn make_generated(subs: &Path, hidden: &Path, home_secret: &Path, good: &str) {
+fn make_generated(
+    subs: &Path,
+    hidden: &Path,
+    home_secret: &Path,
+    secrets: &[(&str, PathBuf)],
+    good: &str,
+) {
     use std::os::unix::ffi::OsStrExt;
     std::os::unix::fs::symlink("/etc", subs.join("src-is-a-symlink-target")).unwrap();
     std::fs::create_dir_all(subs.join("src-is-a-symlink")).unwrap();
@@ -136,6 +142,59 @@ fn make_generated(subs: &Path, hidden: &Path, home_secret: &Path, good: &str) {
     write(&subs.join("other-student/src/lib.rs"), include(&other));
     write(&subs.join("home-secret/src/lib.rs"), include(home_secret));
     write(
+        &subs.join("deep-parens/src/lib.rs"),
+        format!(
+            "{good}\n#[allow(dead_code)]\nfn deep() -> u32 {{ {}1{} }}\n",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        ),
+    );
+    // `/proc/1` was the grader when it ran as PID 1 (a container): its root and working
+    // directory reach every file it can.
+    write(
+        &subs.join("proc-root/src/lib.rs"),
+        format!(
+            "const A: &str = include_str!({:?});\nconst B: &str = include_str!(\"/proc/1/cwd/Cargo.toml\");\n{good}\n#[allow(dead_code)]\nfn leak() -> usize {{ A.len() + B.len() }}\n",
+            format!("/proc/1/root{}", hidden_file.display())
+        ),
+    );
+    write(
+        &subs.join("include-hidden-as-code/src/lib.rs"),
+        format!(
+            "{good}\ninclude!({:?});\n",
+            hidden_file.display().to_string()
+        ),
+    );
+    for (name, path) in secrets {
+        write(&subs.join(name).join("src/lib.rs"), include(path));
+    }
+    tar_gz(
+        &subs.join("both-file-and-folder.tar.gz"),
+        &[
+            ("src/lib.rs", None, good.as_bytes()),
+            ("src/lib.rs/x.rs", None, b""),
+        ],
+    );
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(subs.join("fifo.tar"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    for name in [
+        "spaced name",
+        "spaced_name",
+        "dup",
+        "forged\n::error::all tests passed",
+    ] {
+        write(&subs.join(name).join("src/lib.rs"), good);
+    }
+    tar_gz(
+        &subs.join("dup.tar.gz"),
+        &[("src/lib.rs", None, good.as_bytes())],
+    );
+    write(
         &subs.join("hidden-include-macro/src/lib.rs"),
         format!(
             "macro_rules! grab {{ ($p:expr) => {{ include_str!($p) }} }}\nconst STOLEN: &str = grab!({:?});\n{good}\n#[allow(dead_code)]\nfn leak() -> usize {{ STOLEN.len() }}\n",
@@ -163,14 +222,38 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
     let good = std::fs::read_to_string(suite.join("good/src/lib.rs")).unwrap();
     write(
         &hidden.join("01-copy-in-copy-out.toml"),
-        "[[scenario]]\nname = \"a secret test\"\nsteps = [{ call = \"checksum\", args = [[1, 2, 3]], expect = 6 }]\n",
+        "# hunter2 in the hidden tests\n[[scenario]]\nname = \"a secret test\"\nsteps = [{ call = \"checksum\", args = [[1, 2, 3]], expect = 6 }]\n",
     );
     // A home folder with a secret in it: the builds must not see it. The toolchain keeps its
     // own folders, wherever the real home is.
     let home = fresh("home");
     let home_secret = home.join(".config/token");
     write(&home_secret, "hunter2");
-    make_generated(&subs, &hidden, &home_secret, &good);
+    // Secrets beside the grader's executable, in the checkout's git configuration, in this
+    // batch's journal and in the course's solutions: each a case that tries to include it.
+    let beside = std::env::current_exe()
+        .unwrap()
+        .with_file_name(format!("hostile-secret-{}", std::process::id()));
+    write(&beside, "hunter2 beside the grader");
+    let git_dir = std::process::Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|d| d.join("config").is_file())
+        .unwrap_or_else(|| root.join(".git"));
+    let git_config = std::fs::read_to_string(git_dir.join("config")).unwrap_or_default();
+    let secrets = [
+        ("beside-grader", beside.clone()),
+        ("git-config", git_dir.join("config")),
+        ("journal", out.join("journal.jsonl")),
+        (
+            "solution",
+            root.join("exercises/21-wasm-memory/01-copy-in-copy-out/solution/lib.rs"),
+        ),
+    ];
+    make_generated(&subs, &hidden, &home_secret, &secrets, &good);
     let real_home = PathBuf::from(std::env::var_os("HOME").unwrap());
     for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
         let value = std::env::var_os(var).map_or_else(|| real_home.join(default), PathBuf::from);
@@ -180,13 +263,20 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
     // SAFETY: only this test's builds read these two variables.
     unsafe {
         std::env::set_var("HOME", &home);
-        std::env::set_var("GRADER_SECRET", "hunter2");
+        std::env::set_var("GRADER_SECRET", "hunter2 in the environment");
     }
-    let isolated = super::mount_namespaces_work();
+    let isolated = match grader::sandbox::Confinement::detect() {
+        Ok(_) => true,
+        Err(why) if std::env::var_os("CI").is_some() => panic!("CI needs the sandbox: {why}"),
+        Err(why) => {
+            eprintln!("the sandbox is missing ({why}): only the refusal of `--hidden` is tested");
+            false
+        }
+    };
     let mut cases = cases;
     if !isolated {
-        // Without mount namespaces (not root, or not Linux) the grader refuses `--hidden`
-        // outright, and files outside the submission stay readable: those cases cannot hold.
+        // Without the sandbox the grader refuses `--hidden` outright, and files outside the
+        // submission stay readable: those cases cannot hold.
         let args = BatchArgs {
             submissions: Some(subs.clone()),
             hidden: Some(hidden.clone()),
@@ -197,7 +287,7 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
         };
         let err = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap_err();
         assert!(
-            format!("{err:#}").contains("cannot hide `--hidden`"),
+            format!("{err:#}").contains("cannot keep `--hidden` secret"),
             "{err:#}"
         );
         for name in [
@@ -205,6 +295,17 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
             "home-secret",
             "hidden-include",
             "hidden-include-macro",
+            "proc-root",
+            "proc-environ",
+            "beside-grader",
+            "git-config",
+            "journal",
+            "include-hidden-as-code",
+            "solution",
+            "include-dev-zero",
+            "gigabyte-static",
+            "macro-bomb",
+            "deep-parens",
         ] {
             cases.remove(name);
             let _ = std::fs::remove_dir_all(subs.join(name));
@@ -216,14 +317,12 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
         out: out.clone(),
         partition: None,
         jobs: Some(2),
-        build_timeout: 20,
+        build_timeout: 40,
     };
     let first = grade_all(&root, Some("01-copy-in-copy-out"), &args).unwrap();
     let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
-    let entries: Vec<Entry> = journal
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (entries, damaged) = super::read_lines(journal.as_bytes());
+    assert!(damaged.is_empty(), "damaged journal lines {damaged:?}");
     let got: BTreeMap<&str, &Entry> = entries.iter().map(|e| (e.submission.as_str(), e)).collect();
     let mut wrong = Vec::new();
     for (name, case) in &cases {
@@ -262,6 +361,59 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
             e.submission
         );
     }
+    // Every file the batch wrote: no secret from beside the grader, its environment, its home
+    // folder, the checkout's git configuration or the hidden tests; outside the journal (the
+    // instructors' own record), not even a hidden test's name.
+    let mut files = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    assert!(files.len() > cases.len(), "{files:?}");
+    let git_secret = git_config
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() > 12 && !l.starts_with('['))
+        .unwrap_or("repositoryformatversion")
+        .to_owned();
+    for file in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+        let name = file.display();
+        assert!(!text.contains("hunter2"), "{name} holds a secret");
+        assert!(
+            !text.contains(&git_secret),
+            "{name} holds the git configuration"
+        );
+        if !name.to_string().ends_with("journal.jsonl") {
+            assert!(
+                !text.contains("a secret test"),
+                "{name} names a hidden test"
+            );
+        }
+        // No line an Actions runner would read as a workflow command.
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{name} holds a workflow command"
+        );
+    }
+    // Names that differ by a space or an archive suffix keep results of their own.
+    let folders: Vec<String> = std::fs::read_dir(out.join("submissions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders.len(), cases.len(), "{folders:?}");
+    assert!(
+        folders
+            .iter()
+            .all(|f| !f.contains('\n') && !f.contains(' '))
+    );
+    let _ = std::fs::remove_file(&beside);
     // The hidden scenario ran: the good submission has one more scenario than the exercise.
     assert_eq!(
         got["good"].report.scenarios.len(),

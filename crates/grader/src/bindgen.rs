@@ -22,7 +22,176 @@ pub struct Processed {
 /// `typescript` also generates the `.d.ts` (a few milliseconds more): the grader asks for it
 /// only to explain a signature mismatch. Names are left mangled: wasmtime demangles them itself
 /// when it builds a backtrace, which is rare, rather than on every build.
+///
+/// wasm-bindgen interprets the module's descriptor functions and panics on much it does not
+/// expect: a module is first checked to describe itself in bounded work ([`describe_work`]),
+/// and a panic inside wasm-bindgen is this module's error, never the grader's end.
 pub fn process(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Processed, String> {
+    describe_work(raw)?;
+    std::panic::catch_unwind(|| run_bindgen(raw, keep_debug, typescript)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(format!("wasm-bindgen failed on this module: {what}"))
+    })
+}
+
+/// Most wasm instructions wasm-bindgen's descriptor interpreter may have to run for one
+/// module; real descriptors take a few thousand.
+pub const DESCRIBE_STEPS: u64 = 10_000_000;
+
+/// Checks that wasm-bindgen's descriptor interpreter ends, and soon, on this module. It runs
+/// the `__wbindgen_describe_*` exports and every function calling the generic-import marker,
+/// with no step limit of its own; so each function they reach must be free of loops and of
+/// recursion, call no `invoke_*` import (which the interpreter redirects through the table),
+/// and the instructions of all calls unfolded must stay within [`DESCRIBE_STEPS`]. A module
+/// that does not parse is left for wasm-bindgen to report.
+pub fn describe_work(wasm: &[u8]) -> Result<(), String> {
+    use wasmparser::{Operator, Parser, Payload, TypeRef};
+    struct Function {
+        steps: u64,
+        loops: bool,
+        calls: Vec<u32>,
+    }
+    let mut imports: Vec<String> = Vec::new();
+    let mut roots: Vec<u32> = Vec::new();
+    let mut functions: Vec<Function> = Vec::new();
+    let parsed = (|| -> wasmparser::Result<()> {
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload? {
+                Payload::ImportSection(reader) => {
+                    for import in reader.into_imports() {
+                        let import = import?;
+                        if let TypeRef::Func(_) = import.ty {
+                            imports.push(import.name.to_owned());
+                        }
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for export in reader {
+                        let export = export?;
+                        if export.name.starts_with("__wbindgen_describe_")
+                            && export.kind == wasmparser::ExternalKind::Func
+                        {
+                            roots.push(export.index);
+                        }
+                    }
+                }
+                Payload::CodeSectionEntry(body) => {
+                    let mut f = Function {
+                        steps: 0,
+                        loops: false,
+                        calls: Vec::new(),
+                    };
+                    let mut ops = body.get_operators_reader()?;
+                    while !ops.eof() {
+                        f.steps += 1;
+                        match ops.read()? {
+                            Operator::Loop { .. } => f.loops = true,
+                            Operator::Call { function_index }
+                            | Operator::ReturnCall { function_index } => {
+                                f.calls.push(function_index)
+                            }
+                            _ => {}
+                        }
+                    }
+                    functions.push(f);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    })();
+    if parsed.is_err() {
+        return Ok(());
+    }
+    let imported = imports.len() as u32;
+    let marker = imports
+        .iter()
+        .position(|n| n == "__wbindgen_describe_generic_import");
+    if let Some(marker) = marker {
+        for (i, f) in functions.iter().enumerate() {
+            if f.calls.contains(&(marker as u32)) {
+                roots.push(imported + i as u32);
+            }
+        }
+    }
+    // Depth-first, remembering each function's unfolded cost; a function met again while it
+    // is still being unfolded is recursion.
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        Open,
+        Done(u64),
+    }
+    let mut state = vec![State::New; functions.len()];
+    let name = |index: u32| format!("function {index}");
+    fn cost(
+        index: u32,
+        imported: u32,
+        imports: &[String],
+        functions: &[Function],
+        state: &mut [State],
+        name: &dyn Fn(u32) -> String,
+    ) -> Result<u64, String> {
+        let Some(local) = index.checked_sub(imported) else {
+            let import = &imports[index as usize];
+            if import.starts_with("invoke_") {
+                return Err(format!(
+                    "a wasm-bindgen descriptor calls the import `{import}`, which wasm-bindgen would follow through the function table"
+                ));
+            }
+            return Ok(1);
+        };
+        let Some(f) = functions.get(local as usize) else {
+            return Ok(1);
+        };
+        match state[local as usize] {
+            State::Done(steps) => return Ok(steps),
+            State::Open => {
+                return Err(format!(
+                    "a wasm-bindgen descriptor recurses ({} calls itself)",
+                    name(index)
+                ));
+            }
+            State::New => {}
+        }
+        if f.loops {
+            return Err(format!(
+                "a wasm-bindgen descriptor loops ({} has a `loop`): wasm-bindgen would run it without end",
+                name(index)
+            ));
+        }
+        state[local as usize] = State::Open;
+        let mut steps = f.steps;
+        for &callee in &f.calls {
+            steps = steps.saturating_add(cost(callee, imported, imports, functions, state, name)?);
+            if steps > DESCRIBE_STEPS {
+                return Err(format!(
+                    "wasm-bindgen's descriptors would take more than {DESCRIBE_STEPS} steps to describe the module"
+                ));
+            }
+        }
+        state[local as usize] = State::Done(steps);
+        Ok(steps)
+    }
+    let mut total = 0u64;
+    for root in roots {
+        total = total.saturating_add(cost(
+            root, imported, &imports, &functions, &mut state, &name,
+        )?);
+        if total > DESCRIBE_STEPS {
+            return Err(format!(
+                "wasm-bindgen's descriptors would take more than {DESCRIBE_STEPS} steps to describe the module"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run_bindgen(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Processed, String> {
     // DWARF is most of a debug-info build's bytes; parsing it only to drop it again would be
     // most of this step's time.
     let input = if keep_debug {

@@ -27,13 +27,15 @@ pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
 const ERRORS_SHOWN: usize = 3;
 /// Bytes of rendered compiler output shown per error.
 const RENDERED_BYTES: usize = 3_000;
+/// Errors kept per crate; later ones are only counted.
+const ERRORS_KEPT: usize = 16;
 /// What cargo prints on stderr while another cargo holds a lock it needs.
 const LOCK_WAIT: &str = "Blocking waiting for file lock";
-/// How long a wait for another cargo's lock is not counted as a build's silence.
+/// How long a wait for another cargo's lock is not counted as a build's time.
 const LOCK_PATIENCE: Duration = Duration::from_secs(30 * 60);
-/// How long the pinned dependencies of a batch may compile without a word: they are the
-/// grader's, not a submission's, so the batch's silence limit is not theirs.
-const DEPENDENCY_SILENCE: Duration = Duration::from_secs(15 * 60);
+/// How long the pinned dependencies of a batch may compile: they are the grader's, not a
+/// submission's, so the batch's limit is not theirs.
+const DEPENDENCY_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 /// Where staged crates and their shared target directory live.
 #[derive(Debug, Clone)]
@@ -44,8 +46,10 @@ pub struct BuildDirs {
     pub target: PathBuf,
     /// The guest support crate (`crates/course-guest`).
     pub guest_crate: PathBuf,
-    /// Longest a build may go without a crate finishing before it is stopped.
+    /// Longest a build may take, wall-clock.
     pub timeout: Duration,
+    /// What every build through these folders may see (the leak re-run's build included).
+    pub isolation: Isolation,
 }
 
 /// A successful build.
@@ -100,7 +104,7 @@ pub fn build(
         &crate_dir,
         &dirs.target,
         &cargo_args(profile, &[format!("--package={root}")]),
-        &Isolation::default(),
+        &dirs.isolation,
         dirs.timeout,
     )?;
     let Some(status) = run.status else {
@@ -141,16 +145,16 @@ pub struct Member {
     pub files: Vec<(PathBuf, String)>,
 }
 
-/// What a batch build may see of the machine.
+/// What a build may see of the machine.
 #[derive(Debug, Clone, Default)]
 pub struct Isolation {
-    /// Folders hidden from the build (hidden tests, other submissions): an empty folder is
-    /// mounted over each in a private mount namespace, so `include_str!` of a file there fails.
-    pub hide: Vec<PathBuf>,
-    /// Run cargo `--offline` with a cleared environment.
-    pub offline: bool,
-    /// A folder the build needs that may live under the home folder (the guest crate's).
-    pub keep: Option<PathBuf>,
+    /// The sandbox every cargo of this build runs in (offline, with an empty environment):
+    /// it shows the toolchain, the registry cache, the crate's folder, the target directory
+    /// and `read_only`, and nothing else. `None` builds with the grader's own environment,
+    /// which is right only for a student's own crate on their own machine.
+    pub sandbox: Option<crate::sandbox::Confinement>,
+    /// Folders a sandboxed build reads besides the crate's own (the guest support crate).
+    pub read_only: Vec<PathBuf>,
 }
 
 /// Builds many submissions at once: each is a member of one generated workspace, so
@@ -207,7 +211,7 @@ pub fn build_batch(
     )?;
     // The grader resolves dependencies itself (online, before any submission code is
     // compiled); the build then runs offline and locked.
-    if isolation.offline {
+    if isolation.sandbox.is_some() {
         let lock = run_cargo(
             &ws,
             &dirs.target,
@@ -240,17 +244,17 @@ pub fn build_batch(
         "--keep-going".to_owned(),
         format!("--jobs={}", jobs.max(1)),
     ];
-    if isolation.offline {
+    if isolation.sandbox.is_some() {
         extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
     }
     // The dependencies first, with a limit of their own: on a cold target directory js-sys
-    // alone can compile for longer than a submission may stay silent.
+    // alone can compile for longer than a submission's build may take.
     let warm = run_cargo(
         &ws,
         &dirs.target,
         &cargo_args(Profile::Grading, &one_package(&extra, DEPS_PACKAGE)),
         isolation,
-        DEPENDENCY_SILENCE.max(dirs.timeout),
+        DEPENDENCY_LIMIT.max(dirs.timeout),
     )?;
     if !warm.status.is_some_and(|s| s.success()) {
         return Err(HarnessError::Cargo(format!(
@@ -258,7 +262,7 @@ pub fn build_batch(
             tail(&warm.stderr)
         )));
     }
-    // The limit is on silence: the batch is stopped once no member has finished for that long.
+    // Then every member at once, within the batch's wall-clock limit.
     let run = run_cargo(
         &ws,
         &dirs.target,
@@ -269,23 +273,9 @@ pub fn build_batch(
     let mut out = Vec::new();
     for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
         let prefix = format!("m/{}/", m.id);
-        let errors = |messages: &Messages| {
-            messages
-                .errors
-                .get(name)
-                .or_else(|| messages.errors.get(root))
-                .cloned()
-        };
-        let result = if let Some(errors) = errors(&run.messages) {
-            Err(unprefixed(compile_failure(&errors), &prefix))
-        } else if let Some(path) = run.messages.artifacts.get(root) {
-            let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
-            Ok(Built {
-                wasm,
-                source_root: ws.join("m").join(&m.id),
-                fresh: run.messages.fresh,
-            })
-        } else if run.status.is_none() {
+        let source_root = ws.join("m").join(&m.id);
+        let mut result = member_result(&run, (name, root), &prefix, &source_root)?;
+        if result.is_none() {
             // The batch ran out of time before this member finished: alone, with its own limit.
             let single = run_cargo(
                 &ws,
@@ -294,39 +284,110 @@ pub fn build_batch(
                 isolation,
                 dirs.timeout,
             )?;
-            match (
-                single.status,
-                errors(&single.messages),
-                single.messages.artifacts.get(root),
-            ) {
-                (None, _, _) => Err(timed_out(dirs.timeout)),
-                (_, Some(errors), _) => Err(unprefixed(compile_failure(&errors), &prefix)),
-                (_, None, Some(path)) => {
-                    let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
-                    Ok(Built {
-                        wasm,
-                        source_root: ws.join("m").join(&m.id),
-                        fresh: false,
-                    })
-                }
-                (Some(_), None, None) => {
-                    return Err(HarnessError::Cargo(format!(
-                        "cargo built no `.wasm` for `{}`:\n{}",
-                        m.id,
-                        tail(&single.stderr)
-                    )));
-                }
-            }
-        } else {
-            return Err(HarnessError::Cargo(format!(
-                "cargo built no `.wasm` for `{}`:\n{}",
-                m.id,
-                tail(&run.stderr)
-            )));
-        };
-        out.push(result);
+            result = member_result(&single, (name, root), &prefix, &source_root)?;
+        }
+        out.push(match result {
+            Some(result) => result,
+            None => Err(timed_out(dirs.timeout)),
+        });
     }
     Ok(out)
+}
+
+/// What a cargo run made of one member: its module, its compile errors, the compiler's crash
+/// or a limit it hit (each the member's verdict), or `None` when the run was stopped before
+/// the member finished.
+fn member_result(
+    run: &CargoRun,
+    (name, root): (&str, &str),
+    prefix: &str,
+    source_root: &Path,
+) -> Result<Option<Result<Built, Failure>>, HarnessError> {
+    // Compile errors are the student's crate's; link errors the root crate's.
+    if let Some(errors) = run
+        .messages
+        .errors
+        .get(name)
+        .or_else(|| run.messages.errors.get(root))
+    {
+        return Ok(Some(Err(unprefixed(compile_failure(errors), prefix))));
+    }
+    if let Some(path) = run.messages.artifacts.get(root) {
+        let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
+        return Ok(Some(Ok(Built {
+            wasm,
+            source_root: source_root.to_path_buf(),
+            fresh: run.messages.fresh,
+        })));
+    }
+    if run.status.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Err(compiler_stopped(&run.stderr, name))))
+}
+
+/// A member that cargo finished without a module or an error message: rustc crashed (a stack
+/// overflow on deeply nested code, say) or was killed by one of the sandbox's limits.
+fn compiler_stopped(stderr: &str, name: &str) -> Failure {
+    // cargo names the crate and how its rustc ended in the lines after "could not compile".
+    let about: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !(l.contains("could not compile") && l.contains(name)))
+        .take(12)
+        .collect();
+    let about = about.join("\n");
+    let anywhere = |needle: &str| about.contains(needle) || stderr.contains(needle);
+    let why = if anywhere("SIGXCPU") {
+        "it used up its CPU time"
+    } else if anywhere("SIGXFSZ") {
+        "it tried to write a file larger than the limit"
+    } else if anywhere("memory allocation of") || anywhere("SIGKILL") || anywhere("signal: 9") {
+        "it ran out of memory"
+    } else if anywhere("overflowed its stack") || anywhere("SIGSEGV") {
+        "it overflowed its stack"
+    } else {
+        "it crashed"
+    };
+    Failure::new(
+        Verdict::CompileError,
+        format!("the compiler stopped without an error message: {why}"),
+    )
+    .hint(
+        "the compiler has limits on memory, time and output size: very deeply nested code, huge \
+         constants or static data, and macros that expand without end exceed them",
+    )
+}
+
+/// Removes what building members `ids` left behind (their staged crates, compiled code,
+/// incremental state and cached diagnostics), so a batch's target directory holds one chunk's
+/// worth at a time however many submissions it grades.
+pub fn discard(dirs: &BuildDirs, ids: &[String]) {
+    let names: Vec<String> = ids.iter().map(|id| package_name(id)).collect();
+    let mine = |file: &std::ffi::OsStr| {
+        let file = file.to_string_lossy();
+        names.iter().any(|n| file.contains(n.as_str()))
+    };
+    for id in ids {
+        let _ = std::fs::remove_dir_all(dirs.staging.join(id));
+    }
+    let Ok(profiles) = std::fs::read_dir(dirs.target.join(TARGET)) else {
+        return;
+    };
+    for profile in profiles.flatten() {
+        for sub in ["", "deps", ".fingerprint", "incremental", "build"] {
+            let Ok(entries) = std::fs::read_dir(profile.path().join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten().filter(|e| mine(&e.file_name())) {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
 }
 
 /// A batch build's arguments, narrowed from the whole workspace to one package.
@@ -391,8 +452,8 @@ struct CargoRun {
     stderr: String,
 }
 
-/// Runs cargo in `dir` with the grader's environment, killing its whole process group (rustc
-/// included) at the time limit.
+/// Runs cargo in `dir`, inside the sandbox when `isolation` has one, killing the whole
+/// process group (the sandbox, or cargo and rustc) at the time limit.
 fn run_cargo(
     dir: &Path,
     target: &Path,
@@ -401,109 +462,48 @@ fn run_cargo(
     limit: Duration,
 ) -> Result<CargoRun, HarnessError> {
     use std::os::unix::process::CommandExt;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = if isolation.hide.is_empty() {
-        Command::new(&cargo)
-    } else {
-        // A private mount namespace: the home folder is replaced by an empty one in which only
-        // the toolchain folders (and the grader's own work folder, if it lives there) are
-        // mounted back, registry credentials are masked, and each hidden folder is an empty
-        // tmpfs. `include_str!` of anything there then fails to compile.
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let keep: Vec<PathBuf> = [
-            std::env::var_os("CARGO_HOME")
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(".cargo"))),
-            std::env::var_os("RUSTUP_HOME")
-                .map(PathBuf::from)
-                .or_else(|| home.as_ref().map(|h| h.join(".rustup"))),
-            Some(dir.to_path_buf()),
-            Some(target.to_path_buf()),
-            isolation.keep.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|k| k.exists())
-        .collect();
-        let mut script = String::from("set -e\n");
-        let mut vars: Vec<(String, std::ffi::OsString)> = Vec::new();
-        if let Some(home) = home.filter(|h| h.is_dir() && h != Path::new("/")) {
-            let under: Vec<&PathBuf> = keep.iter().filter(|k| k.starts_with(&home)).collect();
-            vars.push(("STASH".into(), target.join(".mounts").into_os_string()));
-            script.push_str("stash=\"$STASH\"\n");
-            for (i, k) in under.iter().enumerate() {
-                vars.push((format!("K{i}"), k.as_os_str().to_owned()));
-                script.push_str(&format!(
-                    "mkdir -p \"$stash/{i}\"; mount --bind \"$K{i}\" \"$stash/{i}\"\n"
-                ));
+    let mut command = match &isolation.sandbox {
+        None => {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut c = Command::new(cargo);
+            c.args(args)
+                .current_dir(dir)
+                .env("CARGO_TARGET_DIR", target)
+                .env("CARGO_TERM_COLOR", "never")
+                // The submission is built by the grader's fixed profile, not by a caller's flags.
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .env_remove("CARGO_BUILD_RUSTFLAGS")
+                .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
+            c
+        }
+        Some(sandbox) => {
+            // The crate's folder is read-only once its lock file exists (a batch's workspace,
+            // locked by the grader); a staged crate without one has cargo write it, offline.
+            let (mut read_only, mut writable) = (isolation.read_only.clone(), vec![]);
+            if dir.join("Cargo.lock").is_file() {
+                read_only.push(dir.to_path_buf());
+            } else {
+                writable.push(dir.to_path_buf());
             }
-            vars.push(("HOMEDIR".into(), home.as_os_str().to_owned()));
-            script.push_str("mount -t tmpfs -o size=1m,mode=755 home \"$HOMEDIR\"\n");
-            for (i, _) in under.iter().enumerate() {
-                script.push_str(&format!(
-                    "mkdir -p \"$K{i}\"; mount --bind \"$stash/{i}\" \"$K{i}\"\n"
-                ));
+            std::fs::create_dir_all(target).map_err(|e| HarnessError::io(target, e))?;
+            writable.push(target.to_path_buf());
+            let view = crate::sandbox::View {
+                read_only,
+                writable,
+                cwd: dir.to_path_buf(),
+                env: vec![("CARGO_TARGET_DIR".into(), target.display().to_string())],
+            };
+            let mut args = args.to_vec();
+            if args.first().is_some_and(|a| a == "build") && !args.iter().any(|a| a == "--offline")
+            {
+                // Nothing inside reaches a network; cargo must not try.
+                args.push("--offline".into());
             }
+            sandbox.command(&sandbox.cargo(), &args, &view)
         }
-        for (i, k) in keep.iter().enumerate().take(1) {
-            // Registry tokens.
-            vars.push((format!("C{i}"), k.as_os_str().to_owned()));
-            script.push_str(&format!(
-                "for f in \"$C{i}/credentials\" \"$C{i}/credentials.toml\"; do [ -e \"$f\" ] && mount --bind /dev/null \"$f\"; done; true\n"
-            ));
-        }
-        for (i, h) in isolation.hide.iter().enumerate() {
-            vars.push((format!("H{i}"), h.as_os_str().to_owned()));
-            script.push_str(&format!(
-                "mount -t tmpfs -o size=1k,mode=000 hidden \"$H{i}\"\n"
-            ));
-        }
-        script.push_str("exec \"$@\"\n");
-        let mut c = Command::new("unshare");
-        c.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ])
-        .arg(&cargo);
-        c.envs(vars);
-        c
     };
-    command.args(args).current_dir(dir);
-    if isolation.offline {
-        // Nothing of the grader's environment (tokens, secrets) reaches the build.
-        let keep = [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-            "RUSTC",
-            "TMPDIR",
-            "LANG",
-        ];
-        let kept: Vec<(String, std::ffi::OsString)> = keep
-            .iter()
-            .filter_map(|k| std::env::var_os(k).map(|v| ((*k).to_owned(), v)))
-            .collect();
-        let script_vars: Vec<(String, std::ffi::OsString)> = command
-            .get_envs()
-            .filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_owned())))
-            .collect();
-        command.env_clear().envs(kept).envs(script_vars);
-    }
     command
-        .env("CARGO_TARGET_DIR", target)
-        .env("CARGO_TERM_COLOR", "never")
-        // The submission is built by the grader's fixed profile, not by a caller's flags.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -514,19 +514,13 @@ fn run_cargo(
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let started = std::time::Instant::now();
-    let last_news = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     // Set while cargo waits for another cargo's lock on the target directory (tests and a
-    // grader running side by side share it): a wait is not the submission's silence.
+    // grader running side by side share it): the wait is not the build's time.
     let waiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let news = last_news.clone();
     let unblocked = waiting.clone();
     let reader = std::thread::spawn(move || {
         parse_messages(BufReader::new(stdout), || {
             unblocked.store(false, std::sync::atomic::Ordering::Relaxed);
-            news.store(
-                started.elapsed().as_millis() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
         })
     });
     let blocked = waiting.clone();
@@ -547,26 +541,25 @@ fn run_cargo(
         }
         kept
     });
-    // `limit` bounds silence, not the whole run: a batch of many members may take long, but
-    // never `limit` without one of them finishing. Waiting for a lock is not silence, up to
+    // `limit` is wall-clock time: compiler output (rustc's "taking a long time" warnings
+    // among it) does not extend it. Waiting for another cargo's lock does not count, up to
     // `LOCK_PATIENCE`.
-    let silent_for = || {
-        let last = Duration::from_millis(last_news.load(std::sync::atomic::Ordering::Relaxed));
-        let silent = started.elapsed().saturating_sub(last);
-        if waiting.load(std::sync::atomic::Ordering::Relaxed) && silent < LOCK_PATIENCE {
-            Duration::ZERO
-        } else {
-            silent
-        }
-    };
+    let tick = Duration::from_millis(200);
+    let mut excused = Duration::ZERO;
     let status = loop {
         match child
-            .wait_timeout(Duration::from_millis(200))
+            .wait_timeout(tick)
             .map_err(|e| HarnessError::Cargo(e.to_string()))?
         {
             Some(status) => break Some(status),
-            None if silent_for() < limit => continue,
-            None => break None,
+            None => {
+                if waiting.load(std::sync::atomic::Ordering::Relaxed) && excused < LOCK_PATIENCE {
+                    excused += tick;
+                }
+                if started.elapsed().saturating_sub(excused) >= limit {
+                    break None;
+                }
+            }
         }
     };
     let status = match status {
@@ -796,6 +789,8 @@ struct Messages {
 #[derive(Debug, Clone)]
 struct CompilerError {
     message: String,
+    /// Errors after this one that were not kept.
+    more: usize,
     location: Option<String>,
     rendered: String,
     /// The folder of the crate the error is in, from cargo's package id: where the student's
@@ -847,15 +842,19 @@ fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) -> Messages {
                         s["column_start"].as_u64().unwrap_or(0)
                     )
                 });
-                out.errors
-                    .entry(crate_of(&msg))
-                    .or_default()
-                    .push(CompilerError {
-                        message: m["message"].as_str().unwrap_or("").to_owned(),
-                        location,
-                        rendered: m["rendered"].as_str().unwrap_or("").to_owned(),
-                        package_root: package_root(&msg),
-                    });
+                let errors = out.errors.entry(crate_of(&msg)).or_default();
+                // A flood of errors is counted, not kept.
+                if errors.len() >= ERRORS_KEPT {
+                    errors[ERRORS_KEPT - 1].more += 1;
+                    continue;
+                }
+                errors.push(CompilerError {
+                    message: m["message"].as_str().unwrap_or("").to_owned(),
+                    location,
+                    rendered: cut(m["rendered"].as_str().unwrap_or(""), RENDERED_BYTES),
+                    more: 0,
+                    package_root: package_root(&msg),
+                });
             }
             Some("compiler-artifact") => {
                 if msg["fresh"] == false {
@@ -895,6 +894,7 @@ impl CompilerError {
             message: strip(&self.message),
             location: self.location.as_deref().map(strip),
             rendered: strip(&self.rendered),
+            more: self.more,
             package_root: None,
         }
     }
@@ -962,8 +962,10 @@ fn compile_failure(errors: &[CompilerError]) -> Failure {
         }
         f = f.detail(text);
     }
-    if shown.len() > ERRORS_SHOWN {
-        f = f.detail(format!("… and {} more errors", shown.len() - ERRORS_SHOWN));
+    let more =
+        shown.len().saturating_sub(ERRORS_SHOWN) + errors.iter().map(|e| e.more).sum::<usize>();
+    if more > 0 {
+        f = f.detail(format!("… and {more} more errors"));
     }
     f
 }
@@ -1103,6 +1105,16 @@ fn object_name(word: &str) -> String {
         return "your code".to_owned();
     }
     file.to_owned()
+}
+
+/// `text` cut a little past `max` bytes (on a character boundary): enough for the renderer to
+/// see it was longer, without keeping a flood in memory.
+fn cut(text: &str, max: usize) -> String {
+    let mut end = (max + 4).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// Installs the wasm32 target through rustup when the toolchain lacks it, once per process.

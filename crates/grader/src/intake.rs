@@ -117,6 +117,11 @@ pub fn take(path: &Path, subdir: Option<&Path>, caps: &Caps) -> Result<Intake, R
     let mut files: Vec<(Entry, Option<Vec<u8>>)> = Vec::new();
     if meta.is_dir() {
         walk(path, Path::new(""), caps, &mut files)?;
+    } else if !meta.is_file() {
+        // A FIFO or a device named like an archive would block or never end.
+        return Err(Refusal(format!(
+            "`{name}` is neither a folder nor a regular file"
+        )));
     } else if name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         read_tar(path, name.ends_with(".tar"), caps, &mut files)?;
     } else {
@@ -214,6 +219,17 @@ pub fn take(path: &Path, subdir: Option<&Path>, caps: &Caps) -> Result<Intake, R
         return Err(Refusal("the submission has no `src/lib.rs`".into()));
     }
     taken.sort();
+    // An archive can name a path twice, or as a file and as a folder (`src/lib.rs` and
+    // `src/lib.rs/x.rs`); no folder could hold that.
+    for pair in taken.windows(2) {
+        let (a, b) = (&pair[0].0, &pair[1].0);
+        if a == b || b.starts_with(a) {
+            return Err(Refusal(format!(
+                "`src/{}` appears more than once, or as both a file and a folder",
+                a.display()
+            )));
+        }
+    }
     ignored.sort();
     Ok(Intake {
         files: taken,

@@ -27,6 +27,7 @@ pub mod memmap;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod sandbox;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +97,8 @@ pub struct GraderOptions {
     /// Seeds `Math.random` in every scenario (to replay a run); by default each scenario has
     /// its own fixed seed.
     pub seed: Option<u64>,
+    /// What every build may see: the sandbox for untrusted submissions (see [`sandbox`]).
+    pub isolation: build::Isolation,
 }
 
 impl GraderOptions {
@@ -106,6 +109,7 @@ impl GraderOptions {
             limits: Limits::default(),
             build_timeout: Duration::from_secs(300),
             seed: None,
+            isolation: build::Isolation::default(),
         }
     }
 }
@@ -182,6 +186,7 @@ impl Grader {
             target: work.join("target"),
             guest_crate,
             timeout: options.build_timeout,
+            isolation: options.isolation,
         };
         Ok(Grader {
             sandbox,
@@ -199,6 +204,11 @@ impl Grader {
         isolation: &build::Isolation,
     ) -> Result<Vec<Result<build::Built, Failure>>, HarnessError> {
         build::build_batch(&self.dirs, batch, members, jobs, isolation)
+    }
+
+    /// Frees the space the build of batch members `ids` took (see [`build::discard`]).
+    pub fn discard(&self, ids: &[String]) {
+        build::discard(&self.dirs, ids);
     }
 
     /// Grades one submission against one exercise's spec. `slot` names the staging folder (one

@@ -681,6 +681,16 @@ fn xml(s: &str) -> String {
     out
 }
 
+/// `text` on one line, without control characters, cut to `max` characters: for anything
+/// untrusted that reaches a log or a terminal outside a report.
+pub fn clean_text(text: &str, max: usize) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate(&one_line, max)
+}
+
 /// Removes control characters other than tab and line ends: guest output can hold anything.
 fn strip_controls(s: &str) -> String {
     s.chars()
