@@ -1171,6 +1171,7 @@ mod tests {
             message: message.to_owned(),
             location: location.map(str::to_owned),
             rendered: rendered.to_owned(),
+            more: 0,
             package_root: Some("/course/target/grader/staging/slot".to_owned()),
         }
     }
