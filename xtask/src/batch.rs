@@ -874,6 +874,51 @@ mod tests {
         assert!(err.to_string().contains("another grader"), "{err}");
     }
 
+    /// One flipped byte costs one verdict, never the lines after it.
+    #[test]
+    fn a_damaged_journal_line_is_skipped_and_the_rest_kept() {
+        let dir = std::env::temp_dir().join(format!("journal-flip-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("journal.jsonl");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            for key in ["k1", "k2", "k3"] {
+                let report =
+                    grader::refused_report("x", &Spec::default(), &intake::Refusal("r".into()));
+                j.append(Entry {
+                    key: key.into(),
+                    submission: key.into(),
+                    exercise: "x".into(),
+                    report,
+                })
+                .unwrap();
+            }
+        }
+        let mut bytes = std::fs::read(&path).unwrap();
+        let second = bytes.iter().position(|b| *b == b'\n').unwrap() + 30;
+        bytes[second] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let j = Journal::open(&path).unwrap();
+        let keys: Vec<&str> = j.entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k3"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn keys_are_unique_and_escaped() {
+        assert_eq!(key_of("alice"), "alice");
+        assert_ne!(key_of("alice smith"), key_of("alice_smith"));
+        assert!(key_of("alice smith").starts_with("alice_smith-"));
+        let forged = key_of("x\n::error::passed");
+        assert!(!forged.contains('\n') && !forged.contains(':'), "{forged}");
+        let entries = [
+            ("dup".to_owned(), PathBuf::from("dup")),
+            ("dup.tar".to_owned(), PathBuf::from("dup.tar")),
+            ("solo.tar.gz".to_owned(), PathBuf::from("solo.tar.gz")),
+        ];
+        assert_eq!(submission_names(&entries), ["dup", "dup.tar", "solo"]);
+    }
+
     #[test]
     fn names_are_made_safe_for_files() {
         assert_eq!(safe("../etc"), "_etc");

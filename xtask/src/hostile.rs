@@ -295,6 +295,8 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
             "home-secret",
             "hidden-include",
             "hidden-include-macro",
+            "env-secret",
+            "option-env-secret",
             "proc-root",
             "proc-environ",
             "beside-grader",
