@@ -55,7 +55,6 @@ pub struct GrowEvent {
 pub struct Growth {
     /// Set while the host itself grows memory, so that growth is not charged to the student.
     pub host_growing: bool,
-    pub guest_pages: u64,
     pub host_pages: u64,
     /// A growth the limiter refused: (pages before, pages requested in total).
     pub denied: Option<(u64, u64)>,
@@ -72,7 +71,8 @@ pub struct Limiter {
     pub growth: Growth,
 }
 
-const PAGE: usize = 65_536;
+/// Bytes in a wasm page.
+pub(crate) const PAGE: usize = 65_536;
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -100,8 +100,6 @@ impl ResourceLimiter for Limiter {
         });
         if self.growth.host_growing {
             self.growth.host_pages += pages;
-        } else {
-            self.growth.guest_pages += pages;
         }
         Ok(true)
     }

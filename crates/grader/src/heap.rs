@@ -246,10 +246,6 @@ impl ShadowHeap {
         self.live.values().map(|b| u64::from(b.size)).sum()
     }
 
-    pub fn live_ids(&self) -> std::collections::BTreeSet<u64> {
-        self.live.values().map(|b| b.id).collect()
-    }
-
     /// The live block that holds all of `[ptr, ptr + len)`.
     pub fn block_containing(&self, ptr: u32, len: u32) -> Option<&Block> {
         let (_, block) = self.live.range(..=ptr).next_back()?;

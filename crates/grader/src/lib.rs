@@ -358,7 +358,10 @@ impl Grader {
                 SiteCapture::Names,
                 loaded.facts,
             )?;
+            let judges_memory = scenario.checks(spec::MemoryCheck::Leaks)
+                || scenario.checks(spec::MemoryCheck::Overflow);
             if record.fault_expected
+                && judges_memory
                 && let Some((Some(at), _)) = record.fault
             {
                 // The expected fault ended the instance: memory is judged as of the last

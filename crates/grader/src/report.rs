@@ -332,29 +332,16 @@ impl Report {
             .filter_map(CheckResult::failure)
     }
 
-    /// The first failure's verdict; `NotRun` when nothing failed but a check could not run;
-    /// `Pass` when every check ran and passed.
+    /// The first failure's verdict (a check that could not run is a `NotRun` failure), or
+    /// `Pass`.
     pub fn verdict(&self) -> Verdict {
-        match self.failures().next() {
-            Some(f) => f.verdict,
-            None if self.not_run().next().is_some() => Verdict::NotRun,
-            None => Verdict::Pass,
-        }
-    }
-
-    /// Checks that could not run, with why.
-    pub fn not_run(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.preflight
-            .iter()
-            .chain(self.scenarios.iter().flat_map(|s| &s.checks))
-            .filter_map(|c| match &c.status {
-                Status::Skipped { reason } => Some((c.check.as_str(), reason.as_str())),
-                _ => None,
-            })
+        self.failures().next().map_or(Verdict::Pass, |f| f.verdict)
     }
 
     pub fn passed(&self) -> bool {
-        self.verdict() == Verdict::Pass && !self.scenarios.is_empty()
+        self.failures().next().is_none()
+            && !self.scenarios.is_empty()
+            && self.scenarios.iter().all(ScenarioReport::passed)
     }
 
     pub fn percent(&self) -> f64 {

@@ -403,30 +403,41 @@ pub fn run(
     Ok(record)
 }
 
+/// The red zones of a block at `ptr` of `size` bytes: before it and after it.
+fn red_zones(ptr: u32, size: u32) -> [std::ops::Range<usize>; 2] {
+    let start = ptr as usize;
+    let end = start + size as usize;
+    let zone = course_guest::abi::RED_ZONE;
+    [start.saturating_sub(zone)..start, end..end + zone]
+}
+
 /// The first byte of a block's red zones that no longer holds the fill, relative to the block.
 fn damaged_red_zone(memory: &[u8], block: &Block) -> Option<i64> {
-    use course_guest::abi::{RED_ZONE, RED_ZONE_BYTE};
-    let zone = RED_ZONE as u64;
-    let start = u64::from(block.ptr);
-    let end = start + u64::from(block.size);
-    let before = (start.saturating_sub(zone)..start).map(|a| (a, a as i64 - start as i64));
-    let after = (end..end + zone).map(|a| (a, a as i64 - start as i64));
-    before
-        .chain(after)
-        .find(|(a, _)| memory.get(*a as usize).is_some_and(|b| *b != RED_ZONE_BYTE))
-        .map(|(_, offset)| offset)
+    red_zones(block.ptr, block.size)
+        .into_iter()
+        .flatten()
+        .find(|&a| {
+            memory
+                .get(a)
+                .is_some_and(|b| *b != course_guest::abi::RED_ZONE_BYTE)
+        })
+        .map(|a| a as i64 - i64::from(block.ptr))
 }
 
 /// Fills a new block's red zones.
 fn fill_red_zones(memory: &mut [u8], ptr: u32, size: u32) {
-    use course_guest::abi::{RED_ZONE, RED_ZONE_BYTE};
-    let start = ptr as usize;
-    let end = start + size as usize;
-    for range in [start.saturating_sub(RED_ZONE)..start, end..end + RED_ZONE] {
+    for range in red_zones(ptr, size) {
         if let Some(zone) = memory.get_mut(range) {
-            zone.fill(RED_ZONE_BYTE);
+            zone.fill(course_guest::abi::RED_ZONE_BYTE);
         }
     }
+}
+
+/// Whether `[ptr, ptr + len)` touches the shadow stack, where nothing outlives a call.
+fn in_stack(facts: &ModuleFacts, ptr: u32, len: u32) -> bool {
+    facts
+        .stack
+        .is_some_and(|(low, high)| ptr < high && u64::from(ptr) + u64::from(len) > u64::from(low))
 }
 
 /// Where the guest grew memory itself: where dlmalloc's segments can start.
@@ -438,7 +449,7 @@ fn guest_grown_at(store: &Store<Host>) -> Vec<u32> {
         .events
         .iter()
         .filter(|g| !g.by_host)
-        .map(|g| (g.from * 65_536) as u32)
+        .map(|g| (g.from * crate::engine::PAGE as u64) as u32)
         .collect()
 }
 
@@ -1314,7 +1325,7 @@ impl Runner {
                         memory,
                     })
                 } else {
-                    self.judge_range(store, Some(name), p, bytes as u32, index)
+                    self.judge_view(store, name, p, bytes as u32, index)
                 };
                 if problem.is_none() {
                     let heap = &store.data().heap;
@@ -1406,12 +1417,12 @@ impl Runner {
         }
     }
 
-    /// What a range the host is about to use (a view) lies in: one live block or static data
-    /// is fine; past a block's end, freed memory, or a returned stack frame is a problem.
-    fn judge_range(
+    /// What a new view lies in: one live block or static data is fine; past a block's end,
+    /// freed memory, or a returned stack frame is a problem.
+    fn judge_view(
         &self,
         store: &Store<Host>,
-        view: Option<&String>,
+        view: &str,
         ptr: u32,
         len: u32,
         index: usize,
@@ -1420,16 +1431,13 @@ impl Runner {
             return None;
         }
         let host = store.data();
-        if let Some((low, high)) = host.facts.stack
-            && ptr < high
-            && u64::from(ptr) + u64::from(len) > u64::from(low)
-        {
+        if in_stack(&host.facts, ptr, len) {
             return Some(Problem::DanglingStack {
-                view: view.cloned(),
+                view: Some(view.to_owned()),
                 ptr,
             });
         }
-        let name = view.cloned().unwrap_or_default();
+        let name = view.to_owned();
         match host.heap.region(ptr, len) {
             Region::Live(_) => None,
             Region::PastBlock(block) => Some(Problem::ViewPastBlock {
@@ -1719,16 +1727,13 @@ impl Runner {
         }
         // A pointer into the stack outlives the frame it pointed into.
         if let (Ty::Ptr(_), Some(Value::Int(p))) = (&ret, &lifted)
-            && let Some((low, high)) = store.data().facts.stack
-            && (i64::from(low)..i64::from(high)).contains(p)
+            && let Ok(p) = u32::try_from(*p)
+            && in_stack(&store.data().facts, p, 1)
         {
             return Ok(Taken::Ok(StepRecord {
                 text,
                 result,
-                problem: Some(Problem::DanglingStack {
-                    view: None,
-                    ptr: *p as u32,
-                }),
+                problem: Some(Problem::DanglingStack { view: None, ptr: p }),
             }));
         }
         let problem = match &call.expect {
