@@ -140,6 +140,18 @@ pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         if exercise.file.broken.is_empty() {
             problems.push(format!("{}: has no broken variant", exercise.id));
         }
+        for w in exercise.spec().warnings() {
+            let scenario = w
+                .scenario
+                .and_then(|i| exercise.file.scenario.get(i))
+                .map(|s| format!(" scenario {:?}", s.name))
+                .unwrap_or_default();
+            let step = w
+                .step
+                .map(|s| format!(" step {}", s + 1))
+                .unwrap_or_default();
+            eprintln!("warning: {}:{scenario}{step}: {}", exercise.id, w.message);
+        }
         match examine(&grader, root, exercise) {
             Ok(examined) => {
                 for e in examined {

@@ -646,6 +646,38 @@ pub struct SpecError {
 }
 
 impl Spec {
+    /// Settings that can never take effect, so a check an author asked for would never run:
+    /// a growth budget on a scenario that does not check growth, an allocation budget on a
+    /// step that expects a panic (the call never returns to be counted).
+    pub fn warnings(&self) -> Vec<SpecError> {
+        let mut out = Vec::new();
+        for (index, scenario) in self.scenarios.iter().enumerate() {
+            if scenario.max_growth_pages.is_some() && !scenario.checks(MemoryCheck::Growth) {
+                out.push(SpecError {
+                    scenario: Some(index),
+                    step: None,
+                    message: "`max_growth_pages` is never checked: `checks` leaves out `growth`"
+                        .into(),
+                });
+            }
+            for (s, step) in scenario.steps.iter().enumerate() {
+                if let Step::Call(call) | Step::New(call) = step
+                    && call.max_allocations.is_some()
+                    && matches!(call.expect, Expect::Panic(_))
+                {
+                    out.push(SpecError {
+                        scenario: Some(index),
+                        step: Some(s),
+                        message:
+                            "`max_allocations` is never checked on a step that expects a panic"
+                                .into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
     /// Every mistake in the spec, all at once: steps that name undeclared exports, objects,
     /// views or variables; wrong argument counts; a panic expected before the last step; types
     /// that name undeclared structs.
@@ -920,5 +952,26 @@ mod validate_tests {
         assert!(has(Some(1), None, "names must be unique"), "{errors:#?}");
         assert!(has(Some(1), None, "has no steps"), "{errors:#?}");
         assert_eq!(errors.len(), 10, "{errors:#?}");
+    }
+
+    #[test]
+    fn settings_that_can_never_take_effect_are_warned_about() {
+        let spec: Spec = toml::from_str(
+            r#"
+            [exports]
+            functions = ["fn boom()"]
+
+            [[scenario]]
+            name = "budget without the check"
+            max_growth_pages = 1
+            checks = ["leaks"]
+            steps = [{ call = "boom", expect_panic = true, max_allocations = 0 }]
+            "#,
+        )
+        .unwrap();
+        let warnings = spec.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].message.contains("max_growth_pages"));
+        assert_eq!(warnings[1].step, Some(0));
     }
 }
