@@ -420,6 +420,7 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
         }
     };
     let isolation = Isolation {
+        clear_env: sandbox.is_none(),
         sandbox,
         // The guest crate, and the root manifest it inherits its package fields from.
         read_only: vec![

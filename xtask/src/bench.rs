@@ -70,6 +70,11 @@ struct Figures {
     compile_ms: f64,
     run_ms: f64,
     checks_ms: f64,
+    /// Scenarios of the exercise measured.
+    scenarios: usize,
+    /// The end-of-scenario memory checks (red-zone sweep, allocator walk), per scenario; part
+    /// of `run_ms`.
+    reconcile_per_scenario_ms: f64,
     /// A module compile served from the content-hash cache.
     cached_compile_ms: f64,
     /// bindgen + compile + run + checks.
@@ -138,6 +143,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
             exercise.id
         );
     }
+    let mut reconcile = Vec::new();
     let (mut build, mut bindgen, mut compile, mut run, mut checks, mut bare) = (
         Vec::new(),
         Vec::new(),
@@ -171,6 +177,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 "build",
                 "--quiet",
                 "--release",
+                // The staged slot is a workspace: the student's crate and the grader's root.
+                "--workspace",
                 "--target",
                 grader::build::TARGET,
             ])
@@ -198,6 +206,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         compile.push(ms(t.compile));
         run.push(ms(t.run));
         checks.push(ms(t.checks));
+        reconcile.push(ms(t.reconcile));
         // The same kind of edit (a renamed function, so cargo has the same work), built bare:
         // in the staged crate with the grader's profile, and in the student's own crate.
         let renamed = |text: String, to: &str| {
@@ -240,6 +249,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         compile_ms: median(compile),
         run_ms: median(run),
         checks_ms: median(checks),
+        scenarios: spec.scenarios.len(),
+        reconcile_per_scenario_ms: median(reconcile) / spec.scenarios.len().max(1) as f64,
         cached_compile_ms: ms(cached.timings.compile),
         overhead_ms: overhead,
         bare_build_ms: bare_ms,
@@ -454,6 +465,10 @@ fn print_table(f: &Figures) {
     );
     println!("  instantiate + run scenarios  {:>9.1} ms", f.run_ms);
     println!("  checks                       {:>9.1} ms", f.checks_ms);
+    println!(
+        "  memory reconcile / scenario  {:>9.3} ms   (red zones, allocator walk; in run)",
+        f.reconcile_per_scenario_ms
+    );
     println!("  grader overhead              {:>9.1} ms", f.overhead_ms);
     println!(
         "  bare cargo build, same profile {:>7.1} ms",

@@ -276,7 +276,8 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
     let mut cases = cases;
     if !isolated {
         // Without the sandbox the grader refuses `--hidden` outright, and files outside the
-        // submission stay readable: those cases cannot hold.
+        // submission stay readable: those cases cannot hold. The environment is still
+        // cleared, so the environment cases do.
         let args = BatchArgs {
             submissions: Some(subs.clone()),
             hidden: Some(hidden.clone()),
@@ -295,8 +296,6 @@ fn every_hostile_submission_gets_its_verdict_and_secrets_stay_secret() {
             "home-secret",
             "hidden-include",
             "hidden-include-macro",
-            "env-secret",
-            "option-env-secret",
             "proc-root",
             "proc-environ",
             "beside-grader",

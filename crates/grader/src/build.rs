@@ -155,7 +155,24 @@ pub struct Isolation {
     pub sandbox: Option<crate::sandbox::Confinement>,
     /// Folders a sandboxed build reads besides the crate's own (the guest support crate).
     pub read_only: Vec<PathBuf>,
+    /// Without a sandbox, build with only the toolchain's variables of the grader's
+    /// environment (a batch of untrusted submissions graded without hidden tests): tokens and
+    /// secrets in it never reach a build script, `env!` or a proc macro.
+    pub clear_env: bool,
 }
+
+/// The grader's variables an unsandboxed build with `clear_env` keeps: what finds the
+/// toolchain and its caches.
+const TOOLCHAIN_ENV: [&str; 8] = [
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "RUSTC",
+    "TMPDIR",
+    "LANG",
+];
 
 /// Builds many submissions at once: each is a member of one generated workspace, so
 /// dependencies compile once and cargo builds members in parallel up to `jobs`. A member that
@@ -466,6 +483,13 @@ fn run_cargo(
         None => {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut c = Command::new(cargo);
+            if isolation.clear_env {
+                c.env_clear().envs(
+                    TOOLCHAIN_ENV
+                        .iter()
+                        .filter_map(|k| std::env::var_os(k).map(|v| (k, v))),
+                );
+            }
             c.args(args)
                 .current_dir(dir)
                 .env("CARGO_TARGET_DIR", target)

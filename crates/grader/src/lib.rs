@@ -386,6 +386,7 @@ impl Grader {
                 }
             }
             timings.run += t.elapsed();
+            timings.reconcile += record.reconcile;
             let wants_lines = record.leaked.as_ref().is_some_and(|l| !l.is_empty())
                 || !record.overflows.is_empty()
                 || record

@@ -290,6 +290,9 @@ pub struct Timings {
     pub checks: Duration,
     /// The detailed re-run that finds a leak's source line, when one was needed.
     pub rerun: Duration,
+    /// The end-of-scenario memory checks inside `run`: the red-zone sweep of live blocks and
+    /// the walk of the real allocator's heap.
+    pub reconcile: Duration,
     /// Whether cargo had anything to compile.
     pub build_fresh: bool,
 }

@@ -179,6 +179,7 @@ pub fn run(
             .cloned()
             .collect::<Vec<_>>()
     });
+    let reconcile = std::time::Instant::now();
     if record.fault.is_none() {
         // Red zones of what is still live, and what the real allocator holds.
         let live: Vec<Block> = store.data().heap.live().cloned().collect();
@@ -197,6 +198,7 @@ pub fn run(
             Err(why) => record.heap_unreadable = Some(why),
         }
     }
+    record.reconcile = reconcile.elapsed();
     finish(&mut record, &mut store, scenario.fuel, Some(&runner));
     record.leaked = leaked;
     Ok(record)

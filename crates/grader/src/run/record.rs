@@ -134,6 +134,8 @@ pub struct RunRecord {
     pub untracked: Vec<Chunk>,
     /// Why the real allocator's heap could not be read at the end, if it could not.
     pub heap_unreadable: Option<String>,
+    /// Time spent on the end-of-scenario red-zone sweep and allocator walk.
+    pub reconcile: std::time::Duration,
 }
 
 /// A scenario that does not fit the exports: the scenario's author must fix it.
