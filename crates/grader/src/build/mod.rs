@@ -1,0 +1,643 @@
+//! The build step: compile a student's `src/` to `wasm32-unknown-unknown` inside a crate the
+//! grader owns, and turn compiler errors into a verdict.
+//!
+//! The grader writes the crate's `Cargo.toml` itself (pinned wasm-bindgen, the guest support
+//! crate with `grading` on, one fixed profile, so fuel counts are the same on every machine)
+//! and copies only `.rs` files from the student's `src/`, keeping unchanged files untouched so
+//! cargo's incremental build stays warm. One shared target directory means wasm-bindgen and
+//! friends compile once.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
+
+use crate::HarnessError;
+use crate::report::{Failure, Verdict};
+
+mod cargo;
+mod diagnostics;
+mod staging;
+
+pub use staging::{TEMPLATE_DEPENDENCIES, TEMPLATE_FEATURES, package_name, root_package_name};
+
+use cargo::*;
+use diagnostics::*;
+use staging::*;
+
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+/// The wasm-bindgen version the grader's bindgen step understands; student crates must use it.
+pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
+
+/// How long the pinned dependencies of a batch may compile: they are the grader's, not a
+/// submission's, so the batch's limit is not theirs.
+const DEPENDENCY_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Where staged crates and their shared target directory live.
+#[derive(Debug, Clone)]
+pub struct BuildDirs {
+    /// Parent of the staged crates, one folder per slot.
+    pub staging: PathBuf,
+    /// The one target directory every staged crate builds into.
+    pub target: PathBuf,
+    /// The guest support crate (`crates/course-guest`).
+    pub guest_crate: PathBuf,
+    /// Longest a build may take, wall-clock.
+    pub timeout: Duration,
+    /// What every build through these folders may see (the leak re-run's build included).
+    pub isolation: Isolation,
+}
+
+/// A successful build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub wasm: Vec<u8>,
+    /// Absolute path of the staged crate, which DWARF file names start with.
+    pub source_root: PathBuf,
+    /// Whether cargo found nothing to recompile.
+    pub fresh: bool,
+}
+
+/// Which of the staged crate's two profiles to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// The grading build: no debug info, so it compiles and links fast.
+    Grading,
+    /// The same code with DWARF line tables, built only to find a leak's source line.
+    Lines,
+}
+
+/// Builds a submission's source files in staging slot `slot`, in a crate of its own so the
+/// slot's incremental build stays warm between grades.
+pub fn build(
+    dirs: &BuildDirs,
+    slot: &str,
+    files: &[(PathBuf, String)],
+    profile: Profile,
+) -> Result<Result<Built, Failure>, HarnessError> {
+    ensure_target()?;
+    let crate_dir = dirs.staging.join(slot);
+    let name = package_name(slot);
+    let root = root_package_name(slot);
+    write_if_changed(
+        &crate_dir.join("Cargo.toml"),
+        format!(
+            "{}\n{}\n[workspace]\nmembers = [\"{ROOT_DIR}\"]\n",
+            crate_manifest(Manifest::Submission(&name), &dirs.guest_crate),
+            PROFILES
+        )
+        .as_bytes(),
+    )?;
+    write_root(
+        &crate_dir.join(ROOT_DIR),
+        &root,
+        &name,
+        "..",
+        &dirs.guest_crate,
+    )?;
+    stage(&crate_dir, files)?;
+    let run = run_cargo(
+        &crate_dir,
+        &dirs.target,
+        &cargo_args(profile, &[format!("--package={root}")]),
+        &dirs.isolation,
+        dirs.timeout,
+    )?;
+    let Some(status) = run.status else {
+        return Ok(Err(timed_out(dirs.timeout)));
+    };
+    if let Some(errors) = run
+        .messages
+        .errors
+        .get(&name)
+        .or_else(|| run.messages.errors.values().next())
+    {
+        return Ok(Err(compile_failure(errors)));
+    }
+    if !status.success() {
+        return Err(HarnessError::Cargo(format!(
+            "cargo failed without a compiler error:\n{}",
+            tail(&run.stderr)
+        )));
+    }
+    let Some(wasm_path) = run.messages.artifacts.get(&root) else {
+        return Err(HarnessError::Cargo(
+            "cargo reported no `.wasm` artifact".into(),
+        ));
+    };
+    let wasm = std::fs::read(wasm_path).map_err(|e| HarnessError::io(wasm_path, e))?;
+    Ok(Ok(Built {
+        wasm,
+        source_root: crate_dir,
+        fresh: run.messages.fresh,
+    }))
+}
+
+/// One submission of a batch.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Unique in the batch; letters, digits, `-` and `_`.
+    pub id: String,
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// What a build may see of the machine.
+#[derive(Debug, Clone, Default)]
+pub struct Isolation {
+    /// The sandbox every cargo of this build runs in (offline, with an empty environment):
+    /// it shows the toolchain, the registry cache, the crate's folder, the target directory
+    /// and `read_only`, and nothing else. `None` builds with the grader's own environment,
+    /// which is right only for a student's own crate on their own machine.
+    pub sandbox: Option<crate::sandbox::Confinement>,
+    /// Folders a sandboxed build reads besides the crate's own (the guest support crate).
+    pub read_only: Vec<PathBuf>,
+    /// Without a sandbox, build with only the toolchain's variables of the grader's
+    /// environment (a batch of untrusted submissions graded without hidden tests): tokens and
+    /// secrets in it never reach a build script, `env!` or a proc macro.
+    pub clear_env: bool,
+}
+
+/// Builds many submissions at once: each is a member of one generated workspace, so
+/// dependencies compile once and cargo builds members in parallel up to `jobs`. A member that
+/// fails to compile does not stop the others (`--keep-going`). When the whole batch outlives
+/// its time limit (a `const` that never finishes evaluating, say), what did not finish is built
+/// again one member at a time, each with its own limit.
+pub fn build_batch(
+    dirs: &BuildDirs,
+    batch: &str,
+    members: &[Member],
+    jobs: usize,
+    isolation: &Isolation,
+) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
+    ensure_target()?;
+    let ws = dirs.staging.join(batch);
+    let _ = std::fs::remove_dir_all(ws.join("m"));
+    let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+    let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
+    let mut manifest = String::from(
+        "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
+    );
+    manifest.push_str("  \"deps\",\n");
+    for m in members {
+        manifest.push_str(&format!("  \"m/{}\",\n  \"{ROOT_DIR}/{}\",\n", m.id, m.id));
+    }
+    manifest.push_str("]\n");
+    manifest.push_str(PROFILES);
+    write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
+    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+        let dir = ws.join("m").join(&m.id);
+        write_if_changed(
+            &dir.join("Cargo.toml"),
+            crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
+        )?;
+        stage(&dir, &m.files)?;
+        let student = format!("../../m/{}", m.id);
+        write_root(
+            &ws.join(ROOT_DIR).join(&m.id),
+            root,
+            name,
+            &student,
+            &dirs.guest_crate,
+        )?;
+    }
+    // A member with the submissions' dependencies and no code of its own, built first.
+    write_if_changed(
+        &ws.join("deps/Cargo.toml"),
+        crate_manifest(Manifest::Dependencies, &dirs.guest_crate).as_bytes(),
+    )?;
+    write_if_changed(
+        &ws.join("deps/src/lib.rs"),
+        b"//! Empty: building this crate compiles the submissions' dependencies.\n",
+    )?;
+    // The grader resolves dependencies itself (online, before any submission code is
+    // compiled); the build then runs offline and locked.
+    if isolation.sandbox.is_some() {
+        let lock = run_cargo(
+            &ws,
+            &dirs.target,
+            &["generate-lockfile".into()],
+            &Isolation::default(),
+            dirs.timeout,
+        )?;
+        if !lock.status.is_some_and(|s| s.success()) {
+            return Err(HarnessError::Cargo(format!(
+                "could not resolve the batch's dependencies:\n{}",
+                tail(&lock.stderr)
+            )));
+        }
+        let fetch = run_cargo(
+            &ws,
+            &dirs.target,
+            &["fetch".into(), "--locked".into()],
+            &Isolation::default(),
+            dirs.timeout,
+        )?;
+        if !fetch.status.is_some_and(|s| s.success()) {
+            return Err(HarnessError::Cargo(format!(
+                "could not fetch the batch's dependencies:\n{}",
+                tail(&fetch.stderr)
+            )));
+        }
+    }
+    let mut extra = vec![
+        "--workspace".to_owned(),
+        "--keep-going".to_owned(),
+        format!("--jobs={}", jobs.max(1)),
+    ];
+    if isolation.sandbox.is_some() {
+        extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
+    }
+    // The dependencies first, with a limit of their own: on a cold target directory js-sys
+    // alone can compile for longer than a submission's build may take.
+    let warm = run_cargo(
+        &ws,
+        &dirs.target,
+        &cargo_args(Profile::Grading, &one_package(&extra, DEPS_PACKAGE)),
+        isolation,
+        DEPENDENCY_LIMIT.max(dirs.timeout),
+    )?;
+    if !warm.status.is_some_and(|s| s.success()) {
+        return Err(HarnessError::Cargo(format!(
+            "could not build the submissions' dependencies:\n{}",
+            tail(&warm.stderr)
+        )));
+    }
+    // Then every member at once, within the batch's wall-clock limit.
+    let run = run_cargo(
+        &ws,
+        &dirs.target,
+        &cargo_args(Profile::Grading, &extra),
+        isolation,
+        dirs.timeout,
+    )?;
+    let mut out = Vec::new();
+    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+        let prefix = format!("m/{}/", m.id);
+        let source_root = ws.join("m").join(&m.id);
+        let mut result = member_result(&run, (name, root), &prefix, &source_root)?;
+        if result.is_none() {
+            // The batch ran out of time before this member finished: alone, with its own limit.
+            let single = run_cargo(
+                &ws,
+                &dirs.target,
+                &cargo_args(Profile::Grading, &one_package(&extra, root)),
+                isolation,
+                dirs.timeout,
+            )?;
+            result = member_result(&single, (name, root), &prefix, &source_root)?;
+        }
+        out.push(match result {
+            Some(result) => result,
+            None => Err(timed_out(dirs.timeout)),
+        });
+    }
+    Ok(out)
+}
+
+/// What a cargo run made of one member: its module, its compile errors, the compiler's crash
+/// or a limit it hit (each the member's verdict), or `None` when the run was stopped before
+/// the member finished.
+fn member_result(
+    run: &CargoRun,
+    (name, root): (&str, &str),
+    prefix: &str,
+    source_root: &Path,
+) -> Result<Option<Result<Built, Failure>>, HarnessError> {
+    // Compile errors are the student's crate's; link errors the root crate's.
+    if let Some(errors) = run
+        .messages
+        .errors
+        .get(name)
+        .or_else(|| run.messages.errors.get(root))
+    {
+        return Ok(Some(Err(unprefixed(compile_failure(errors), prefix))));
+    }
+    if let Some(path) = run.messages.artifacts.get(root) {
+        let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
+        return Ok(Some(Ok(Built {
+            wasm,
+            source_root: source_root.to_path_buf(),
+            fresh: run.messages.fresh,
+        })));
+    }
+    if run.status.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Err(compiler_stopped(&run.stderr, name))))
+}
+
+/// A member that cargo finished without a module or an error message: rustc crashed (a stack
+/// overflow on deeply nested code, say) or was killed by one of the sandbox's limits.
+fn compiler_stopped(stderr: &str, name: &str) -> Failure {
+    // cargo names the crate and how its rustc ended in the lines after "could not compile".
+    let about: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !(l.contains("could not compile") && l.contains(name)))
+        .take(12)
+        .collect();
+    let about = about.join("\n");
+    let anywhere = |needle: &str| about.contains(needle) || stderr.contains(needle);
+    let why = if anywhere("SIGXCPU") {
+        "it used up its CPU time"
+    } else if anywhere("SIGXFSZ") {
+        "it tried to write a file larger than the limit"
+    } else if anywhere("memory allocation of") || anywhere("SIGKILL") || anywhere("signal: 9") {
+        "it ran out of memory"
+    } else if anywhere("overflowed its stack") || anywhere("SIGSEGV") {
+        "it overflowed its stack"
+    } else {
+        "it crashed"
+    };
+    Failure::new(
+        Verdict::CompileError,
+        format!("the compiler stopped without an error message: {why}"),
+    )
+    .hint(
+        "the compiler has limits on memory, time and output size: very deeply nested code, huge \
+         constants or static data, and macros that expand without end exceed them",
+    )
+}
+
+/// Removes what building members `ids` left behind (their staged crates, compiled code,
+/// incremental state and cached diagnostics), so a batch's target directory holds one chunk's
+/// worth at a time however many submissions it grades.
+pub fn discard(dirs: &BuildDirs, ids: &[String]) {
+    let names: Vec<String> = ids.iter().map(|id| package_name(id)).collect();
+    let mine = |file: &std::ffi::OsStr| {
+        let file = file.to_string_lossy();
+        names.iter().any(|n| file.contains(n.as_str()))
+    };
+    for id in ids {
+        let _ = std::fs::remove_dir_all(dirs.staging.join(id));
+    }
+    let Ok(profiles) = std::fs::read_dir(dirs.target.join(TARGET)) else {
+        return;
+    };
+    for profile in profiles.flatten() {
+        for sub in ["", "deps", ".fingerprint", "incremental", "build"] {
+            let Ok(entries) = std::fs::read_dir(profile.path().join(sub)) else {
+                continue;
+            };
+            for entry in entries.flatten().filter(|e| mine(&e.file_name())) {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+}
+
+/// A batch build's arguments, narrowed from the whole workspace to one package.
+fn one_package(batch_args: &[String], package: &str) -> Vec<String> {
+    let mut args: Vec<String> = batch_args
+        .iter()
+        .filter(|a| *a != "--workspace")
+        .cloned()
+        .collect();
+    args.push(format!("--package={package}"));
+    args
+}
+
+/// A batch member's paths are relative to the batch workspace; the student knows them as
+/// `src/...`.
+fn unprefixed(mut failure: Failure, prefix: &str) -> Failure {
+    failure.message = failure.message.replace(prefix, "");
+    failure.location = failure.location.map(|l| l.replace(prefix, ""));
+    for d in &mut failure.details {
+        *d = d.replace(prefix, "");
+    }
+    failure
+}
+
+fn timed_out(limit: Duration) -> Failure {
+    Failure::new(
+        Verdict::CompileError,
+        format!("the build did not finish within {} s", limit.as_secs()),
+    )
+    .hint(
+        "a `const` evaluation or a macro expansion that never ends keeps the compiler busy forever",
+    )
+}
+
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Installs the wasm32 target through rustup when the toolchain lacks it, once per process.
+pub fn ensure_target() -> Result<(), HarnessError> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let libdir = Command::new(rustc)
+            .args(["--print", "target-libdir", "--target", TARGET])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        if libdir.is_some_and(|d| d.exists()) {
+            return Ok(());
+        }
+        let status = Command::new("rustup")
+            .args(["target", "add", TARGET])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("the `{TARGET}` target is missing and rustup could not be run ({e}); install it with `rustup target add {TARGET}`"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("`rustup target add {TARGET}` failed; run it by hand and try again"))
+        }
+    })
+    .clone()
+    .map_err(HarnessError::Toolchain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiler_messages_become_one_failure() {
+        let json = r#"{"reason":"compiler-message","message":{"level":"error","message":"cannot find value `x` in this scope","rendered":"error[E0425]: cannot find value `x`\n --> src/lib.rs:3:5\n","spans":[{"file_name":"src/lib.rs","line_start":3,"column_start":5,"is_primary":true}]}}
+{"reason":"compiler-message","message":{"level":"warning","message":"unused","rendered":"","spans":[]}}
+{"reason":"compiler-message","message":{"level":"error","message":"aborting due to 1 previous error","rendered":"error: aborting","spans":[]}}
+{"reason":"build-finished","success":false}"#;
+        let m = parse_messages(json.as_bytes(), || {});
+        let errors = m.errors.values().next().unwrap();
+        assert_eq!(errors.len(), 2);
+        let f = compile_failure(errors);
+        assert_eq!(f.verdict, Verdict::CompileError);
+        assert_eq!(f.location.as_deref(), Some("src/lib.rs:3:5"));
+        assert!(f.message.contains("cannot find value `x`"));
+        assert_eq!(f.details.len(), 1);
+    }
+
+    fn error(message: &str, location: Option<&str>, rendered: &str) -> CompilerError {
+        CompilerError {
+            message: message.to_owned(),
+            location: location.map(str::to_owned),
+            rendered: rendered.to_owned(),
+            more: 0,
+            package_root: Some("/course/target/grader/staging/slot".to_owned()),
+        }
+    }
+
+    #[test]
+    fn a_headline_names_the_students_files_not_the_staging_folder() {
+        let json = r#"{"reason":"compiler-message","package_id":"path+file:///course/target/grader/staging/slot#submission_slot@0.0.0","message":{"level":"error","message":"couldn't read `/course/target/grader/staging/slot/src/data.txt`: No such file or directory (os error 2)","rendered":"error: couldn't read `/course/target/grader/staging/slot/src/data.txt`\n --> /course/target/grader/staging/slot/src/lib.rs:1:17\n","spans":[{"file_name":"/course/target/grader/staging/slot/src/lib.rs","line_start":1,"column_start":17,"is_primary":true}]}}"#;
+        let m = parse_messages(json.as_bytes(), || {});
+        let f = compile_failure(m.errors.values().next().unwrap());
+        assert_eq!(
+            f.message,
+            "your code does not compile: couldn't read `src/data.txt`: No such file or directory (os error 2)"
+        );
+        assert_eq!(f.location.as_deref(), Some("src/lib.rs:1:17"));
+        assert!(!f.details[0].contains("staging"), "{}", f.details[0]);
+        // A batch member's headline loses its folder in the batch workspace too.
+        let f = unprefixed(
+            Failure::new(
+                Verdict::CompileError,
+                "couldn't read `m/alice/src/data.txt`",
+            ),
+            "m/alice/",
+        );
+        assert_eq!(f.message, "couldn't read `src/data.txt`");
+    }
+
+    /// rustc's link error repeats the linker's command line, kilobytes long, before the error.
+    #[test]
+    fn a_link_error_shows_the_linkers_error_not_its_arguments() {
+        let arguments = "\"--export\" \"f\" ".repeat(500);
+        let rendered = format!(
+            "error: linking with `rust-lld` failed: exit status: 1\n  |\n  = note:  \"rust-lld\" \"-flavor\" \"wasm\" {arguments}\n  = note: some arguments are omitted. use `--verbose` to show all linker arguments\n  = note: rust-lld: error: duplicate symbol: __wasm_course_init\n          >>> defined in /course/target/grader/staging/slot/../../target/wasm32-unknown-unknown/release/deps/submission_slot.abc.rcgu.o\n          >>> defined in /course/target/grader/target/wasm32-unknown-unknown/release/deps/libcourse_guest-5dfe7931ef03fe80.rlib(course_guest-5dfe7931ef03fe80.d7n.rcgu.o)\n          \n\n"
+        );
+        let f = compile_failure(&[error(
+            "linking with `rust-lld` failed: exit status: 1",
+            None,
+            &rendered,
+        )]);
+        assert_eq!(
+            f.message,
+            "your code does not link: duplicate symbol: __wasm_course_init"
+        );
+        assert_eq!(
+            f.details,
+            [
+                "rust-lld: error: duplicate symbol: __wasm_course_init",
+                ">>> defined in your code",
+                ">>> defined in the grader's `course_guest`",
+            ]
+        );
+        assert!(f.hint.unwrap().contains("`#[no_mangle]`"));
+    }
+
+    #[test]
+    fn a_global_allocator_of_the_students_is_explained() {
+        let message = "the `#[global_allocator]` in this crate conflicts with global allocator in: course_guest";
+        let f = compile_failure(&[error(message, None, &format!("error: {message}\n"))]);
+        assert_eq!(
+            f.message,
+            "your code does not compile: it declares a `#[global_allocator]`, and the grader supplies its own"
+        );
+        let hint = f.hint.unwrap();
+        assert!(hint.contains("remove your `#[global_allocator]`"), "{hint}");
+    }
+
+    #[test]
+    fn a_crate_the_course_does_not_offer_names_those_it_does() {
+        let f = compile_failure(&[error(
+            "unresolved import `rand`",
+            Some("src/lib.rs:3:5"),
+            "error[E0432]: unresolved import `rand`\n --> src/lib.rs:3:5\n  |\n  = help: if you wanted to use a crate named `rand`, use `cargo add rand` to add it to your `Cargo.toml`\n",
+        )]);
+        assert!(!f.details[0].contains("cargo add"), "{}", f.details[0]);
+        assert!(
+            f.details[0].contains(
+                "= help: `rand` is not one of the crates the course offers (the hint lists them)"
+            ),
+            "{}",
+            f.details[0]
+        );
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "use only the course's crates: `cfg_if`, `console_error_panic_hook`, `fixedbitset`, `js_sys`, `wasm_bindgen`, `web_sys` (with only its `console` feature), `course_guest`; the grader builds your `src/` with its own `Cargo.toml`, so changing yours changes nothing"
+            )
+        );
+        let f = compile_failure(&[
+            error(
+                "cannot find type `Window` in crate `web_sys`",
+                Some("src/lib.rs:1:24"),
+                "error[E0425]: cannot find type `Window` in crate `web_sys`\n",
+            ),
+            error(
+                "cannot find function `window` in crate `web_sys`",
+                Some("src/lib.rs:1:42"),
+                "error[E0425]: cannot find function `window` in crate `web_sys`\nnote: found an item that was configured out\n  --> /home/.cargo/registry/src/index.crates.io-1/web-sys-0.3.107/src/lib.rs:35:8\n34 | #[cfg(feature = \"Window\")]\n   |       ------------------ the item is gated behind the `Window` feature\n",
+            ),
+        ]);
+        let hint = f.hint.unwrap();
+        assert!(
+            hint.starts_with("`web_sys` is built with only its `console` feature (not `Window`)"),
+            "{hint}"
+        );
+    }
+
+    /// Tests and graders share a target directory: a build that waits for another's lock must
+    /// not be stopped as silent.
+    #[test]
+    fn waiting_for_another_cargos_lock_is_not_silence() {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("grader-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("Cargo.toml"),
+            "[package]\nname = \"waits\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        let target = dir.join("target");
+        std::fs::create_dir_all(target.join("debug")).unwrap();
+        let lock = std::fs::File::create(target.join("debug/.cargo-lock")).unwrap();
+        // SAFETY: a plain syscall on a file descriptor this test owns.
+        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(4));
+            drop(lock);
+        });
+        let limit = Duration::from_secs(1);
+        let run = run_cargo(
+            &dir,
+            &target,
+            &["build".into(), "--message-format=json".into()],
+            &Isolation::default(),
+            limit,
+        )
+        .unwrap();
+        holder.join().unwrap();
+        assert!(run.stderr.contains(LOCK_WAIT), "{}", run.stderr);
+        assert!(
+            run.status.is_some_and(|s| s.success()),
+            "stopped after {limit:?} of waiting:\n{}",
+            run.stderr
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn package_names_are_unique_and_valid() {
+        assert_eq!(
+            package_name("21-wasm-memory/03-f64"),
+            "submission_21_wasm_memory_03_f64"
+        );
+    }
+}
