@@ -177,17 +177,10 @@ impl Diagnostic {
 /// 1-based line and column (in characters) of byte `offset` in `source`.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
+    let before = &source[..source.floor_char_boundary(offset)];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
-}
-
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// Renders diagnostics for one file, in source order, as rustc does. `file_name` is shown as
@@ -222,8 +215,8 @@ fn to_report(diagnostic: &Diagnostic, source: &str) -> Report<()> {
         Severity::Warning => Report::warning(),
     };
     let clamp = |span: &Range<usize>| {
-        let start = floor_char_boundary(source, span.start.min(source.len()));
-        start..floor_char_boundary(source, span.end.clamp(start, source.len()))
+        let start = source.floor_char_boundary(span.start);
+        start..source.floor_char_boundary(span.end.max(start))
     };
     let mut labels =
         vec![Label::primary((), clamp(&diagnostic.span)).with_message(&diagnostic.label)];

@@ -82,11 +82,7 @@ pub(super) fn compile_failure(errors: &[CompilerError]) -> Failure {
     for e in shown.iter().take(ERRORS_SHOWN) {
         let mut text = without_cargo_add(e.rendered.trim_end());
         if text.len() > RENDERED_BYTES {
-            let mut end = RENDERED_BYTES;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
+            text.truncate(text.floor_char_boundary(RENDERED_BYTES));
             text.push_str("\n…[cut]");
         }
         f = f.detail(text);
@@ -239,9 +235,5 @@ pub(super) fn object_name(word: &str) -> String {
 /// `text` cut a little past `max` bytes (on a character boundary): enough for the renderer to
 /// see it was longer, without keeping a flood in memory.
 pub(super) fn cut(text: &str, max: usize) -> String {
-    let mut end = (max + 4).min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    text[..text.floor_char_boundary(max + 4)].to_owned()
 }

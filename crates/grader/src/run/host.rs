@@ -165,11 +165,7 @@ pub(super) fn read_bytes(
 
 pub(super) fn cut(mut s: String, max: usize) -> String {
     if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
+        s.truncate(s.floor_char_boundary(max));
         s.push_str(" …[cut]");
     }
     s
