@@ -550,8 +550,7 @@ fn grade_one(
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("no message");
             let mut report = Report::new(&p.exercise.id, p.spec.points());
-            report.preflight.push(grader::CheckResult::fail(
-                "module",
+            report.preflight.push(grader::CheckResult::fail(grader::CheckName::Module,
                 grader::Failure::new(
                     grader::Verdict::InvalidModule,
                     "the grader could not read your module",
@@ -585,9 +584,10 @@ fn random_hex() -> String {
 /// The report of a submission that did not compile.
 fn compile_report(exercise: &str, spec: &Spec, failure: grader::Failure, taken: &Intake) -> Report {
     let mut report = Report::new(exercise, spec.points());
-    report
-        .preflight
-        .push(grader::CheckResult::fail("compile", failure));
+    report.preflight.push(grader::CheckResult::fail(
+        grader::CheckName::Compile,
+        failure,
+    ));
     report.notes = grader::ignored_notes(taken).collect();
     report
 }

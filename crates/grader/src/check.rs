@@ -5,7 +5,7 @@ use wasmtime::{ExternType, Module, ValType};
 
 use crate::abi::{self, Signature};
 use crate::heap::{Block, Misuse, Overflow, Site};
-use crate::report::{CheckResult, Failure, ScenarioReport, StepLine, Verdict};
+use crate::report::{CheckName, CheckResult, Failure, ScenarioReport, StepLine, Verdict};
 use crate::run::{Fault, Problem, RunRecord, value_type_name};
 use crate::spec::{Exports, MemoryCheck, Scenario};
 
@@ -53,10 +53,10 @@ pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
         for i in &other {
             failure = failure.detail(format!("- {}", describe_import(i)));
         }
-        return CheckResult::fail("imports", failure);
+        return CheckResult::fail(CheckName::Imports, failure);
     }
     if other.is_empty() {
-        return CheckResult::pass("imports");
+        return CheckResult::pass(CheckName::Imports);
     }
     let mut failure = Failure::new(
         Verdict::UnsupportedImport,
@@ -73,7 +73,7 @@ pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
     for i in other {
         failure = failure.detail(format!("- {}", describe_import(i)));
     }
-    CheckResult::fail("imports", failure)
+    CheckResult::fail(CheckName::Imports, failure)
 }
 
 /// `__wbg_getElementById_7ee213db584f37b0` → `getElementById`.
@@ -191,8 +191,8 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
         first.details.push(format!("also: {}", other.message));
         first
     }) {
-        None => CheckResult::pass("exports"),
-        Some(f) => CheckResult::fail("exports", f),
+        None => CheckResult::pass(CheckName::Exports),
+        Some(f) => CheckResult::fail(CheckName::Exports, f),
     }
 }
 
@@ -269,7 +269,7 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         }
         let needs_tracking = matches!(check, MemoryCheck::Leaks | MemoryCheck::Allocator);
         let result = if needs_tracking && !record.tracked {
-            CheckResult::skipped(check.name(), "the module does not report its allocations")
+            CheckResult::skipped(check.check(), "the module does not report its allocations")
         } else {
             match check {
                 MemoryCheck::Allocator => allocator(record),
@@ -278,7 +278,7 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
                 MemoryCheck::Growth => growth(record, scenario.max_growth_pages),
                 MemoryCheck::Overflow => overflow(record),
                 MemoryCheck::Leaks if stopped && record.leaked.is_none() => {
-                    CheckResult::skipped("leaks", "the scenario stopped before its end")
+                    CheckResult::skipped(CheckName::Leaks, "the scenario stopped before its end")
                 }
                 MemoryCheck::Leaks => leaks(record),
             }
@@ -378,18 +378,20 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                     ));
                 }
                 if let Some(loc) = &first.site.location {
-                    return CheckResult::fail("behaviour", f.at(loc.clone()));
+                    return CheckResult::fail(CheckName::Behaviour, f.at(loc.clone()));
                 }
                 f
             }
             _ => continue,
         };
-        return CheckResult::fail("behaviour", failure.at(step_ref(record, i)));
+        return CheckResult::fail(CheckName::Behaviour, failure.at(step_ref(record, i)));
     }
     match &record.fault {
-        Some(_) if record.fault_expected => CheckResult::pass("behaviour"),
-        Some((step, fault)) => CheckResult::fail("behaviour", fault_failure(record, *step, fault)),
-        None => CheckResult::pass("behaviour"),
+        Some(_) if record.fault_expected => CheckResult::pass(CheckName::Behaviour),
+        Some((step, fault)) => {
+            CheckResult::fail(CheckName::Behaviour, fault_failure(record, *step, fault))
+        }
+        None => CheckResult::pass(CheckName::Behaviour),
     }
 }
 
@@ -480,7 +482,7 @@ fn site_text(site: &Site) -> Option<String> {
 
 pub fn allocator(record: &RunRecord) -> CheckResult {
     let Some(event) = record.misuse.first() else {
-        return CheckResult::pass("allocator");
+        return CheckResult::pass(CheckName::Allocator);
     };
     let mut f = match &event.misuse {
         Misuse::DoubleFree { ptr, size, first_freed_step } => Failure::new(
@@ -517,14 +519,13 @@ pub fn allocator(record: &RunRecord) -> CheckResult {
             record.misuse.len() - 1
         ));
     }
-    CheckResult::fail("allocator", f)
+    CheckResult::fail(CheckName::Allocator, f)
 }
 
 pub fn alignment(record: &RunRecord) -> CheckResult {
     for (i, step) in record.steps.iter().enumerate() {
         if let Some(Problem::MisalignedView { ptr, elem }) = &step.problem {
-            return CheckResult::fail(
-                "alignment",
+            return CheckResult::fail(CheckName::Alignment,
                 Failure::new(
                     Verdict::MisalignedView,
                     format!(
@@ -544,7 +545,7 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
     }
     if let Some(m) = record.misaligned.first() {
         return CheckResult::fail(
-            "alignment",
+            CheckName::Alignment,
             Failure::new(
                 Verdict::MisalignedAllocation,
                 format!(
@@ -557,7 +558,7 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
             ),
         );
     }
-    CheckResult::pass("alignment")
+    CheckResult::pass(CheckName::Alignment)
 }
 
 /// Host accesses through pointers and views: use-after-free, stale views, out-of-bounds views.
@@ -626,9 +627,9 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
             .hint("the pointer or length you return does not describe your buffer: return `vec.as_ptr()` and `vec.len()`"),
             _ => continue,
         };
-        return CheckResult::fail("use-after-free", f.at(step_ref(record, i)));
+        return CheckResult::fail(CheckName::UseAfterFree, f.at(step_ref(record, i)));
     }
-    CheckResult::pass("use-after-free")
+    CheckResult::pass(CheckName::UseAfterFree)
 }
 
 pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
@@ -641,8 +642,7 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
     if let Some((pages, requested)) = record.growth.denied
         && !matches!(record.fault, Some((_, Fault::OutOfMemory { .. })))
     {
-        return CheckResult::fail(
-            "growth",
+        return CheckResult::fail(CheckName::Growth,
             Failure::new(
                 Verdict::OutOfMemory,
                 format!("tried to grow memory from {pages} to {requested} pages, past the limit; the growth was refused"),
@@ -651,8 +651,7 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
         );
     }
     match budget {
-        Some(max) if grown > u64::from(max) => CheckResult::fail(
-            "growth",
+        Some(max) if grown > u64::from(max) => CheckResult::fail(CheckName::Growth,
             Failure::new(
                 Verdict::GrowthOverBudget,
                 format!(
@@ -666,13 +665,13 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
             .detail(format!("pages before: {}, after: {}", record.pages_before, record.pages_after))
             .hint("one page is 65,536 bytes: work out how many bytes the data needs and allocate that once, instead of growing or copying repeatedly"),
         ),
-        _ => CheckResult::pass("growth"),
+        _ => CheckResult::pass(CheckName::Growth),
     }
 }
 
 pub fn leaks(record: &RunRecord) -> CheckResult {
     let Some(leaked) = &record.leaked else {
-        return CheckResult::skipped("leaks", "the scenario stopped early");
+        return CheckResult::skipped(CheckName::Leaks, "the scenario stopped early");
     };
     if leaked.is_empty() && !record.untracked.is_empty() {
         let bytes: u64 = record.untracked.iter().map(|c| u64::from(c.usable)).sum();
@@ -691,16 +690,16 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
                 c.mem, c.usable
             ));
         }
-        return CheckResult::fail("leaks", f);
+        return CheckResult::fail(CheckName::Leaks, f);
     }
     if leaked.is_empty() {
         if let Some(why) = &record.heap_unreadable {
             return CheckResult::skipped(
-                "leaks",
+                CheckName::Leaks,
                 format!("memory taken around the global allocator could not be counted: {why}"),
             );
         }
-        return CheckResult::pass("leaks");
+        return CheckResult::pass(CheckName::Leaks);
     }
     let bytes: u64 = leaked.iter().map(|b| u64::from(b.size)).sum();
     let mut f = Failure::new(
@@ -736,7 +735,7 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     if grouped.len() > SHOWN {
         f = f.detail(format!("- … and {} more places", grouped.len() - SHOWN));
     }
-    CheckResult::fail("leaks", f)
+    CheckResult::fail(CheckName::Leaks, f)
 }
 
 /// Red zones: a write past the end (or before the start) of a block.
@@ -748,7 +747,7 @@ pub fn overflow(record: &RunRecord) -> CheckResult {
         on_free,
     }) = record.overflows.first()
     else {
-        return CheckResult::pass("overflow");
+        return CheckResult::pass(CheckName::Overflow);
     };
     let place = if *offset >= i64::from(block.size) {
         let past = *offset - i64::from(block.size);
@@ -786,7 +785,7 @@ pub fn overflow(record: &RunRecord) -> CheckResult {
             plural(record.overflows.len() - 1, "damaged block")
         ));
     }
-    CheckResult::fail("overflow", f)
+    CheckResult::fail(CheckName::Overflow, f)
 }
 
 fn describe_block(record: &RunRecord, b: &Block) -> String {

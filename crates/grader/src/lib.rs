@@ -34,7 +34,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use report::{CheckResult, Failure, Render, Report, ScenarioReport, Status, Timings, Verdict};
+pub use report::{
+    CheckName, CheckResult, Failure, Render, Report, ScenarioReport, Status, Timings, Verdict,
+};
 pub use spec::{Scenario, Spec, Step, Value};
 
 use engine::{Detail, Limits, Sandbox};
@@ -600,7 +602,7 @@ impl Grader {
                     }
                     Err(failure) => {
                         timings.build = t.elapsed();
-                        return Ok(Err(CheckResult::fail("compile", failure)));
+                        return Ok(Err(CheckResult::fail(CheckName::Compile, failure)));
                     }
                 }
             }
@@ -630,7 +632,7 @@ impl Grader {
                 }
                 Err(e) => {
                     return Ok(Err(CheckResult::fail(
-                        "module",
+                        CheckName::Module,
                         Failure::new(
                             Verdict::InvalidModule,
                             format!("wasm-bindgen could not process {origin}: {e}"),
@@ -669,7 +671,7 @@ impl Grader {
                     "is neither a wasm binary nor valid wasm text"
                 };
                 return Ok(Err(CheckResult::fail(
-                    "module",
+                    CheckName::Module,
                     Failure::new(Verdict::InvalidModule, format!("{origin} {what}")).detail(e),
                 )));
             }
@@ -712,8 +714,7 @@ fn accounting_check(accounting: &accounting::Accounting, spec: &Spec) -> Option<
     use spec::MemoryCheck;
     match accounting {
         accounting::Accounting::Tracked => None,
-        accounting::Accounting::Forged { function, how } => Some(CheckResult::fail(
-            "accounting",
+        accounting::Accounting::Forged { function, how } => Some(CheckResult::fail(CheckName::Accounting,
             Failure::new(
                 Verdict::ForgedAccounting,
                 format!("`{function}` {how}: only the grader's allocator may report allocations to the grader"),
@@ -726,8 +727,7 @@ fn accounting_check(accounting: &accounting::Accounting, spec: &Spec) -> Option<
                 .iter()
                 .any(|s| s.checks(MemoryCheck::Leaks) || s.checks(MemoryCheck::Allocator));
             needed.then(|| {
-                CheckResult::fail(
-                    "accounting",
+                CheckResult::fail(CheckName::Accounting,
                     Failure::new(
                         Verdict::UntrackedMemory,
                         format!("the grader cannot account for this module's memory: {why}"),
@@ -786,7 +786,7 @@ pub fn ignored_note(name: &str) -> String {
 
 fn refusal_check(refusal: &intake::Refusal) -> CheckResult {
     CheckResult::fail(
-        "intake",
+        CheckName::Intake,
         Failure::new(
             Verdict::Refused,
             format!("the submission was refused: {refusal}"),

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use crate::bindgen::for_each_section;
 use crate::check::plural;
 use crate::heap::Site;
-use crate::report::{ScenarioReport, Status};
+use crate::report::{CheckName, ScenarioReport, Status};
 use crate::run::RunRecord;
 
 /// One wasm page.
@@ -963,8 +963,8 @@ pub fn render_compact(map: &MemoryMap) -> String {
 /// drawing under a failed leak or growth check.
 pub fn attach(report: &mut ScenarioReport, map: MemoryMap) {
     for check in &mut report.checks {
-        if let ("leaks" | "growth", Status::Fail(failure)) =
-            (check.check.as_str(), &mut check.status)
+        if let (CheckName::Leaks | CheckName::Growth, Status::Fail(failure)) =
+            (check.check, &mut check.status)
         {
             failure.map = Some(render_compact(&map));
         }

@@ -193,33 +193,79 @@ pub enum Status {
     },
 }
 
+/// Which check a result is: the steps before any scenario runs, then each scenario's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckName {
+    Intake,
+    Compile,
+    Module,
+    Imports,
+    Exports,
+    Accounting,
+    Behaviour,
+    Allocator,
+    Overflow,
+    Alignment,
+    UseAfterFree,
+    Growth,
+    Leaks,
+}
+
+impl CheckName {
+    /// The kebab-case name reports show and machine-readable output uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckName::Intake => "intake",
+            CheckName::Compile => "compile",
+            CheckName::Module => "module",
+            CheckName::Imports => "imports",
+            CheckName::Exports => "exports",
+            CheckName::Accounting => "accounting",
+            CheckName::Behaviour => "behaviour",
+            CheckName::Allocator => "allocator",
+            CheckName::Overflow => "overflow",
+            CheckName::Alignment => "alignment",
+            CheckName::UseAfterFree => "use-after-free",
+            CheckName::Growth => "growth",
+            CheckName::Leaks => "leaks",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One named check's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// `compile`, `exports`, `behaviour`, `leaks`, `alignment`...
-    pub check: String,
+    pub check: CheckName,
     #[serde(flatten)]
     pub status: Status,
 }
 
 impl CheckResult {
-    pub fn pass(check: &'static str) -> CheckResult {
+    pub fn pass(check: CheckName) -> CheckResult {
         CheckResult {
-            check: check.to_owned(),
+            check,
             status: Status::Pass,
         }
     }
 
-    pub fn fail(check: &'static str, failure: Failure) -> CheckResult {
+    pub fn fail(check: CheckName, failure: Failure) -> CheckResult {
         CheckResult {
-            check: check.to_owned(),
+            check,
             status: Status::Fail(failure),
         }
     }
 
     /// A check that could not run. It is a failure with the `not-run` verdict, so that no
     /// rendering (terminal, JSON, Gradescope, Exercism, JUnit, gradebook) can count it a pass.
-    pub fn skipped(check: &'static str, reason: impl Into<String>) -> CheckResult {
+    pub fn skipped(check: CheckName, reason: impl Into<String>) -> CheckResult {
         CheckResult::fail(
             check,
             Failure::new(
@@ -519,7 +565,7 @@ fn render_check(out: &mut String, p: &Paint, check: &CheckResult, indent: &str) 
                 out,
                 "{indent}{} {} [{}]: {}",
                 p.red("✘"),
-                p.bold(&check.check),
+                p.bold(check.check.name()),
                 f.verdict.name(),
                 f.message
             );

@@ -707,7 +707,7 @@ fn scenario_failures(s: &ScenarioReport) -> impl Iterator<Item = (&str, &Failure
 }
 
 fn check_failure(c: &CheckResult) -> Option<(&str, &Failure)> {
-    c.failure().map(|f| (c.check.as_str(), f))
+    c.failure().map(|f| (c.check.name(), f))
 }
 
 fn scenario_name(hidden: bool, index: usize, name: &str, details: HiddenDetails) -> String {
@@ -757,7 +757,7 @@ fn scenario_text(s: &ScenarioReport, with_logs: bool) -> String {
     for check in &s.checks {
         match &check.status {
             Status::Pass => {}
-            Status::Fail(f) => out.push_str(&failure_text(&check.check, f)),
+            Status::Fail(f) => out.push_str(&failure_text(check.check.name(), f)),
             Status::Skipped { reason } => {
                 let _ = writeln!(out, "{}: not checked, {reason}", check.check);
             }
@@ -848,7 +848,7 @@ fn round_to(x: f64, per_unit: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Verdict;
+    use crate::report::{CheckName, Verdict};
 
     // Built from JSON, the way a journal reads reports back, so that fields added to the
     // report types with defaults do not break these tests.
@@ -872,7 +872,7 @@ mod tests {
 
     fn wrong() -> CheckResult {
         CheckResult::fail(
-            "behaviour",
+            CheckName::Behaviour,
             Failure::new(Verdict::WrongResult, "secret: expected 4, got 5")
                 .at("src/lib.rs:3:5, during step 1 (`double(2)`)"),
         )
@@ -896,12 +896,16 @@ mod tests {
 
     fn graded(scenarios: Vec<ScenarioReport>) -> Report {
         let possible = scenarios.iter().map(|s| s.points).sum();
-        report(vec![CheckResult::pass("imports")], scenarios, possible)
+        report(
+            vec![CheckResult::pass(CheckName::Imports)],
+            scenarios,
+            possible,
+        )
     }
 
     fn compile_error() -> Report {
         let compile = CheckResult::fail(
-            "compile",
+            CheckName::Compile,
             Failure::new(Verdict::CompileError, "your code does not compile")
                 .at("src/lib.rs:5:20")
                 .detail("error: expected `;`"),
@@ -1040,7 +1044,11 @@ mod tests {
     #[test]
     fn gradescope_scales_scores_and_hides_hidden_scenarios() {
         let r = graded(vec![
-            scenario("visible", false, vec![CheckResult::pass("behaviour")]),
+            scenario(
+                "visible",
+                false,
+                vec![CheckResult::pass(CheckName::Behaviour)],
+            ),
             scenario("the secret one", true, vec![wrong()]),
         ]);
         let options = GradescopeOptions {

@@ -87,6 +87,19 @@ impl MemoryCheck {
         MemoryCheck::Leaks,
     ];
 
+    /// The check in a report that this memory check is.
+    pub fn check(self) -> crate::report::CheckName {
+        use crate::report::CheckName;
+        match self {
+            MemoryCheck::Leaks => CheckName::Leaks,
+            MemoryCheck::Allocator => CheckName::Allocator,
+            MemoryCheck::Alignment => CheckName::Alignment,
+            MemoryCheck::Growth => CheckName::Growth,
+            MemoryCheck::UseAfterFree => CheckName::UseAfterFree,
+            MemoryCheck::Overflow => CheckName::Overflow,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             MemoryCheck::Leaks => "leaks",
