@@ -5,7 +5,7 @@ use wasmtime::{ExternType, Module, ValType};
 
 use crate::abi::{self, Signature};
 use crate::heap::{Block, Misuse, Overflow, Site};
-use crate::report::{CheckName, CheckResult, Failure, ScenarioReport, StepLine, Verdict};
+use crate::report::{CheckName, CheckResult, Failure, ScenarioReport, StepLine, Verdict, plural};
 use crate::run::{Fault, Problem, RunRecord, value_type_name};
 use crate::spec::{Exports, MemoryCheck, Scenario};
 
@@ -791,16 +791,6 @@ pub fn overflow(record: &RunRecord) -> CheckResult {
 fn describe_block(record: &RunRecord, b: &Block) -> String {
     let site = site_text(&b.site).unwrap_or_else(|| "(site unknown)".into());
     format!("{site}, during {}", when(record, b.step))
-}
-
-/// `1 page`, `2 pages`.
-pub(crate) fn plural(n: impl TryInto<u64>, what: &str) -> String {
-    let n: u64 = n.try_into().unwrap_or(u64::MAX);
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 #[cfg(test)]

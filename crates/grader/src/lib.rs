@@ -20,6 +20,7 @@ pub mod build;
 pub mod check;
 pub mod dlmalloc;
 pub mod engine;
+mod error;
 pub mod heap;
 pub mod intake;
 pub mod js;
@@ -31,9 +32,10 @@ pub mod sandbox;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use error::HarnessError;
 pub use report::{
     CheckName, CheckResult, Failure, Render, Report, ScenarioReport, Status, Timings, Verdict,
 };
@@ -41,36 +43,6 @@ pub use spec::{Scenario, Spec, Step, Value};
 
 use engine::{Detail, Limits, Sandbox};
 use run::{RunRecord, SiteCapture};
-
-/// The grader's own failures: never the student's.
-#[derive(Debug, thiserror::Error)]
-pub enum HarnessError {
-    #[error("`{path}`: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}")]
-    Cargo(String),
-    #[error("{0}")]
-    Toolchain(String),
-    #[error("could not set up wasmtime: {0}")]
-    Engine(String),
-    #[error("scenario {scenario:?} does not fit the exercise: {source}")]
-    Scenario {
-        scenario: String,
-        source: run::ScenarioError,
-    },
-}
-
-impl HarnessError {
-    pub fn io(path: &Path, source: std::io::Error) -> HarnessError {
-        HarnessError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
 
 /// What to grade.
 #[derive(Debug, Clone)]
@@ -404,7 +376,7 @@ impl Grader {
             let t = Instant::now();
             let mut report = check::scenario(scenario, &record);
             if let Some(layout) = &loaded.layout {
-                memmap::attach(&mut report, memmap::MemoryMap::new(layout, &record));
+                attach_map(&mut report, memmap::MemoryMap::new(layout, &record));
             }
             out.push(report);
             timings.checks += t.elapsed();
@@ -703,6 +675,19 @@ impl Grader {
             facts,
         }))
     }
+}
+
+/// Puts the memory map on a scenario's report: the data for `cargo xtask memmap`, and its
+/// compact drawing under a failed leak or growth check.
+fn attach_map(report: &mut ScenarioReport, map: memmap::MemoryMap) {
+    for check in &mut report.checks {
+        if let (CheckName::Leaks | CheckName::Growth, Status::Fail(failure)) =
+            (check.check, &mut check.status)
+        {
+            failure.map = Some(memmap::render_compact(&map));
+        }
+    }
+    report.memory = Some(map);
 }
 
 /// The module built with line tables, its staged crate's path, its glue and facts.

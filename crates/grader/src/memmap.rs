@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::bindgen::for_each_section;
-use crate::check::plural;
 use crate::heap::Site;
-use crate::report::{CheckName, ScenarioReport, Status};
+use crate::report::plural;
 use crate::run::RunRecord;
 
 /// One wasm page.
@@ -957,19 +956,6 @@ pub fn render_compact(map: &MemoryMap) -> String {
     );
     let _ = write!(out, "  {}", legend(false));
     out
-}
-
-/// Puts the map on a scenario's report: the data for `cargo xtask memmap`, and its compact
-/// drawing under a failed leak or growth check.
-pub fn attach(report: &mut ScenarioReport, map: MemoryMap) {
-    for check in &mut report.checks {
-        if let (CheckName::Leaks | CheckName::Growth, Status::Fail(failure)) =
-            (check.check, &mut check.status)
-        {
-            failure.map = Some(render_compact(&map));
-        }
-    }
-    report.memory = Some(map);
 }
 
 /// Width of a page row in the SVG, in pixels: one pixel is 64 bytes.

@@ -402,6 +402,16 @@ impl Report {
     }
 }
 
+/// `1 page`, `2 pages`.
+pub(crate) fn plural(n: impl TryInto<u64>, what: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// Rendering choices.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Render {

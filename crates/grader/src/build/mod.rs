@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use wait_timeout::ChildExt;
 
-use crate::HarnessError;
+use crate::error::HarnessError;
 use crate::report::{Failure, Verdict};
 
 mod cargo;
