@@ -217,63 +217,60 @@ fn run_bindgen(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Process
     })
 }
 
-/// The custom sections' names of a wasm binary, or `None` when it does not parse as sections.
-pub fn custom_sections(wasm: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut names = Vec::new();
-    for_each_section(wasm, |id, body| {
-        if id == 0
-            && let Some((n, at)) = leb(body, 0)
-        {
-            names.push(body.get(at..at + n).unwrap_or_default());
-        }
-        true
-    })?;
-    Some(names)
+/// One section of a wasm binary.
+struct Section<'a> {
+    /// Its whole extent in the binary, header included.
+    range: std::ops::Range<usize>,
+    /// A custom section's name.
+    name: Option<&'a str>,
 }
 
-fn leb(bytes: &[u8], mut at: usize) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for shift in (0..35).step_by(7) {
-        let b = *bytes.get(at)?;
-        at += 1;
-        value |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some((value, at));
+/// Every section of a wasm binary, in order. `None` when the bytes do not parse as a sequence
+/// of sections.
+fn sections(wasm: &[u8]) -> Option<Vec<Section<'_>>> {
+    let mut out = Vec::new();
+    // Sections follow one another from the end of the 8-byte header.
+    let mut start = 8;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let payload = payload.ok()?;
+        let name = match &payload {
+            wasmparser::Payload::CustomSection(c) => Some(c.name()),
+            _ => None,
+        };
+        if let Some((_, range)) = payload.as_section() {
+            out.push(Section {
+                range: start..range.end,
+                name,
+            });
+            start = range.end;
         }
-    }
-    None
-}
-
-/// Calls `keep(id, body)` for every section; returns the sections kept, header first, or
-/// `None` when the bytes do not parse as a sequence of sections.
-pub(crate) fn for_each_section<'a>(
-    wasm: &'a [u8],
-    mut keep: impl FnMut(u8, &'a [u8]) -> bool,
-) -> Option<Vec<u8>> {
-    let mut out = wasm.get(..8)?.to_vec();
-    let mut at = 8;
-    while at < wasm.len() {
-        let id = wasm[at];
-        let (size, body) = leb(wasm, at + 1)?;
-        let end = body.checked_add(size).filter(|&e| e <= wasm.len())?;
-        if keep(id, &wasm[body..end]) {
-            out.extend_from_slice(&wasm[at..end]);
-        }
-        at = end;
     }
     Some(out)
+}
+
+/// The custom sections' names of a wasm binary, or `None` when it does not parse as sections.
+pub fn custom_sections(wasm: &[u8]) -> Option<Vec<&[u8]>> {
+    Some(
+        sections(wasm)?
+            .into_iter()
+            .filter_map(|s| s.name.map(str::as_bytes))
+            .collect(),
+    )
 }
 
 /// Drops the `.debug_*` custom sections from a wasm binary. Anything that does not parse as
 /// sections is returned unchanged, for wasm-bindgen to report.
 pub fn strip_debug(wasm: &[u8]) -> Vec<u8> {
-    let is_debug = |body: &[u8]| {
-        leb(body, 0).is_some_and(|(n, at)| {
-            body.get(at..at + n)
-                .is_some_and(|s| s.starts_with(b".debug_"))
-        })
+    let Some(sections) = sections(wasm) else {
+        return wasm.to_vec();
     };
-    for_each_section(wasm, |id, body| !(id == 0 && is_debug(body))).unwrap_or_else(|| wasm.to_vec())
+    let mut out = wasm[..8].to_vec();
+    for section in sections {
+        if !section.name.is_some_and(|n| n.starts_with(".debug_")) {
+            out.extend_from_slice(&wasm[section.range]);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::bindgen::for_each_section;
 use crate::heap::Site;
 use crate::report::plural;
 use crate::run::RunRecord;
@@ -51,12 +50,8 @@ impl Layout {
         if !wasm.starts_with(b"\0asm") {
             return None;
         }
-        let mut module = ModuleFacts::default();
-        for_each_section(wasm, |id, body| {
-            // A section that does not parse leaves its facts unknown; the others still count.
-            let _ = module.section(id, body);
-            false
-        })?;
+        wasmparser::Parser::new(0).parse_all(wasm).next()?.ok()?;
+        let module = ModuleFacts::read(wasm);
         let global = |index: u32| {
             module
                 .globals
@@ -147,205 +142,116 @@ struct GlobalFact {
 }
 
 impl ModuleFacts {
-    fn section(&mut self, id: u8, body: &[u8]) -> Option<()> {
-        let mut r = Reader { bytes: body, at: 0 };
-        match id {
-            0 if r.name()? == "name" => {
-                while r.at < body.len() {
-                    let sub = r.byte()?;
-                    let size = r.u32()? as usize;
-                    let mut s = Reader {
-                        bytes: r.bytes(size)?,
-                        at: 0,
-                    };
-                    if sub == 7 || sub == 9 {
-                        for _ in 0..s.u32()? {
-                            let (index, name) = (s.u32()?, s.name()?.to_owned());
-                            if sub == 7 {
-                                self.global_names.push((index, name));
-                            } else {
-                                self.data_names.insert(index, name);
+    /// Reads the facts from a wasm binary with `wasmparser`. A part that does not parse ends
+    /// the reading; what was read before it still counts.
+    fn read(wasm: &[u8]) -> ModuleFacts {
+        use wasmparser::{DataKind, ExternalKind, KnownCustom, Name, Parser, Payload, TypeRef};
+        let mut facts = ModuleFacts::default();
+        for payload in Parser::new(0).parse_all(wasm) {
+            let Ok(payload) = payload else {
+                break;
+            };
+            let read = match payload {
+                Payload::ImportSection(reader) => reader.into_imports().try_for_each(|import| {
+                    match import?.ty {
+                        TypeRef::Memory(memory) => {
+                            facts.initial_pages.get_or_insert(memory.initial);
+                        }
+                        TypeRef::Global(_) => facts.imported_globals += 1,
+                        _ => {}
+                    }
+                    Ok(())
+                }),
+                Payload::MemorySection(reader) => reader.into_iter().take(1).try_for_each(|m| {
+                    facts.initial_pages.get_or_insert(m?.initial);
+                    Ok(())
+                }),
+                Payload::GlobalSection(reader) => {
+                    reader.into_iter().enumerate().try_for_each(|(i, global)| {
+                        let global = global?;
+                        facts.globals.push(GlobalFact {
+                            index: facts.imported_globals + i as u32,
+                            is_i32: global.ty.content_type == wasmparser::ValType::I32,
+                            mutable: global.ty.mutable,
+                            value: constant(&global.init_expr),
+                        });
+                        Ok(())
+                    })
+                }
+                Payload::ExportSection(reader) => reader.into_iter().try_for_each(|export| {
+                    let export = export?;
+                    if export.kind == ExternalKind::Global {
+                        facts
+                            .global_exports
+                            .push((export.name.to_owned(), export.index));
+                    }
+                    Ok(())
+                }),
+                Payload::DataSection(reader) => {
+                    reader
+                        .into_iter()
+                        .enumerate()
+                        .try_for_each(|(index, data)| {
+                            let data = data?;
+                            if let DataKind::Active {
+                                memory_index: 0,
+                                offset_expr,
+                            } = data.kind
+                                && let Some(start) = constant(&offset_expr)
+                            {
+                                facts.segments.push((
+                                    index as u32,
+                                    start as u32,
+                                    data.data.len() as u32,
+                                ));
                             }
-                        }
-                    }
+                            Ok(())
+                        })
                 }
-            }
-            2 => {
-                for _ in 0..r.u32()? {
-                    r.name()?;
-                    r.name()?;
-                    match r.byte()? {
-                        0 => drop(r.u32()?),
-                        1 => {
-                            r.val_type()?;
-                            r.limits()?;
+                Payload::CustomSection(section) => match section.as_known() {
+                    KnownCustom::Name(reader) => reader.into_iter().try_for_each(|name| {
+                        match name? {
+                            Name::Global(map) => {
+                                for naming in map {
+                                    let naming = naming?;
+                                    facts
+                                        .global_names
+                                        .push((naming.index, naming.name.to_owned()));
+                                }
+                            }
+                            Name::Data(map) => {
+                                for naming in map {
+                                    let naming = naming?;
+                                    facts
+                                        .data_names
+                                        .insert(naming.index, naming.name.to_owned());
+                                }
+                            }
+                            _ => {}
                         }
-                        2 => {
-                            let initial = r.limits()?;
-                            self.initial_pages.get_or_insert(initial);
-                        }
-                        3 => {
-                            r.val_type()?;
-                            r.byte()?;
-                            self.imported_globals += 1;
-                        }
-                        4 => {
-                            r.byte()?;
-                            r.u32()?;
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            5 if r.u32()? > 0 => {
-                let initial = r.limits()?;
-                self.initial_pages.get_or_insert(initial);
-            }
-            6 => {
-                for i in 0..r.u32()? {
-                    let is_i32 = r.val_type()? == 0x7f;
-                    let mutable = r.byte()? == 1;
-                    let value = r.const_expr()?;
-                    self.globals.push(GlobalFact {
-                        index: self.imported_globals + i,
-                        is_i32,
-                        mutable,
-                        value,
-                    });
-                }
-            }
-            7 => {
-                for _ in 0..r.u32()? {
-                    let name = r.name()?.to_owned();
-                    let kind = r.byte()?;
-                    let index = r.u32()?;
-                    if kind == 3 {
-                        self.global_exports.push((name, index));
-                    }
-                }
-            }
-            11 => {
-                for index in 0..r.u32()? {
-                    let offset = match r.u32()? {
-                        0 => r.const_expr()?,
-                        1 => None,
-                        2 => {
-                            let memory = r.u32()?;
-                            r.const_expr()?.filter(|_| memory == 0)
-                        }
-                        _ => return None,
-                    };
-                    let len = r.u32()?;
-                    r.bytes(len as usize)?;
-                    if let Some(start) = offset {
-                        self.segments.push((index, start as u32, len));
-                    }
-                }
-            }
-            _ => {}
+                        Ok(())
+                    }),
+                    _ => Ok(()),
+                },
+                _ => Ok(()),
+            };
+            // A section that does not parse leaves its facts unknown; the others still count.
+            let _: wasmparser::Result<()> = read;
         }
-        Some(())
+        facts
     }
 }
 
-/// Just enough of the wasm binary format to find the layout.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(out)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.u64()?).ok()
-    }
-
-    fn signed(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        let mut shift = 0;
-        loop {
-            let b = self.byte()?;
-            value |= i64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                if shift < 64 && b & 0x40 != 0 {
-                    value |= -1 << shift;
-                }
-                return Some(value);
-            }
-            if shift >= 70 {
-                return None;
-            }
-        }
-    }
-
-    fn name(&mut self) -> Option<&'a str> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.bytes(n)?).ok()
-    }
-
-    /// Reads a value type and returns its first byte.
-    fn val_type(&mut self) -> Option<u8> {
-        let b = self.byte()?;
-        if b == 0x63 || b == 0x64 {
-            self.signed()?;
-        }
-        Some(b)
-    }
-
-    /// Reads limits and returns the minimum.
-    fn limits(&mut self) -> Option<u64> {
-        let flags = self.byte()?;
-        let initial = self.u64()?;
-        if flags & 1 != 0 {
-            self.u64()?;
-        }
-        Some(initial)
-    }
-
-    /// Reads a constant expression; its value when it is a single integer constant.
-    fn const_expr(&mut self) -> Option<Option<i64>> {
-        let mut value = None;
-        let mut ops = 0;
-        loop {
-            ops += 1;
-            match self.byte()? {
-                0x0b => return Some(if ops == 2 { value } else { None }),
-                0x41 | 0x42 => value = Some(self.signed()?),
-                0x43 => drop(self.bytes(4)?),
-                0x44 => drop(self.bytes(8)?),
-                0x23 | 0xd2 => drop(self.u32()?),
-                0xd0 => drop(self.signed()?),
-                // The extended-constant arithmetic instructions take no immediates.
-                0x6a | 0x6b | 0x6c | 0x7c | 0x7d | 0x7e => {}
-                0xfd if self.u32()? == 12 => drop(self.bytes(16)?),
-                _ => return None,
-            }
-        }
-    }
+/// The value of a constant expression that is a single integer constant.
+fn constant(expr: &wasmparser::ConstExpr<'_>) -> Option<i64> {
+    use wasmparser::Operator;
+    let mut ops = expr.get_operators_reader();
+    let value = match ops.read().ok()? {
+        Operator::I32Const { value } => i64::from(value),
+        Operator::I64Const { value } => value,
+        _ => return None,
+    };
+    matches!(ops.read().ok()?, Operator::End).then_some(value)
 }
 
 /// What a stretch of memory is for.
