@@ -14,11 +14,11 @@
 //! exercise's scenarios), is at fault.
 
 pub mod abi;
-pub mod accounting;
+mod accounting;
 pub mod bindgen;
 pub mod build;
-pub mod check;
-pub mod dlmalloc;
+mod check;
+mod dlmalloc;
 pub mod engine;
 mod error;
 pub mod heap;
