@@ -19,8 +19,9 @@ pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
         let mut failure = Failure::new(
             Verdict::NeedsBrowser,
             format!(
-                "your module calls {} that need a browser: the grader runs your code without one",
-                plural(browser.len(), "JavaScript function")
+                "your module calls {} that {} a browser: the grader runs your code without one",
+                plural(browser.len(), "JavaScript function"),
+                if browser.len() == 1 { "needs" } else { "need" }
             ),
         )
         .hint(
@@ -171,21 +172,55 @@ pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckRe
     for f in &declared.functions {
         check_fn(f.name.clone(), f, None);
     }
+    // The structs the module does export, as wasm-bindgen names their `free` (lowercased).
+    let exported: Vec<String> = module
+        .exports()
+        .filter_map(|e| {
+            e.name()
+                .strip_prefix("__wbg_")
+                .and_then(|n| n.strip_suffix("_free"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut missing_structs = Vec::new();
     for (class, s) in &declared.structs {
+        if module.get_export(&abi::free_export(class)).is_none() {
+            // Its methods cannot be there either: say it once, for the struct.
+            missing_structs.push(class);
+            continue;
+        }
         for sig in s.constructor.iter().chain(&s.methods) {
             check_fn(abi::method_export(class, &sig.name), sig, Some(class));
         }
     }
-    for class in declared.structs.keys() {
-        if module.get_export(&abi::free_export(class)).is_none() {
-            failures.push(
-                Failure::new(
-                    Verdict::MissingExport,
-                    format!("your module does not export the struct `{class}`"),
-                )
-                .hint(format!("mark it `#[wasm_bindgen] pub struct {class}`")),
-            );
+    for class in missing_structs {
+        let others: Vec<&String> = exported
+            .iter()
+            .filter(|e| {
+                !declared
+                    .structs
+                    .keys()
+                    .any(|d| d.eq_ignore_ascii_case(e.as_str()))
+            })
+            .collect();
+        let mut f = Failure::new(
+            Verdict::MissingExport,
+            format!("your module does not export the struct `{class}`"),
+        )
+        .hint(format!(
+            "mark it `#[wasm_bindgen] pub struct {class}` (the name must be exactly `{class}`), with its methods in a `#[wasm_bindgen] impl {class}` block"
+        ));
+        if !others.is_empty() {
+            f = f.detail(format!(
+                "the structs it does export: {} (wasm-bindgen lowercases the names in its exports)",
+                others
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
+        failures.push(f);
     }
     match failures.into_iter().reduce(|mut first, other| {
         first.details.push(format!("also: {}", other.message));
@@ -248,6 +283,9 @@ pub fn transcript(record: &RunRecord) -> Vec<StepLine> {
 fn step_ref(record: &RunRecord, i: usize) -> String {
     match record.steps.get(i) {
         Some(s) => format!("step {} (`{}`)", i + 1, s.text),
+        None if i == record.steps.len() => {
+            "the end of the scenario (when the host freed the objects it held)".into()
+        }
         None => format!("step {}", i + 1),
     }
 }
@@ -285,6 +323,18 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         };
         checks.push(result);
     }
+    // The first thing that went wrong heads the report: a stale or freed view a step read from
+    // comes before the wrong result it led to.
+    if let Some(first) = record.steps.iter().find_map(|s| s.problem.as_ref()) {
+        let owner = problem_check(first);
+        if let Some(at) = checks
+            .iter()
+            .position(|c| c.check == owner && c.failure().is_some())
+        {
+            let check = checks.remove(at);
+            checks.insert(0, check);
+        }
+    }
     let passed = checks.iter().all(CheckResult::passed);
     ScenarioReport {
         name: scenario.name.clone(),
@@ -300,6 +350,24 @@ pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
         pages_before: record.pages_before,
         pages_after: record.pages_after,
         memory: None,
+    }
+}
+
+/// The check that reports a step's problem.
+fn problem_check(problem: &Problem) -> CheckName {
+    match problem {
+        Problem::MisalignedView { .. } => CheckName::Alignment,
+        Problem::UseAfterFree { .. }
+        | Problem::StaleView { .. }
+        | Problem::ViewOutOfBounds { .. }
+        | Problem::ViewPastBlock { .. }
+        | Problem::DanglingStack { .. } => CheckName::Pointers,
+        Problem::WrongValue { .. }
+        | Problem::MissingPanic { .. }
+        | Problem::WrongPanic { .. }
+        | Problem::ResultOutOfBounds { .. }
+        | Problem::NotUtf8
+        | Problem::Allocated { .. } => CheckName::Behaviour,
     }
 }
 
@@ -339,8 +407,9 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
             Some(Problem::ResultOutOfBounds { ptr, bytes }) => Failure::new(
                 Verdict::ResultOutOfBounds,
                 format!(
-                    "`{}` returned {bytes} bytes at address {ptr}, which lies outside linear memory",
-                    step.text
+                    "`{}` returned {} at address {ptr}, which lie outside linear memory",
+                    step.text,
+                    plural(*bytes, "byte")
                 ),
             ),
             Some(Problem::NotUtf8) => Failure::new(
@@ -357,15 +426,17 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                     Verdict::UnexpectedAllocation,
                     if *allowed == 0 {
                         format!(
-                            "`{}` allocated {} ({bytes} bytes), but this call must not allocate",
+                            "`{}` allocated {} ({}), but this call must not allocate",
                             step.text,
-                            plural(*count, "block")
+                            plural(*count, "block"),
+                            plural(*bytes, "byte")
                         )
                     } else {
                         format!(
-                            "`{}` allocated {} ({bytes} bytes); this call may allocate at most {}",
+                            "`{}` allocated {} ({}); this call may allocate at most {}",
                             step.text,
                             plural(*count, "block"),
+                            plural(*bytes, "byte"),
                             plural(*allowed, "block")
                         )
                     },
@@ -373,8 +444,8 @@ pub fn behaviour(record: &RunRecord) -> CheckResult {
                 .hint("keep the buffers this call needs in the struct and reuse them (`clear()` keeps the capacity); avoid `Vec::new()`, `collect()`, `to_vec()`, `format!` and `clone()` on this path");
                 if let Some(site) = site_text(&first.site) {
                     f = f.detail(format!(
-                        "the first allocation over the budget: {} bytes {site}",
-                        first.size
+                        "the first allocation over the budget: {} {site}",
+                        plural(first.size, "byte")
                     ));
                 }
                 if let Some(loc) = &first.site.location {
@@ -507,7 +578,7 @@ pub fn allocator(record: &RunRecord) -> CheckResult {
                 freed.0, freed.1, allocated.0, allocated.1
             ),
         )
-        .hint("rebuild a `Vec` with its original capacity (`Vec::from_raw_parts(ptr, len, capacity)`), not its length"),
+        .hint(layout_hint(*allocated, *freed)),
     };
     f = f.at(when(record, event.step));
     if let Some(site) = site_text(&event.site) {
@@ -520,6 +591,17 @@ pub fn allocator(record: &RunRecord) -> CheckResult {
         ));
     }
     CheckResult::fail(CheckName::Allocator, f)
+}
+
+/// What to fix when a block is freed with another layout than it was allocated with.
+fn layout_hint(allocated: (u32, u32), freed: (u32, u32)) -> &'static str {
+    if allocated.1 != freed.1 {
+        "free with the alignment the block was allocated with: the same type, or the same `Layout::from_size_align(size, align)`"
+    } else if freed.0 < allocated.0 {
+        "rebuild a `Vec` with its original capacity (`Vec::from_raw_parts(ptr, len, capacity)`), not its length; a boxed slice must keep its length"
+    } else {
+        "free the size that was allocated: a `Vec` rebuilt with `from_raw_parts` needs the capacity it had, not a larger one, and a `Layout` must match the one `alloc` got"
+    }
 }
 
 pub fn alignment(record: &RunRecord) -> CheckResult {
@@ -549,8 +631,10 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
             Failure::new(
                 Verdict::MisalignedAllocation,
                 format!(
-                    "an allocation of {} bytes asked for alignment {} but got address {:#x}",
-                    m.size, m.align, m.ptr
+                    "an allocation of {} asked for alignment {} but got address {:#x}",
+                    plural(m.size, "byte"),
+                    m.align,
+                    m.ptr
                 ),
             )
             .hint(
@@ -627,9 +711,9 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
             .hint("the pointer or length you return does not describe your buffer: return `vec.as_ptr()` and `vec.len()`"),
             _ => continue,
         };
-        return CheckResult::fail(CheckName::UseAfterFree, f.at(step_ref(record, i)));
+        return CheckResult::fail(CheckName::Pointers, f.at(step_ref(record, i)));
     }
-    CheckResult::pass(CheckName::UseAfterFree)
+    CheckResult::pass(CheckName::Pointers)
 }
 
 pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
@@ -673,21 +757,37 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     let Some(leaked) = &record.leaked else {
         return CheckResult::skipped(CheckName::Leaks, "the scenario stopped early");
     };
+    // A block whose free was refused (freed with the wrong layout) is reported by the
+    // allocator check, not again as a leak.
+    let refused: Vec<u32> = record
+        .misuse
+        .iter()
+        .filter_map(|m| match m.misuse {
+            Misuse::LayoutMismatch { ptr, .. } => Some(ptr),
+            _ => None,
+        })
+        .collect();
+    let leaked: Vec<&Block> = leaked
+        .iter()
+        .filter(|b| !refused.contains(&b.ptr))
+        .collect();
     if leaked.is_empty() && !record.untracked.is_empty() {
         let bytes: u64 = record.untracked.iter().map(|c| u64::from(c.usable)).sum();
         let mut f = Failure::new(
             Verdict::Leak,
             format!(
-                "{} (about {bytes} bytes) taken from the allocator directly, around the global allocator, {} never freed",
+                "{} (about {}) taken from the allocator directly, around the global allocator, {} never freed",
                 plural(record.untracked.len(), "block"),
+                plural(bytes, "byte"),
                 if record.untracked.len() == 1 { "was" } else { "were" }
             ),
         )
         .hint("memory from `std::alloc::System` (or any allocator called directly) is yours to free with the same allocator and layout; prefer `Vec`, `Box` and the global allocator, which free on drop");
         for c in record.untracked.iter().take(5) {
             f = f.detail(format!(
-                "- a block at {:#x} ({} usable bytes)",
-                c.mem, c.usable
+                "- a block at {:#x} ({} usable)",
+                c.mem,
+                plural(c.usable, "byte")
             ));
         }
         return CheckResult::fail(CheckName::Leaks, f);
@@ -705,14 +805,15 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     let mut f = Failure::new(
         Verdict::Leak,
         format!(
-            "{} ({bytes} bytes) made during the scenario {} never freed, even after every object was freed",
+            "{} ({}) made during the scenario {} never freed, even after every object was freed",
             plural(leaked.len(), "allocation"),
+            plural(bytes, "byte"),
             if leaked.len() == 1 { "was" } else { "were" }
         ),
     )
     .hint("memory is freed when its owner is dropped: avoid `mem::forget` and `Box::leak`, return owned values (`Vec<T>`) so the caller frees them, and keep buffers inside the struct that JavaScript frees");
     let mut grouped: Vec<(String, usize, u64)> = Vec::new();
-    for b in leaked {
+    for b in &leaked {
         let key = describe_block(record, b);
         match grouped.iter_mut().find(|(k, _, _)| *k == key) {
             Some(g) => {
@@ -728,8 +829,9 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
     const SHOWN: usize = 5;
     for (key, count, bytes) in grouped.iter().take(SHOWN) {
         f = f.detail(format!(
-            "- {} of {bytes} bytes allocated {key}",
-            plural(*count, "block")
+            "- {} of {} allocated {key}",
+            plural(*count, "block"),
+            plural(*bytes, "byte")
         ));
     }
     if grouped.len() > SHOWN {

@@ -374,6 +374,7 @@ impl Grader {
                 timings.rerun += t.elapsed();
             }
             let t = Instant::now();
+            name_shims(&mut record, &spec.exports);
             let mut report = check::scenario(scenario, &record);
             if let Some(layout) = &loaded.layout {
                 attach_map(&mut report, memmap::MemoryMap::new(layout, &record));
@@ -674,6 +675,50 @@ impl Grader {
             accounting: verified.accounting,
             facts,
         }))
+    }
+}
+
+/// wasm-bindgen names a method's export shim `class_method`, and an allocation made in the
+/// shim itself (a constructor's struct, a returned value) is found there: the student knows it
+/// as `Class::method`.
+fn name_shims(record: &mut RunRecord, exports: &spec::Exports) {
+    let names: BTreeMap<String, String> = exports
+        .structs
+        .iter()
+        .flat_map(|(class, s)| {
+            s.constructor.iter().chain(&s.methods).map(move |m| {
+                (
+                    abi::method_export(class, &m.name),
+                    format!("{class}::{}", m.name),
+                )
+            })
+        })
+        .collect();
+    let rename = |site: &mut heap::Site| {
+        if let Some(name) = site.function.as_ref().and_then(|f| names.get(f)) {
+            site.function = Some(name.clone());
+        }
+    };
+    let blocks = record
+        .leaked
+        .iter_mut()
+        .flatten()
+        .chain(record.live.iter_mut())
+        .chain(record.overflows.iter_mut().map(|o| &mut o.block))
+        .chain(
+            record
+                .steps
+                .iter_mut()
+                .filter_map(|s| match &mut s.problem {
+                    Some(run::Problem::Allocated { first, .. }) => Some(first),
+                    _ => None,
+                }),
+        );
+    for block in blocks {
+        rename(&mut block.site);
+    }
+    for event in &mut record.misuse {
+        rename(&mut event.site);
     }
 }
 

@@ -207,7 +207,9 @@ pub enum CheckName {
     Allocator,
     Overflow,
     Alignment,
-    UseAfterFree,
+    /// Host views and returned pointers: use after free, stale views, views past a block or
+    /// out of bounds, pointers into a returned stack frame.
+    Pointers,
     Growth,
     Leaks,
 }
@@ -226,7 +228,7 @@ impl CheckName {
             CheckName::Allocator => "allocator",
             CheckName::Overflow => "overflow",
             CheckName::Alignment => "alignment",
-            CheckName::UseAfterFree => "use-after-free",
+            CheckName::Pointers => "pointers",
             CheckName::Growth => "growth",
             CheckName::Leaks => "leaks",
         }

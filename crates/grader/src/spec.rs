@@ -61,6 +61,84 @@ impl Exports {
         let s = self.structs.get(class)?;
         s.methods.iter().find(|m| m.name == name)
     }
+
+    /// What a call step calls: the export, its signature, the struct it belongs to, and the
+    /// object it is called on. `class_of` names the struct of each object made by an earlier
+    /// `new` step (and not freed). The one reading of a call's target, for validation and for
+    /// running alike; the `Err` says what an author must fix.
+    pub fn resolve<'a, 'c>(
+        &'a self,
+        call: &'c Call,
+        is_new: bool,
+        class_of: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<Resolved<'a, 'c>, String> {
+        let target = call.target.as_str();
+        if is_new {
+            let Some((class, s)) = self.structs.get_key_value(target) else {
+                return Err(format!("`new = {target:?}` names no declared struct"));
+            };
+            let sig = s
+                .constructor
+                .as_ref()
+                .ok_or_else(|| format!("`{target}` has no declared constructor"))?;
+            return Ok(Resolved {
+                export: crate::abi::method_export(class, &sig.name),
+                sig,
+                class: Some(class),
+                object: None,
+            });
+        }
+        if let Some((object, method)) = target.split_once('.') {
+            let class = class_of(object).ok_or_else(|| {
+                format!(
+                    "`{object}` is not an object made by an earlier `new` step (or it was freed)"
+                )
+            })?;
+            let sig = self
+                .method(class, method)
+                .ok_or_else(|| format!("`{class}` has no declared method `{method}`"))?;
+            return Ok(Resolved {
+                export: crate::abi::method_export(class, method),
+                sig,
+                class: Some(class),
+                object: Some(object),
+            });
+        }
+        if let Some((class, method)) = target.split_once("::") {
+            let (class, sig) = self
+                .structs
+                .get_key_value(class)
+                .and_then(|(c, _)| Some((c.as_str(), self.method(c, method)?)))
+                .ok_or_else(|| format!("`{class}::{method}` is not declared"))?;
+            return Ok(Resolved {
+                export: crate::abi::method_export(class, method),
+                sig,
+                class: Some(class),
+                object: None,
+            });
+        }
+        let sig = self
+            .function(target)
+            .ok_or_else(|| format!("`{target}` is not a declared function"))?;
+        Ok(Resolved {
+            export: sig.name.clone(),
+            sig,
+            class: None,
+            object: None,
+        })
+    }
+}
+
+/// A call step's target, resolved against the exports by [`Exports::resolve`].
+#[derive(Debug, Clone)]
+pub struct Resolved<'a, 'c> {
+    /// The processed module's export to call.
+    pub export: String,
+    pub sig: &'a Signature,
+    /// The struct the export belongs to (a constructor, method or associated function).
+    pub class: Option<&'a str>,
+    /// For a method, the object it is called on.
+    pub object: Option<&'c str>,
 }
 
 /// Which memory checks a scenario applies. All are on unless the scenario says otherwise.
@@ -95,7 +173,7 @@ impl MemoryCheck {
             MemoryCheck::Allocator => CheckName::Allocator,
             MemoryCheck::Alignment => CheckName::Alignment,
             MemoryCheck::Growth => CheckName::Growth,
-            MemoryCheck::UseAfterFree => CheckName::UseAfterFree,
+            MemoryCheck::UseAfterFree => CheckName::Pointers,
             MemoryCheck::Overflow => CheckName::Overflow,
         }
     }
@@ -793,49 +871,15 @@ impl Spec {
             match step {
                 Step::Call(call) | Step::New(call) => {
                     let is_new = matches!(step, Step::New(_));
-                    let sig = if is_new {
-                        match self.exports.structs.get(&call.target) {
-                            None => {
-                                err(format!(
-                                    "`new = {:?}` names no declared struct",
-                                    call.target
-                                ));
-                                None
-                            }
-                            Some(s) if s.constructor.is_none() => {
-                                err(format!("`{}` has no declared constructor", call.target));
-                                None
-                            }
-                            Some(s) => s.constructor.as_ref(),
+                    let sig = match self
+                        .exports
+                        .resolve(call, is_new, |o| objects.get(o).copied())
+                    {
+                        Ok(resolved) => Some(resolved.sig),
+                        Err(message) => {
+                            err(message);
+                            None
                         }
-                    } else if let Some((object, method)) = call.target.split_once('.') {
-                        match objects.get(object) {
-                            None => {
-                                err(format!(
-                                    "`{object}` is not an object made by an earlier `new` step (or it was freed)"
-                                ));
-                                None
-                            }
-                            Some(class) => {
-                                let found = self.exports.method(class, method);
-                                if found.is_none() {
-                                    err(format!("`{class}` has no declared method `{method}`"));
-                                }
-                                found
-                            }
-                        }
-                    } else if let Some((class, method)) = call.target.split_once("::") {
-                        let found = self.exports.method(class, method);
-                        if found.is_none() {
-                            err(format!("`{class}::{method}` is not declared"));
-                        }
-                        found
-                    } else {
-                        let found = self.exports.function(&call.target);
-                        if found.is_none() {
-                            err(format!("`{}` is not a declared function", call.target));
-                        }
-                        found
                     };
                     if let Some(sig) = sig
                         && sig.params.len() != call.args.len()

@@ -298,6 +298,9 @@ impl MemoryMap {
             None => "while the module was set up".into(),
             Some(i) => match self.steps.get(i) {
                 Some(text) => format!("during step {} (`{text}`)", i + 1),
+                None if i == self.steps.len() => {
+                    "at the end of the scenario, when the host freed its objects".into()
+                }
                 None => format!("during step {}", i + 1),
             },
         }

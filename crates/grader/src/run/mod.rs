@@ -14,7 +14,7 @@ use wasmtime::{
     WasmBacktrace,
 };
 
-use crate::abi::{self, Elem, Int, Receiver, Signature, Ty};
+use crate::abi::{self, Elem, Int, Receiver, Ty};
 use crate::dlmalloc::{self, Chunk};
 use crate::engine::{Detail, Growth, Limiter, Sandbox};
 use crate::heap::{Block, MisalignedAlloc, MisuseEvent, Overflow, Region, ShadowHeap, Site};
@@ -155,7 +155,10 @@ pub fn run(
             pages_seen = pages;
         }
     }
-    store.data_mut().step = None;
+    // What happens from here on happens after the last step: its index is one past the steps
+    // the run took.
+    let after_steps = record.steps.len();
+    store.data_mut().step = Some(after_steps);
     if record.fault.is_none() {
         // The host frees what it still owns, as JavaScript's `free()` (or its finalizer) would.
         let owned: Vec<(String, u32)> = runner
@@ -165,7 +168,7 @@ pub fn run(
             .collect();
         for (class, handle) in owned {
             if let Err(fault) = runner.free_object(&mut store, &class, handle) {
-                record.fault = Some((None, fault));
+                record.fault = Some((Some(after_steps), fault));
                 break;
             }
         }

@@ -101,7 +101,8 @@ pub struct StepRecord {
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
     pub steps: Vec<StepRecord>,
-    /// The fault that ended the run, and the step it happened in (`None`: during setup).
+    /// The fault that ended the run, and the step it happened in (`None`: during setup; one past
+    /// the last step taken: after the steps, while the host freed its objects).
     pub fault: Option<(Option<usize>, Fault)>,
     /// Whether the step that faulted expected exactly that panic.
     pub fault_expected: bool,

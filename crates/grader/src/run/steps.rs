@@ -484,62 +484,25 @@ impl Runner {
     ) -> Result<Taken, ScenarioError> {
         let err = |text: &str, message: String| ScenarioError::at(index, text, message);
         // Work out the export, its signature and the receiver.
-        let (export, sig, receiver, class): (String, Signature, Option<u32>, Option<String>) =
-            if is_new {
-                let s = exports
+        let objects = &self.objects;
+        let resolved = exports
+            .resolve(call, is_new, |o| {
+                let class = &objects.get(o)?.class;
+                exports
                     .structs
-                    .get(&call.target)
-                    .and_then(|s| s.constructor.clone())
-                    .ok_or_else(|| {
-                        err(
-                            &call.target,
-                            format!("`{}` has no declared constructor", call.target),
-                        )
-                    })?;
-                (
-                    abi::method_export(&call.target, &s.name),
-                    s,
-                    None,
-                    Some(call.target.clone()),
-                )
-            } else if let Some((object, method)) = call.target.split_once('.') {
-                let obj = self.objects.get(object).ok_or_else(|| {
-                    err(&call.target, format!("there is no object named `{object}`"))
-                })?;
-                let s = exports.method(&obj.class, method).cloned().ok_or_else(|| {
-                    err(
-                        &call.target,
-                        format!("`{}` has no declared method `{method}`", obj.class),
-                    )
-                })?;
-                (
-                    abi::method_export(&obj.class, method),
-                    s,
-                    Some(obj.handle),
-                    Some(obj.class.clone()),
-                )
-            } else if let Some((class, method)) = call.target.split_once("::") {
-                let s = exports.method(class, method).cloned().ok_or_else(|| {
-                    err(
-                        &call.target,
-                        format!("`{class}` has no declared associated function `{method}`"),
-                    )
-                })?;
-                (
-                    abi::method_export(class, method),
-                    s,
-                    None,
-                    Some(class.to_owned()),
-                )
-            } else {
-                let s = exports.function(&call.target).cloned().ok_or_else(|| {
-                    err(
-                        &call.target,
-                        format!("`{}` is not a declared function", call.target),
-                    )
-                })?;
-                (s.name.clone(), s, None, None)
-            };
+                    .get_key_value(class.as_str())
+                    .map(|(c, _)| c.as_str())
+            })
+            .map_err(|m| err(&call.target, m))?;
+        let receiver = resolved
+            .object
+            .and_then(|o| self.objects.get(o))
+            .map(|o| o.handle);
+        let (export, sig, class) = (
+            resolved.export,
+            resolved.sig.clone(),
+            resolved.class.map(str::to_owned),
+        );
         let mut ret = sig.ret.clone();
         if let Some(class) = &class {
             ret.resolve_self(class);
