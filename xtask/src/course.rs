@@ -406,25 +406,30 @@ fn lint(dir: &Path, text: &str) -> Vec<(Span, String)> {
     out
 }
 
-/// Renders one error as `file:line:col: error: message` with the source line underlined.
+/// Renders one error with the source line underlined, as the quiz's diagnostics are (one span
+/// renderer for every file a course author writes): `error: message`, then `path:line:col`.
 pub fn render(path: &Path, text: &str, span: Span, message: &str) -> String {
-    let start = span.start.min(text.len());
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    let source = text[line_start..].lines().next().unwrap_or("");
-    let rest = source.chars().count().saturating_sub(col - 1).max(1);
-    let width = text[start..span.end.clamp(start, text.len())]
-        .chars()
-        .count()
-        .clamp(1, rest);
-    format!(
-        "{}:{line}:{col}: error: {message}\n{line:>5} | {source}\n      | {}{}",
-        path.display(),
-        " ".repeat(col - 1),
-        "^".repeat(width)
-    )
+    use codespan_reporting::diagnostic::{Diagnostic, Label};
+    use codespan_reporting::files::SimpleFile;
+    use codespan_reporting::term::{self, termcolor};
+    let file = SimpleFile::new(path.display().to_string(), text);
+    let start = text.floor_char_boundary(span.start);
+    let end = text.floor_char_boundary(span.end.max(start));
+    let diagnostic = Diagnostic::error()
+        .with_message(message)
+        .with_labels(vec![Label::primary((), start..end)]);
+    let mut out = Vec::new();
+    let rendered = term::emit(
+        &mut termcolor::NoColor::new(&mut out),
+        &term::Config::default(),
+        &file,
+        &diagnostic,
+    );
+    match rendered {
+        Ok(()) => String::from_utf8_lossy(&out).trim_end().to_owned(),
+        // The span comes from the same text, so this does not happen; say it on one line.
+        Err(_) => format!("{}: error: {message}", path.display()),
+    }
 }
 
 /// The one exercise a filter names; an error when it names none or several.
@@ -676,7 +681,13 @@ verdict = "leaky"
 "#,
         );
         let err = load(&dir).unwrap_err();
-        let lines: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
+        // Each error reads `error: message`, then `┌─ path:line:col`.
+        let all: Vec<&str> = err.lines().collect();
+        let lines: Vec<String> = all
+            .windows(2)
+            .filter(|w| w[0].starts_with("error: "))
+            .map(|w| format!("{} {}", w[1].trim(), w[0]))
+            .collect();
         let has = |at: &str, text: &str| lines.iter().any(|l| l.contains(at) && l.contains(text));
         assert!(has("exercise.toml:1:1", "missing key `statement`"), "{err}");
         assert!(
@@ -707,9 +718,7 @@ verdict = "leaky"
             "{err}"
         );
         assert!(
-            err.contains(
-                "   11 |   { call = \"add\", args = [1, 2], expect = 3, tolrance = 0.1 },"
-            ),
+            err.contains("11 │   { call = \"add\", args = [1, 2], expect = 3, tolrance = 0.1 },"),
             "{err}"
         );
     }
