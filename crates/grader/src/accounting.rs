@@ -13,7 +13,7 @@ use wasmparser::{
 
 /// What the grader can make of a module's allocation reports.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Accounting {
+pub(crate) enum Accounting {
     /// The grader's allocator is linked in and only it reports.
     Tracked,
     /// The module does not report its allocations (not built with the grader's support
@@ -25,7 +25,7 @@ pub enum Accounting {
 
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verified {
+pub(crate) struct Verified {
     pub accounting: Accounting,
     /// The function wasm-bindgen's runtime allocates its externref free list in, when exactly
     /// one function has its name.
@@ -36,7 +36,7 @@ pub struct Verified {
 const RUNTIME_ALLOC: &str = "__externref_table_alloc";
 
 /// Reads a processed module and decides whether its allocation reports can be trusted.
-pub fn verify(wasm: &[u8]) -> Verified {
+pub(crate) fn verify(wasm: &[u8]) -> Verified {
     let mut runtime_alloc = None;
     let accounting = match scan(wasm, &mut runtime_alloc) {
         Ok(accounting) => accounting,

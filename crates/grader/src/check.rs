@@ -12,7 +12,7 @@ use crate::spec::{Exports, MemoryCheck, Scenario};
 /// The module's imports: only those the grader provides may appear. A JavaScript function
 /// whose glue reaches for the DOM, canvas, crypto or a closure needs a browser; anything else
 /// unknown is unsupported.
-pub fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
+pub(crate) fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
     let unsupported = crate::run::unsupported_imports(module, glue);
     let (browser, other): (Vec<_>, Vec<_>) = unsupported.iter().partition(|i| i.browser.is_some());
     if !browser.is_empty() {
@@ -106,7 +106,7 @@ fn describe_import(i: &crate::run::UnsupportedImport) -> String {
 }
 
 /// Every declared export exists with the core signature its Rust signature lowers to.
-pub fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckResult {
+pub(crate) fn exports(module: &Module, declared: &Exports, typescript: &str) -> CheckResult {
     let mut failures = Vec::new();
     let mut check_fn = |export: String, sig: &Signature, class: Option<&str>| {
         let mut ret = sig.ret.clone();
@@ -239,7 +239,7 @@ fn names(types: impl Iterator<Item = ValType>) -> String {
 }
 
 /// The `.d.ts` line that declares `name` (in `class`, if given), without `export function`.
-pub fn ts_declaration(ts: &str, class: Option<&str>, name: &str) -> Option<String> {
+pub(crate) fn ts_declaration(ts: &str, class: Option<&str>, name: &str) -> Option<String> {
     let clean = |l: &str| l.trim().trim_end_matches(';').to_owned();
     match class {
         None => ts.lines().find_map(|l| {
@@ -263,7 +263,7 @@ pub fn ts_declaration(ts: &str, class: Option<&str>, name: &str) -> Option<Strin
 }
 
 /// The transcript of a run, for the report.
-pub fn transcript(record: &RunRecord) -> Vec<StepLine> {
+pub(crate) fn transcript(record: &RunRecord) -> Vec<StepLine> {
     record
         .steps
         .iter()
@@ -298,7 +298,7 @@ fn when(record: &RunRecord, step: Option<usize>) -> String {
 }
 
 /// Every check of one scenario run, in the order the report shows them.
-pub fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
+pub(crate) fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioReport {
     let mut checks = vec![behaviour(record)];
     let stopped = record.fault.is_some();
     for check in MemoryCheck::ALL {
@@ -372,7 +372,7 @@ fn problem_check(problem: &Problem) -> CheckName {
 }
 
 /// Results, expected panics, and any fault.
-pub fn behaviour(record: &RunRecord) -> CheckResult {
+pub(crate) fn behaviour(record: &RunRecord) -> CheckResult {
     for (i, step) in record.steps.iter().enumerate() {
         let failure = match &step.problem {
             Some(Problem::WrongValue { expected, actual }) => Failure::new(
@@ -532,7 +532,7 @@ fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Fail
 }
 
 /// Splits a panic hook message into its location and its text.
-pub fn split_panic(message: &str) -> (Option<&str>, &str) {
+pub(crate) fn split_panic(message: &str) -> (Option<&str>, &str) {
     match message
         .strip_prefix("panicked at ")
         .and_then(|r| r.split_once(":\n"))
@@ -551,7 +551,7 @@ fn site_text(site: &Site) -> Option<String> {
     }
 }
 
-pub fn allocator(record: &RunRecord) -> CheckResult {
+pub(crate) fn allocator(record: &RunRecord) -> CheckResult {
     let Some(event) = record.misuse.first() else {
         return CheckResult::pass(CheckName::Allocator);
     };
@@ -604,7 +604,7 @@ fn layout_hint(allocated: (u32, u32), freed: (u32, u32)) -> &'static str {
     }
 }
 
-pub fn alignment(record: &RunRecord) -> CheckResult {
+pub(crate) fn alignment(record: &RunRecord) -> CheckResult {
     for (i, step) in record.steps.iter().enumerate() {
         if let Some(Problem::MisalignedView { ptr, elem }) = &step.problem {
             return CheckResult::fail(CheckName::Alignment,
@@ -646,7 +646,7 @@ pub fn alignment(record: &RunRecord) -> CheckResult {
 }
 
 /// Host accesses through pointers and views: use-after-free, stale views, out-of-bounds views.
-pub fn pointers(record: &RunRecord) -> CheckResult {
+pub(crate) fn pointers(record: &RunRecord) -> CheckResult {
     for (i, step) in record.steps.iter().enumerate() {
         let f = match &step.problem {
             Some(Problem::UseAfterFree { view, ptr, made_in, freed_in }) => Failure::new(
@@ -716,7 +716,7 @@ pub fn pointers(record: &RunRecord) -> CheckResult {
     CheckResult::pass(CheckName::Pointers)
 }
 
-pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
+pub(crate) fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
     // From the memory the module declares: what setup grew counts too, the host's own
     // `grow` steps do not.
     let grown = record
@@ -753,7 +753,7 @@ pub fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
     }
 }
 
-pub fn leaks(record: &RunRecord) -> CheckResult {
+pub(crate) fn leaks(record: &RunRecord) -> CheckResult {
     let Some(leaked) = &record.leaked else {
         return CheckResult::skipped(CheckName::Leaks, "the scenario stopped early");
     };
@@ -841,7 +841,7 @@ pub fn leaks(record: &RunRecord) -> CheckResult {
 }
 
 /// Red zones: a write past the end (or before the start) of a block.
-pub fn overflow(record: &RunRecord) -> CheckResult {
+pub(crate) fn overflow(record: &RunRecord) -> CheckResult {
     let Some(Overflow {
         block,
         offset,

@@ -24,7 +24,7 @@ const TOP_FOOT: u32 = 40;
 const SEGMENT_RECORD: u32 = 24;
 const MIN_CHUNK: u32 = 16;
 /// From a chunk's address to the bytes it hands out.
-pub const MEM_OFFSET: u32 = 8;
+pub(crate) const MEM_OFFSET: u32 = 8;
 
 /// A chunk dlmalloc holds as in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,7 @@ fn head(memory: &[u8], chunk: u32) -> Option<u32> {
 /// The in-use chunks of every dlmalloc segment that starts at the start of one of
 /// `grown_at` (byte addresses where the guest's `memory.grow` calls began). `None` when a
 /// segment that starts like dlmalloc's does not end like one: the heap is damaged.
-pub fn in_use(memory: &[u8], grown_at: &[u32]) -> Option<Vec<Chunk>> {
+pub(crate) fn in_use(memory: &[u8], grown_at: &[u32]) -> Option<Vec<Chunk>> {
     let mut starts = grown_at.to_vec();
     starts.sort_unstable();
     let mut out = Vec::new();

@@ -13,6 +13,8 @@
 //! [`Verdict`] in the [`Report`]. [`HarnessError`] means the grader itself, or its input (an
 //! exercise's scenarios), is at fault.
 
+#![warn(unreachable_pub)]
+
 pub mod abi;
 mod accounting;
 pub mod bindgen;

@@ -230,7 +230,7 @@ pub fn number_to_string(x: f64) -> String {
 }
 
 /// `JSON.stringify` of a string.
-pub fn json_string(s: &str) -> String {
+pub(super) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -251,7 +251,7 @@ pub fn json_string(s: &str) -> String {
 }
 
 /// `Date.prototype.toISOString()` of a time in milliseconds since the Unix epoch.
-pub fn iso_date(ms: f64) -> String {
+pub(super) fn iso_date(ms: f64) -> String {
     if !ms.is_finite() {
         return "Invalid Date".into();
     }
@@ -279,7 +279,7 @@ pub fn iso_date(ms: f64) -> String {
 
 /// node's `util.format`, which `console.log` and friends print with: `%s`, `%d`, `%i`, `%f`,
 /// `%j`, `%o`, `%O`, `%c` and `%%` in a leading string, the rest joined by spaces.
-pub fn format(args: &[JsVal]) -> String {
+pub(super) fn format(args: &[JsVal]) -> String {
     let mut out = String::new();
     let mut rest = args;
     if let [JsVal::Str(first), more @ ..] = args
@@ -353,7 +353,7 @@ pub fn format(args: &[JsVal]) -> String {
 }
 
 /// How node's `console.timeEnd` writes a duration in milliseconds.
-pub fn format_duration(ms: f64) -> String {
+pub(super) fn format_duration(ms: f64) -> String {
     if ms >= 1000.0 {
         let seconds = ms / 1000.0;
         if seconds >= 60.0 {
