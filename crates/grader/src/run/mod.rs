@@ -221,6 +221,7 @@ fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Op
     record.host_grown = std::mem::take(&mut host.host_grown);
     record.seed = host.js.random_used.then_some(host.js.seed);
     record.overflows = std::mem::take(&mut host.overflows);
+    record.grader_padding = host.heap.peak_padding;
 }
 
 /// A core wasm type's name as the wasm text format writes it, for messages.

@@ -135,6 +135,9 @@ pub struct RunRecord {
     pub untracked: Vec<Chunk>,
     /// Why the real allocator's heap could not be read at the end, if it could not.
     pub heap_unreadable: Option<String>,
+    /// The most bytes the grader's own placement (red zones, alignment padding) added around
+    /// the live blocks at once: memory the growth check does not charge to the student.
+    pub grader_padding: u64,
     /// Time spent on the end-of-scenario red-zone sweep and allocator walk.
     pub reconcile: std::time::Duration,
 }
