@@ -57,6 +57,10 @@ pub mod abi {
     pub const RED_ZONE: usize = 16;
     /// What the host writes into red zones.
     pub const RED_ZONE_BYTE: u8 = 0xFD;
+    /// What a freed block is filled with before it goes back to the system allocator: code
+    /// that reads through a dangling pointer reads this, not the old data that would make it
+    /// look right.
+    pub const FREED_BYTE: u8 = 0xDD;
 
     /// Where a block asked for with alignment `align` is placed inside the system allocation
     /// that holds it: `(lead, system_align)`. The system allocation is aligned to
@@ -163,8 +167,11 @@ mod grading {
         if let Some(layout) = system_layout(size, align) {
             let base = ptr.wrapping_sub(crate::abi::placement(align).0);
             // SAFETY: the host vouched that `ptr` is a live block with this layout, so `base`
-            // is the system allocation made for it.
-            unsafe { System.dealloc(base, layout) }
+            // is the system allocation made for it, and its `size` bytes are the block's.
+            unsafe {
+                ptr.write_bytes(crate::abi::FREED_BYTE, size);
+                System.dealloc(base, layout)
+            }
         }
     }
 
@@ -207,6 +214,7 @@ mod grading {
             on_alloc(moved, new_size, align);
             // SAFETY: both blocks are live and distinct; the copy stays inside both.
             core::ptr::copy_nonoverlapping(ptr, moved, size.min(new_size));
+            ptr.write_bytes(crate::abi::FREED_BYTE, size);
             System.dealloc(ptr.wrapping_sub(lead), old);
             moved
         }
