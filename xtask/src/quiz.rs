@@ -509,6 +509,13 @@ fn ask(
                     stdout: Some(lines.join("\n")),
                     line: None,
                 }
+            } else if !t.grade_line_number {
+                // As in mdbook-quiz, the error's line is not asked unless the quiz grades it.
+                Response::Tracing {
+                    compiles,
+                    stdout: None,
+                    line: None,
+                }
             } else {
                 let program = t.visible_program();
                 let items: Vec<String> = program

@@ -215,7 +215,7 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
                     stdout.as_deref().map(normalise_output)
                         == q.stdout.as_deref().map(normalise_output)
                 } else {
-                    q.line_number.is_none() || *line == q.line_number
+                    !q.grade_line_number || q.line_number.is_none() || *line == q.line_number
                 }
         }
         _ => false,
@@ -237,14 +237,10 @@ fn normalise_text(text: &str) -> String {
     text.trim().to_lowercase()
 }
 
-/// Program output matches line by line, ignoring trailing spaces and blank lines at the ends.
+/// Program output is compared as mdbook-quiz compares it: the whole text, trimmed at both
+/// ends. (Line endings are made `\n` first, so an answer typed on Windows matches.)
 pub fn normalise_output(text: &str) -> String {
-    text.lines()
-        .map(str::trim_end)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim_matches('\n')
-        .to_string()
+    text.replace("\r\n", "\n").trim().to_string()
 }
 
 #[cfg(test)]
@@ -297,8 +293,39 @@ mod tests {
         assert!(!none.passed);
     }
 
+    const DOES_NOT_COMPILE: &str = r#"
+[[questions]]
+type = "Tracing"
+prompt.program = """
+fn main() {
+    let x: u8 = "text";
+}
+"""
+answer.doesCompile = false
+answer.lineNumber = 2
+"#;
+
     #[test]
-    fn tracing_output_ignores_trailing_whitespace() {
-        assert_eq!(normalise_output("a  \nb\n\n"), "a\nb");
+    fn the_error_line_is_graded_only_when_the_quiz_asks_for_it() {
+        let wrong_line = Some(Response::Tracing {
+            compiles: false,
+            stdout: None,
+            line: Some(1),
+        });
+        let as_mdbook_quiz = quiz(DOES_NOT_COMPILE);
+        assert!(grade(&as_mdbook_quiz, std::slice::from_ref(&wrong_line)).passed);
+        let strict = quiz(&DOES_NOT_COMPILE.replace(
+            "answer.lineNumber = 2",
+            "answer.lineNumber = 2\nanswer.gradeLineNumber = true",
+        ));
+        assert!(!grade(&strict, std::slice::from_ref(&wrong_line)).passed);
+        assert!(grade(&strict, &key_responses(&strict)).passed);
+    }
+
+    #[test]
+    fn tracing_output_is_compared_trimmed_as_mdbook_quiz_does() {
+        assert_eq!(normalise_output("  a  \r\nb\n\n"), "a  \nb");
+        // Spaces inside the output count, as in mdbook-quiz.
+        assert_ne!(normalise_output("a \nb"), normalise_output("a\nb"));
     }
 }

@@ -35,7 +35,10 @@
 //! answer.tolerance = 0          # default 0
 //! ```
 //!
-//! A tracing question may also set `prompt.edition` (default `"2021"`) for verification.
+//! A tracing question may also set `prompt.edition` (default `"2021"`) for verification, and
+//! `answer.gradeLineNumber = true` to ask for and grade the line of the compiler error. Without
+//! it, as in mdbook-quiz, only whether the program compiles and its output (compared trimmed)
+//! are graded.
 //! Unknown keys are errors, as are the semantic problems listed in [`Rule`].
 //!
 //! # Answers file

@@ -628,7 +628,7 @@ impl Cx<'_> {
         self.check_keys(
             answer,
             "answer.",
-            &["doesCompile", "stdout", "lineNumber"],
+            &["doesCompile", "stdout", "lineNumber", "gradeLineNumber"],
             "a `Tracing` answer",
         );
         let program_value = self.require_in(prompt, "program", "prompt.program", at);
@@ -660,6 +660,10 @@ impl Cx<'_> {
         let line_number = answer
             .get("lineNumber")
             .map(|v| (self.integer(v, "answer.lineNumber"), v.span()));
+        let grade_line_number = answer
+            .get("gradeLineNumber")
+            .and_then(|v| self.boolean(v, "answer.gradeLineNumber"))
+            .unwrap_or(false);
         let (program, does_compile, edition) = (program?, does_compile?, edition?);
         let compiles_span = compiles_value.map_or(0..0, Spanned::span);
 
@@ -706,11 +710,15 @@ impl Cx<'_> {
                     .with_help("remove `answer.stdout`, or set `answer.doesCompile = true`"),
                 );
             }
-            if line_number.is_none() {
+            if grade_line_number && line_number.is_none() {
                 self.push(
-                    Diagnostic::warning(Rule::TracingKeyShape, compiles_span.clone(), "no `answer.lineNumber` for a program that does not compile")
-                        .with_label("the key says it does not compile")
-                        .with_help("add `answer.lineNumber` with the line of the first compiler error, so students are asked for it"),
+                    Diagnostic::warning(
+                        Rule::TracingKeyShape,
+                        compiles_span.clone(),
+                        "`answer.gradeLineNumber` without an `answer.lineNumber` to grade",
+                    )
+                    .with_label("the key says it does not compile")
+                    .with_help("add `answer.lineNumber` with the line of the first compiler error"),
                 );
             }
         }
@@ -720,6 +728,7 @@ impl Cx<'_> {
             does_compile,
             stdout: stdout.as_ref().and_then(|(s, _)| s.clone()),
             line_number: None,
+            grade_line_number,
             spans: TracingSpans {
                 program: program_value.map_or(0..0, Spanned::span),
                 does_compile: compiles_span,

@@ -153,6 +153,9 @@ pub struct Tracing {
     pub stdout: Option<String>,
     /// The (visible) line of the first compiler error.
     pub line_number: Option<usize>,
+    /// Whether the error's line is asked and graded (our addition, `answer.gradeLineNumber =
+    /// true`). mdbook-quiz neither asks for it nor grades it, so by default neither do we.
+    pub grade_line_number: bool,
     #[serde(skip)]
     pub spans: TracingSpans,
 }
@@ -257,6 +260,7 @@ mod tests {
             does_compile: true,
             stdout: None,
             line_number: None,
+            grade_line_number: false,
             spans: TracingSpans::default(),
         }
     }
