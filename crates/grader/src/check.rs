@@ -9,53 +9,10 @@ use crate::report::{CheckName, CheckResult, Failure, ScenarioReport, StepLine, V
 use crate::run::{Fault, Problem, RunRecord, value_type_name};
 use crate::spec::{Exports, MemoryCheck, Scenario};
 
-/// The module's imports: only those the grader provides may appear. A JavaScript function
-/// whose glue reaches for the DOM, canvas, crypto or a closure needs a browser; anything else
-/// unknown is unsupported.
+/// The module's imports: each must be one the guest crate reports through or a function the
+/// glue defines (whatever a glue function reaches for is found when a step runs it).
 pub(crate) fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
-    let unsupported = crate::run::unsupported_imports(module, glue);
-    let (browser, other): (Vec<_>, Vec<_>) = unsupported.iter().partition(|i| i.browser.is_some());
-    if !browser.is_empty() {
-        let mut failure = Failure::new(
-            Verdict::NeedsBrowser,
-            format!(
-                "your module calls {} that {} a browser: the grader runs your code without one",
-                plural(browser.len(), "JavaScript function"),
-                if browser.len() == 1 { "needs" } else { "need" }
-            ),
-        )
-        .hint(
-            "keep browser-only code (the DOM, canvas, `web_sys::window()`, `crypto`, \
-             `request_animation_frame` closures) out of the functions this exercise grades: \
-             put it in the page's JavaScript or behind a function the tests do not call. Outside \
-             a browser the grader provides only `console.*`, `console.time`, `Date.now`, \
-             `performance.now`, `Math.random`, `alert`, `console_error_panic_hook` and \
-             wasm-bindgen's own conversions",
-        );
-        for i in &browser {
-            let needs = i.browser.as_deref().unwrap_or_default();
-            let closure = needs.iter().any(|n| n.contains("Closure("));
-            let name = if closure {
-                "a Rust `Closure` passed to JavaScript".to_owned()
-            } else if i.name.starts_with("__wbindgen_generic") {
-                "a conversion to `JsValue`".to_owned()
-            } else {
-                format!("`{}`", js_name(&i.name))
-            };
-            failure = failure.detail(format!(
-                "- {name}: uses {}",
-                needs
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for i in &other {
-            failure = failure.detail(format!("- {}", describe_import(i)));
-        }
-        return CheckResult::fail(CheckName::Imports, failure);
-    }
+    let other = crate::run::unsupported_imports(module, glue);
     if other.is_empty() {
         return CheckResult::pass(CheckName::Imports);
     }
@@ -71,8 +28,11 @@ pub(crate) fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
          for `wasm32-unknown-unknown` with wasm-bindgen, without `extern \"C\"` blocks of your \
          own outside `#[wasm_bindgen]`",
     );
-    for i in other {
+    for i in &other {
         failure = failure.detail(format!("- {}", describe_import(i)));
+    }
+    if let Some(why) = &glue.error {
+        failure = failure.detail(format!("the JavaScript glue could not be read: {why}"));
     }
     CheckResult::fail(CheckName::Imports, failure)
 }
@@ -522,6 +482,24 @@ fn fault_failure(record: &RunRecord, step: Option<usize>, fault: &Fault) -> Fail
             Some("a raw pointer or an offset computed by hand points past the end of memory".to_owned()),
         ),
         Fault::Thrown(message) => (Verdict::Thrown, format!("threw a JavaScript error: {message}"), None),
+        Fault::NeedsBrowser { global, then } => {
+            let what = fault_failure(record, step, then);
+            (
+                Verdict::NeedsBrowser,
+                format!(
+                    "reached for `{global}`, which only a browser has, and then {}",
+                    what.message.strip_prefix("your code ").unwrap_or(&what.message)
+                ),
+                Some(
+                    "the grader runs your module on a page without a window: no DOM, canvas, \
+                     timers, `fetch` or `crypto`. Keep browser-only code out of the functions this \
+                     exercise grades (in the page's JavaScript, or behind a function the tests do \
+                     not call); `console`, `Date`, `performance.now`, `Math.random`, `alert`, \
+                     promises and js-sys's standard objects all work"
+                        .to_owned(),
+                ),
+            )
+        }
         Fault::Trap(message) => (Verdict::Trap, format!("stopped with a trap: {message}"), None),
     };
     let mut f = Failure::new(verdict, message).at(at);

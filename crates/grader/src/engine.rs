@@ -151,6 +151,8 @@ fn engine(limits: &Limits, detail: Detail) -> wasmtime::Result<Engine> {
         // running fast. Fuel counts wasm instructions, so verdicts do not depend on this.
         .cranelift_opt_level(OptLevel::None)
         .max_wasm_stack(limits.wasm_stack)
+        // The page's `memory.buffer` is a view of linear memory itself: it must never move.
+        .memory_may_move(false)
         .wasm_backtrace_details(match detail {
             Detail::Names => WasmBacktraceDetails::Disable,
             Detail::Lines => WasmBacktraceDetails::Enable,

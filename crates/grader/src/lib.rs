@@ -290,19 +290,17 @@ impl Grader {
         let infos = module
             .imports()
             .map(|i| {
-                let text = glue.text(i.name()).unwrap_or_default();
-                let served = match unsupported
+                let unknown = unsupported
                     .iter()
-                    .find(|u| u.module == i.module() && u.name == i.name())
-                {
-                    None if i.module() == course_guest::abi::MODULE => Served::Guest,
-                    None => Served::Glue(text),
-                    Some(u) => match &u.browser {
-                        Some(needs) => Served::NeedsBrowser {
-                            needs: needs.clone(),
-                            js: text,
-                        },
-                        None => Served::Unknown,
+                    .any(|u| u.module == i.module() && u.name == i.name());
+                let served = match glue.import(i.module(), i.name()) {
+                    _ if unknown => Served::Unknown,
+                    _ if i.module() == course_guest::abi::MODULE => Served::Guest,
+                    None => Served::Unknown,
+                    Some(import) if import.browser.is_empty() => Served::Glue(import.text.clone()),
+                    Some(import) => Served::NeedsBrowser {
+                        needs: import.browser.clone(),
+                        js: import.text.clone(),
                     },
                 };
                 ImportInfo {
@@ -786,9 +784,10 @@ pub struct ImportInfo {
 pub enum Served {
     /// The guest support crate's reporting (allocations, panics, `log!`).
     Guest,
-    /// The glue's function, run by the grader: its body as one line of JavaScript.
+    /// The glue's function, run on the grader's page: its source text.
     Glue(String),
-    /// A glue function that uses what only a browser has.
+    /// A glue function that names what only a browser has: a step that reaches it and then
+    /// goes wrong is reported as needing a browser.
     NeedsBrowser { needs: Vec<String>, js: String },
     /// Nothing defines it.
     Unknown,

@@ -1,405 +1,307 @@
-//! wasm-bindgen's JavaScript glue, read and run by the grader.
+//! wasm-bindgen's JavaScript glue, and the page it runs in.
 //!
-//! A processed module imports every JavaScript function it calls from the glue, under a name
-//! with a hash in it (`__wbg_log_df57b075319871c1`) or a number (`__wbindgen_generic_…02`)
-//! that differs from module to module. The glue that wasm-bindgen writes beside the module
-//! states what each import does, as a small JavaScript function. [`Glue::parse`] reads those
-//! functions; [`Glue::needs`] tells, for each, whether it stays inside what the grader
-//! provides (console, the clock, `Math.random`, errors, wasm-bindgen's own intrinsics) or
-//! reaches for something only a browser has (the DOM, canvas, crypto, closures); [`call`] runs
-//! one against an [`Env`] that the run step implements over the wasm instance.
+//! The grader does not interpret the glue: it runs the file wasm-bindgen wrote, unchanged, in
+//! QuickJS (through `rquickjs`), on a page ([`PAGE`]) that provides what a browser tab
+//! provides without a window. `run::page` connects that page to the instance in wasmtime.
 //!
-//! Nothing is guessed from an import's name: what the grader does for an import is what the
-//! glue's body says, evaluated.
-
-mod eval;
-mod syntax;
-mod value;
+//! This module only describes a glue: [`Glue::parse`] runs it far enough to read the import
+//! object it hands `WebAssembly.Instance` (the functions of the module it serves, by import
+//! module and name, with their source text), so that the `imports` command can show what each
+//! import does and a preflight check can name an import that nothing defines. Whether an
+//! import needs a browser is decided when a step reaches it, not here; [`Import::browser`]
+//! only lists the browser globals a function's text mentions, for the description.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-pub use eval::{Abort, Env, call};
-pub use syntax::FuncDef;
-pub use value::{JsVal, ObjKind, Object, number_to_string};
+use rquickjs::loader::{BuiltinLoader, BuiltinResolver};
+use rquickjs::{Context, Ctx, FromJs, Function, Module, Object, Runtime, Value};
 
-use syntax::{Expr, Parser, Stmt, Token};
+/// The page script: a function of the grader's natives and of [`BROWSER_ONLY`].
+pub const PAGE: &str = include_str!("page.js");
 
-/// The imports the glue defines for one module.
+/// The name the glue is loaded under, in messages and stack traces.
+pub const GLUE_NAME: &str = "glue.js";
+
+/// Globals a browser has and the grader's page has not. Reading one gives `undefined` and is
+/// noted; a step that then goes wrong is reported as needing a browser, naming it.
+pub const BROWSER_ONLY: &[&str] = &[
+    "window",
+    "self",
+    "document",
+    "navigator",
+    "location",
+    "history",
+    "localStorage",
+    "sessionStorage",
+    "indexedDB",
+    "caches",
+    "fetch",
+    "Request",
+    "Response",
+    "Headers",
+    "XMLHttpRequest",
+    "WebSocket",
+    "EventSource",
+    "crypto",
+    "Crypto",
+    "requestAnimationFrame",
+    "cancelAnimationFrame",
+    "requestIdleCallback",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "Window",
+    "Document",
+    "Node",
+    "Element",
+    "HTMLElement",
+    "HTMLCanvasElement",
+    "HTMLImageElement",
+    "CanvasRenderingContext2D",
+    "OffscreenCanvas",
+    "ImageData",
+    "Image",
+    "WebGLRenderingContext",
+    "WebGL2RenderingContext",
+    "AudioContext",
+    "Event",
+    "EventTarget",
+    "CustomEvent",
+    "MouseEvent",
+    "KeyboardEvent",
+    "Worker",
+    "getComputedStyle",
+    "matchMedia",
+    "screen",
+    "devicePixelRatio",
+    "innerWidth",
+    "innerHeight",
+];
+
+/// The guest support crate's module, as the glue imports it (`import * as … from
+/// "wasm_course"`): the grader serves these imports itself, so the page's copy is empty.
+pub const GUEST_MODULE_STUB: &str = "export function on_alloc() {}\n\
+    export function on_dealloc() { return 1; }\n\
+    export function on_panic() {}\n\
+    export function on_log() {}\n";
+
+/// Most bytes of JavaScript heap a page may hold.
+pub const HEAP_LIMIT: usize = 64 << 20;
+
+/// Most bytes of native stack QuickJS may use.
+pub const STACK_LIMIT: usize = 1 << 20;
+
+/// A fresh runtime and context with the page's limits and the guest module stub.
+pub fn runtime() -> Result<(Runtime, Context), String> {
+    let runtime = Runtime::new().map_err(|e| format!("cannot start QuickJS: {e}"))?;
+    runtime.set_memory_limit(HEAP_LIMIT);
+    runtime.set_max_stack_size(STACK_LIMIT);
+    runtime.set_loader(
+        BuiltinResolver::default().with_module(course_guest::abi::MODULE),
+        BuiltinLoader::default().with_module(course_guest::abi::MODULE, GUEST_MODULE_STUB),
+    );
+    let context = Context::full(&runtime).map_err(|e| format!("cannot start QuickJS: {e}"))?;
+    Ok((runtime, context))
+}
+
+/// The page script, called with `host`: what it returns (the page's `Module` class, its
+/// `RuntimeError`, `inspect` and `format`).
+pub fn install<'js>(ctx: &Ctx<'js>, host: Object<'js>) -> rquickjs::Result<Object<'js>> {
+    let page: Function = ctx.eval(PAGE)?;
+    let browser = rquickjs::Array::new(ctx.clone())?;
+    for (i, name) in BROWSER_ONLY.iter().enumerate() {
+        browser.set(i, *name)?;
+    }
+    page.call((host, browser))
+}
+
+/// Loads the glue as an ES module and returns its namespace (`initSync`, the exports).
+pub fn load<'js>(ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<Object<'js>> {
+    let (module, promise) = Module::declare(ctx.clone(), GLUE_NAME, source)?.eval()?;
+    // The glue has no top-level `await`: evaluating it settles at once.
+    while ctx.execute_pending_job() {}
+    promise.finish::<Value>()?;
+    module.namespace()
+}
+
+/// The text of the exception pending in `ctx`, for messages.
+pub fn exception_text(ctx: &Ctx<'_>) -> String {
+    let e = ctx.catch();
+    if let Some(o) = e.as_object() {
+        let message: Option<String> = o.get("message").ok();
+        let name: Option<String> = o.get("name").ok();
+        if let Some(message) = message {
+            return match name {
+                Some(name) => format!("{name}: {message}"),
+                None => message,
+            };
+        }
+    }
+    e.as_string()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// One function of the glue's import object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    /// Its source text, as the glue wrote it.
+    pub text: String,
+    /// The browser-only globals its text names.
+    pub browser: Vec<String>,
+}
+
+/// What a glue defines for the module it serves.
 #[derive(Debug, Clone, Default)]
 pub struct Glue {
-    /// The import module name the glue serves (`./submission_bg.js`), when known.
-    pub module: Option<String>,
-    pub imports: BTreeMap<String, Import>,
+    /// The glue's source: the file wasm-bindgen wrote, run unchanged.
+    pub source: String,
+    /// The import object, by import module and name.
+    pub imports: BTreeMap<String, BTreeMap<String, Import>>,
+    /// Why the import object could not be read, when it could not.
+    pub error: Option<String>,
 }
-
-#[derive(Debug, Clone)]
-pub enum Import {
-    /// A function the glue defines, as read, and what it uses that the grader does not
-    /// provide (worked out once, when the glue is read).
-    Defined {
-        def: Arc<FuncDef>,
-        needs: Vec<String>,
-    },
-    /// An entry whose body the grader cannot read, why, and that reason as what it needs.
-    Unreadable { why: String, needs: Vec<String> },
-}
-
-/// Names the glue's helpers and the JavaScript environment provide, which import bodies may use.
-const GLOBALS: &[&str] = &[
-    "undefined",
-    "null",
-    "true",
-    "false",
-    "arguments",
-    "wasm",
-    "WASM_VECTOR_LEN",
-    "getStringFromWasm0",
-    "passStringToWasm0",
-    "getDataViewMemory0",
-    "isLikeNone",
-    "debugString",
-    "addToExternrefTable0",
-    "takeFromExternrefTable0",
-    "handleError",
-    "console",
-    "Math",
-    "Date",
-    "performance",
-    "alert",
-];
-
-/// Members of the global namespaces the grader provides.
-const GLOBAL_MEMBERS: &[(&str, &[&str])] = &[
-    (
-        "console",
-        &["log", "info", "warn", "error", "debug", "time", "timeEnd"],
-    ),
-    ("Math", &["random"]),
-    ("Date", &["now"]),
-    ("performance", &["now"]),
-    (
-        "wasm",
-        &[
-            "__wbindgen_malloc",
-            "__wbindgen_realloc",
-            "__wbindgen_free",
-            "__wbindgen_externrefs",
-            "__externref_table_alloc",
-            "__externref_table_dealloc",
-            "__wbindgen_exn_store",
-        ],
-    ),
-];
-
-/// Members of values (errors, dates, the data view, the externref table) the grader provides.
-const VALUE_MEMBERS: &[&str] = &[
-    "stack",
-    "message",
-    "name",
-    "getTime",
-    "set",
-    "get",
-    "setInt32",
-    "setUint32",
-    "setFloat64",
-    "setFloat32",
-    "setUint8",
-    "getInt32",
-];
-
-const CONSTRUCTORS: &[&str] = &["Error", "Date"];
 
 impl Glue {
-    /// Reads the imports out of the glue's `__wbg_get_imports` function. A glue without one
-    /// (or without any imports) gives an empty `Glue`.
-    pub fn parse(js: &str) -> Glue {
-        let Some(start) = js.find("function __wbg_get_imports") else {
-            return Glue::default();
+    /// Reads a glue's import object by running it up to `WebAssembly.Instance`. An empty
+    /// source (a module without wasm-bindgen) gives an empty `Glue`.
+    pub fn parse(source: &str) -> Glue {
+        let mut glue = Glue {
+            source: source.to_owned(),
+            ..Glue::default()
         };
-        let Ok(tokens) = syntax::tokenize(function_source(&js[start..])) else {
-            return Glue::default();
-        };
-        let mut glue = Glue::default();
-        // `const import0 = { __proto__: null, NAME: function(…) {…}, … };` and later
-        // `return { __proto__: null, "./x_bg.js": import0 };`
-        let mut objects: BTreeMap<String, BTreeMap<String, Import>> = BTreeMap::new();
-        let mut at = 0;
-        while at + 3 < tokens.len() {
-            let decl =
-                matches!(&tokens[at], Token::Ident(w) if w == "const" || w == "let" || w == "var");
-            if let (true, Token::Ident(name), Token::Punct("="), Token::Punct("{")) =
-                (decl, &tokens[at + 1], &tokens[at + 2], &tokens[at + 3])
-            {
-                let mut p = Parser::new(&tokens);
-                p.seek(at + 3);
-                if let Some(entries) = import_object(&mut p) {
-                    objects.insert(name.clone(), entries);
-                    at = p.position();
-                    continue;
-                }
-            }
-            if matches!(&tokens[at], Token::Ident(w) if w == "return")
-                && tokens[at + 1] == Token::Punct("{")
-            {
-                let mut p = Parser::new(&tokens);
-                p.seek(at + 1);
-                if let Ok(Expr::Object(fields)) = p.expr() {
-                    for (key, value) in fields {
-                        if let Expr::Ident(var) = value
-                            && let Some(entries) = objects.remove(&var)
-                        {
-                            glue.module.get_or_insert(key);
-                            glue.imports.extend(entries);
-                        }
-                    }
-                }
-            }
-            at += 1;
+        if source.trim().is_empty() {
+            return glue;
+        }
+        match describe(source) {
+            Ok(imports) => glue.imports = imports,
+            Err(e) => glue.error = Some(e),
         }
         glue
     }
 
-    /// What an import needs that the grader does not provide, as JavaScript a student can
-    /// recognise (`arg0.getElementById(…)`, `window`). Empty: the grader can run it.
-    pub fn needs(&self, name: &str) -> Option<&[String]> {
-        match self.imports.get(name)? {
-            Import::Defined { needs, .. } | Import::Unreadable { needs, .. } => Some(needs),
-        }
+    /// Whether there is a glue to run.
+    pub fn is_empty(&self) -> bool {
+        self.source.trim().is_empty()
     }
 
-    /// What the glue says an import does, as one line of JavaScript.
+    /// The glue's function for an import, if it defines one.
+    pub fn import(&self, module: &str, name: &str) -> Option<&Import> {
+        self.imports.get(module)?.get(name)
+    }
+
+    /// The source text of the glue's function `name` (in any import module).
     pub fn text(&self, name: &str) -> Option<String> {
-        match self.imports.get(name)? {
-            Import::Defined { def, .. } => Some(syntax::body_text(&def.body)),
-            Import::Unreadable { why, .. } => Some(format!("(unreadable: {why})")),
-        }
+        self.imports
+            .values()
+            .find_map(|m| m.get(name))
+            .map(|i| i.text.clone())
     }
 
-    pub fn function(&self, name: &str) -> Option<Arc<FuncDef>> {
-        match self.imports.get(name)? {
-            Import::Defined { def, .. } => Some(def.clone()),
-            Import::Unreadable { .. } => None,
-        }
+    /// How many functions the glue defines.
+    pub fn len(&self) -> usize {
+        self.imports.values().map(BTreeMap::len).sum()
     }
 }
 
-/// The source of the function starting at `src`, up to its closing brace.
-fn function_source(src: &str) -> &str {
-    let mut depth = 0usize;
-    let mut seen = false;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in src.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' | '`' => quote = Some(c),
-            '{' => {
-                depth += 1;
-                seen = true;
-            }
-            '}' => {
-                depth = depth.saturating_sub(1);
-                if seen && depth == 0 {
-                    return &src[..=i];
-                }
-            }
-            _ => {}
-        }
-    }
-    src
+/// Runs the glue's `initSync` on a page whose `WebAssembly.Instance` reads the import
+/// object and stops there.
+fn describe(source: &str) -> Result<BTreeMap<String, BTreeMap<String, Import>>, String> {
+    let (_runtime, context) = runtime()?;
+    context.with(|ctx| describe_in(ctx, source))
 }
 
-/// Parses `{ key: function(…) {…}, … }`, keeping entries that do not parse as unreadable.
-/// `None` when the object holds anything but functions (it is not an import object).
-fn import_object(p: &mut Parser<'_>) -> Option<BTreeMap<String, Import>> {
-    if !p.eat("{") {
-        return None;
-    }
-    let mut entries = BTreeMap::new();
-    loop {
-        if p.eat("}") {
-            return Some(entries);
-        }
-        let key = p.key()?;
-        let start = p.position();
-        match p.expr() {
-            Ok(Expr::Function(def)) => {
-                let needs = needs_of(&def);
-                entries.insert(key, Import::Defined { def, needs });
-            }
-            Ok(_) if key == "__proto__" => {}
-            Ok(_) => return None,
-            Err(why) => {
-                p.seek(start);
-                p.skip_value();
-                let needs = vec![format!("code the grader cannot read ({why})")];
-                entries.insert(key, Import::Unreadable { why, needs });
-            }
-        }
-        if !p.eat(",") {
-            return p.eat("}").then_some(entries);
-        }
-    }
-}
-
-/// What a glue function uses beyond what the grader provides.
-fn needs_of(def: &FuncDef) -> Vec<String> {
-    let mut needs = Vec::new();
-    let mut scope: Vec<String> = def.params.clone();
-    walk_stmts(&def.body, &mut scope, &mut needs);
-    // A closure handed to JavaScript (`Closure::new`, for `requestAnimationFrame` or an event
-    // listener) is made by glue helpers and mangled Rust names: say so once.
-    if let Some(closure) = needs
-        .iter()
-        .find(|n| n.starts_with("makeMutClosure") || n.starts_with("makeClosure"))
+fn describe_in<'js>(
+    ctx: Ctx<'js>,
+    source: &str,
+) -> Result<BTreeMap<String, BTreeMap<String, Import>>, String> {
     {
-        return vec![closure.clone()];
+        let fail = |ctx: &Ctx<'_>, what: &str| format!("{what}: {}", exception_text(ctx));
+        // `instantiate` keeps the import object on `host` and stops the glue there. (A native
+        // closure must not hold a JavaScript value: the value holds the context alive.)
+        let host: Object = ctx
+            .eval(
+                "({ instantiate(imports) { this.imports = imports; \
+                   throw new Error('the grader stops here'); }, \
+                   log() {}, probe() {}, now: () => 0, random: () => 0, epoch: 0, \
+                   encode: () => new Uint8Array(0), decode: () => '', \
+                   buffer: () => new ArrayBuffer(0) })",
+            )
+            .map_err(|e| e.to_string())?;
+        let captured = host.clone();
+        let page = install(&ctx, host).map_err(|_| fail(&ctx, "the page script failed"))?;
+        let namespace = load(&ctx, source).map_err(|_| fail(&ctx, "the glue does not load"))?;
+        let init: Function = namespace
+            .get("initSync")
+            .map_err(|_| "the glue has no `initSync` (built for another target?)".to_owned())?;
+        let module_class: rquickjs::Constructor = page.get("Module").map_err(|e| e.to_string())?;
+        let module: Value = module_class
+            .construct(())
+            .map_err(|_| fail(&ctx, "WebAssembly.Module"))?;
+        let arg = Object::new(ctx.clone()).map_err(|e| e.to_string())?;
+        arg.set("module", module).map_err(|e| e.to_string())?;
+        let _ = init.call::<_, Value>((arg,));
+        let _ = ctx.catch();
+        let imports: Object = captured
+            .get("imports")
+            .map_err(|_| "the glue never instantiated the module".to_owned())?;
+        let mut out = BTreeMap::new();
+        for entry in imports.props::<String, Value>() {
+            let (module, functions) = entry.map_err(|e| e.to_string())?;
+            let Some(functions) = functions.into_object() else {
+                continue;
+            };
+            let mut defined = BTreeMap::new();
+            for entry in functions.props::<String, Value>() {
+                let (name, f) = entry.map_err(|e| e.to_string())?;
+                let Some(f) = f.into_function() else {
+                    continue;
+                };
+                let text = rquickjs::Coerced::<String>::from_js(&ctx, f.into_value())
+                    .map(|s| s.0)
+                    .unwrap_or_default();
+                let browser = mentioned(&text);
+                defined.insert(name, Import { text, browser });
+            }
+            out.insert(module, defined);
+        }
+        Ok(out)
     }
-    // The glue's own view helpers only matter when nothing else is missing.
-    let helpers = |n: &String| n.contains("FromWasm0") || n.starts_with("_ZN");
-    if needs.iter().any(|n| !helpers(n)) {
-        needs.retain(|n| !helpers(n));
-    }
-    needs
 }
 
-fn walk_stmts(stmts: &[Stmt], scope: &mut Vec<String>, needs: &mut Vec<String>) {
-    for s in stmts {
-        match s {
-            Stmt::Decl(name, init) => {
-                if let Some(e) = init {
-                    walk(e, scope, needs);
-                }
-                scope.push(name.clone());
-            }
-            Stmt::Expr(e) | Stmt::Throw(e) | Stmt::Return(Some(e)) => walk(e, scope, needs),
-            Stmt::Return(None) => {}
-            Stmt::If(c, a, b) => {
-                walk(c, scope, needs);
-                walk_stmts(a, scope, needs);
-                walk_stmts(b, scope, needs);
-            }
-            Stmt::Try {
-                body,
-                catch,
-                finally,
-            } => {
-                walk_stmts(body, scope, needs);
-                if let Some((name, stmts)) = catch {
-                    scope.push(name.clone());
-                    walk_stmts(stmts, scope, needs);
-                }
-                walk_stmts(finally, scope, needs);
-            }
-        }
-    }
-}
-
-fn walk(e: &Expr, scope: &mut Vec<String>, needs: &mut Vec<String>) {
-    fn need(needs: &mut Vec<String>, what: String) {
-        if !needs.contains(&what) {
-            needs.push(what);
-        }
-    }
-    match e {
-        Expr::Num(_) | Expr::Str(_) => {}
-        Expr::Ident(name) => {
-            if !scope.contains(name) && !GLOBALS.contains(&name.as_str()) {
-                need(needs, name.clone());
-            }
-        }
-        Expr::Member(object, member) => {
-            if let Expr::Ident(ns) = &**object
-                && !scope.contains(ns)
+/// The browser-only globals a function's text names, as whole identifiers (not as members:
+/// `arg0.document` is a member of a value the glue was given).
+pub fn mentioned(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
+            let start = i;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'$')
             {
-                match GLOBAL_MEMBERS.iter().find(|(n, _)| n == ns) {
-                    Some((_, members)) if members.contains(&member.as_str()) => {}
-                    // `document.getElementById`, `crypto.getRandomValues`, `Math.sin`...
-                    _ => need(needs, show(e)),
-                }
-            } else {
-                walk(object, scope, needs);
-                if !VALUE_MEMBERS.contains(&member.as_str()) {
-                    need(needs, show(e));
-                }
+                i += 1;
             }
-        }
-        Expr::Call(callee, args) => {
-            let before = needs.len();
-            walk(callee, scope, needs);
-            // Name the call, not just the function: `document.getElementById(…)`.
-            let callee_text = show(callee);
-            if needs.len() > before && needs.last() == Some(&callee_text) {
-                let last = needs.len() - 1;
-                needs[last] = format!("{callee_text}(…)");
+            let word = &text[start..i];
+            let member = text[..start].trim_end().ends_with('.');
+            if !member && BROWSER_ONLY.contains(&word) && !out.iter().any(|w| w == word) {
+                out.push(word.to_owned());
             }
-            for a in args {
-                walk(a, scope, needs);
+        } else if c == b'\'' || c == b'"' || c == b'`' {
+            // Skip a string literal: words in it are not globals.
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
             }
-        }
-        Expr::New(class, args) => {
-            if !CONSTRUCTORS.contains(&class.as_str()) {
-                need(needs, format!("new {class}(…)"));
-            }
-            for a in args {
-                walk(a, scope, needs);
-            }
-        }
-        Expr::Unary(_, a) => walk(a, scope, needs),
-        Expr::Binary(op, a, b) => {
-            if *op == "instanceof" {
-                need(needs, show(e));
-            } else {
-                walk(a, scope, needs);
-                walk(b, scope, needs);
-            }
-        }
-        Expr::Cond(a, b, c) => {
-            walk(a, scope, needs);
-            walk(b, scope, needs);
-            walk(c, scope, needs);
-        }
-        Expr::Assign(name, value) => {
-            if !scope.contains(name) && name != "WASM_VECTOR_LEN" {
-                need(needs, name.clone());
-            }
-            walk(value, scope, needs);
-        }
-        Expr::Function(def) => {
-            let mut inner = scope.clone();
-            inner.extend(def.params.iter().cloned());
-            walk_stmts(&def.body, &mut inner, needs);
-        }
-        Expr::Object(fields) => {
-            for (_, v) in fields {
-                walk(v, scope, needs);
-            }
+            i += 1;
+        } else {
+            i += 1;
         }
     }
-}
-
-/// An expression as short JavaScript, arguments elided.
-fn show(e: &Expr) -> String {
-    match e {
-        Expr::Num(n) => number_to_string(*n),
-        Expr::Str(s) => format!("{s:?}"),
-        Expr::Ident(i) => i.clone(),
-        Expr::Member(o, m) => format!("{}.{m}", show(o)),
-        Expr::Call(c, _) => format!("{}(…)", show(c)),
-        Expr::New(c, _) => format!("new {c}(…)"),
-        Expr::Binary(op, a, b) => format!("{} {op} {}", show(a), show(b)),
-        _ => "…".into(),
-    }
+    out
 }
 
 #[cfg(test)]

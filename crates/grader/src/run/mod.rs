@@ -18,10 +18,11 @@ use crate::abi::{self, Elem, Int, Receiver, Ty};
 use crate::dlmalloc::{self, Chunk};
 use crate::engine::{Detail, Growth, Limiter, Sandbox};
 use crate::heap::{Block, MisalignedAlloc, MisuseEvent, Overflow, Region, ShadowHeap, Site};
-use crate::js::{self, JsVal};
+use crate::js;
 use crate::spec::{Call, Expect, Exports, Scenario, Step, Value};
 
 mod host;
+mod page;
 mod record;
 mod sites;
 mod steps;
@@ -32,6 +33,7 @@ pub use record::*;
 pub(crate) use sites::clean_name;
 
 use host::*;
+use page::{Page, Thrown, TrapAgain};
 use sites::*;
 use steps::*;
 use values::*;
@@ -86,12 +88,8 @@ pub fn run(
             seed: shims.seed,
             rng: shims.seed,
             random_used: false,
-            timers: BTreeMap::new(),
-            vector_len: 0.0,
-            ids: 0,
-            pending_table: Vec::new(),
-            stack_read: false,
         },
+        page: page::PageState::default(),
     };
     let mut store = sandbox.store(detail, scenario.fuel, host, limiter);
     let mut record = RunRecord::default();
@@ -110,7 +108,33 @@ pub fn run(
     let mut pages_seen = runner.pages(&store);
     for (i, step) in scenario.steps.iter().enumerate() {
         store.data_mut().step = Some(i);
-        match runner.step(&mut store, exports, step, i)? {
+        store.data_mut().page.probed = None;
+        let mut taken = runner.step(&mut store, exports, step, i)?;
+        if let (Taken::Ok(record) | Taken::Stop(record), Some(page)) = (&taken, &runner.page)
+            && let Err(fault) = page.drain(&mut store)
+        {
+            taken = Taken::Fault(record.text.clone(), fault);
+        }
+        // A step that went wrong after reading what only a browser has needs a browser.
+        if let Taken::Fault(text, fault) = &taken
+            && !matches!(fault, Fault::OutOfFuel | Fault::WallTimeout)
+            && let Some(global) = store.data_mut().page.probed.take()
+        {
+            let expected_panic = matches!(
+                (step, fault),
+                (Step::Call(c) | Step::New(c), Fault::Panic(_)) if matches!(c.expect, Expect::Panic(_))
+            );
+            if !expected_panic {
+                taken = Taken::Fault(
+                    text.clone(),
+                    Fault::NeedsBrowser {
+                        global,
+                        then: Box::new(fault.clone()),
+                    },
+                );
+            }
+        }
+        match taken {
             Taken::Ok(step_record) => record.steps.push(step_record),
             Taken::Stop(step_record) => {
                 record.steps.push(step_record);

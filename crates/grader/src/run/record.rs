@@ -29,6 +29,9 @@ pub enum Fault {
     Thrown(String),
     /// Any other trap, in wasmtime's words.
     Trap(String),
+    /// The step read a global only a browser has (`document`, `window`, a canvas, a timer),
+    /// then went wrong (`then`).
+    NeedsBrowser { global: String, then: Box<Fault> },
 }
 
 /// Something a step found wrong on the host side, without a trap.

@@ -43,6 +43,8 @@ pub(super) struct Runner {
     pub(super) views: HashMap<String, View>,
     pub(super) last_growth: Option<usize>,
     pub(super) tracked: bool,
+    /// The page the glue runs on (none for a module without wasm-bindgen's glue).
+    pub(super) page: Option<Page>,
 }
 
 impl Runner {
@@ -51,44 +53,55 @@ impl Runner {
         module: &Module,
         glue: &js::Glue,
     ) -> Result<Runner, Fault> {
-        let mut imports = Vec::new();
-        for import in module.imports() {
-            let wasmtime::ExternType::Func(ty) = import.ty() else {
-                return Err(Fault::Trap(format!(
-                    "import `{}.{}` is not a function",
-                    import.module(),
-                    import.name()
-                )));
-            };
-            let Some(f) = import_func(store, glue, import.module(), import.name(), ty) else {
-                return Err(Fault::Trap(format!(
-                    "unsupported import `{}.{}`",
-                    import.module(),
-                    import.name()
-                )));
-            };
-            imports.push(Extern::Func(f));
-        }
-        let instance =
-            Instance::new(&mut *store, module, &imports).map_err(|e| classify(e, store))?;
-        let pending = std::mem::take(&mut store.data_mut().js.pending_table);
-        if let Some(table) = instance.get_table(&mut *store, "__wbindgen_externrefs") {
-            for (index, value) in pending {
-                let r = externref(&mut *store, value).map_err(|e| Fault::Trap(format!("{e:#}")))?;
-                table
-                    .set(&mut *store, u64::from(index), wasmtime::Ref::Extern(r))
-                    .map_err(|e| Fault::Trap(format!("{e:#}")))?;
-            }
-        }
-        let memory = instance
-            .get_memory(&mut *store, "memory")
-            .ok_or_else(|| Fault::Trap("the module exports no `memory`".into()))?;
-        store.data_mut().memory = Some(memory);
-        store.data_mut().instance = Some(instance);
         let tracked = module
             .imports()
             .any(|i| i.module() == course_guest::abi::MODULE);
-        let runner = Runner {
+        let page = if glue.is_empty() {
+            // A module without wasm-bindgen's glue: only the guest crate's imports are served.
+            let mut imports = Vec::new();
+            for import in module.imports() {
+                let f = match import.ty() {
+                    wasmtime::ExternType::Func(ty) if import.module() == course_guest::abi::MODULE => {
+                        guest_import(&mut *store, import.name(), ty)
+                    }
+                    _ => None,
+                };
+                let Some(f) = f else {
+                    return Err(Fault::Trap(format!(
+                        "unsupported import `{}.{}`",
+                        import.module(),
+                        import.name()
+                    )));
+                };
+                imports.push(Extern::Func(f));
+            }
+            let instance =
+                Instance::new(&mut *store, module, &imports).map_err(|e| classify(e, store))?;
+            let memory = instance.get_memory(&mut *store, "memory");
+            store.data_mut().memory = memory;
+            store.data_mut().instance = Some(instance);
+            for init in [course_guest::abi::INIT, abi::START] {
+                if let Some(f) = instance.get_func(&mut *store, init) {
+                    f.call(&mut *store, &[], &mut [])
+                        .map_err(|e| classify(e, store))?;
+                }
+            }
+            None
+        } else {
+            store.data_mut().page.module = Some(module.clone());
+            let page = Page::open(glue).map_err(Fault::Trap)?;
+            page.init(store)?;
+            Some(page)
+        };
+        let instance = store
+            .data()
+            .instance
+            .ok_or_else(|| Fault::Trap("the glue never instantiated the module".into()))?;
+        let memory = store
+            .data()
+            .memory
+            .ok_or_else(|| Fault::Trap("the module exports no `memory`".into()))?;
+        Ok(Runner {
             instance,
             memory,
             objects: BTreeMap::new(),
@@ -97,14 +110,8 @@ impl Runner {
             views: HashMap::new(),
             last_growth: None,
             tracked,
-        };
-        for init in [course_guest::abi::INIT, abi::START] {
-            if let Some(f) = instance.get_func(&mut *store, init) {
-                f.call(&mut *store, &[], &mut [])
-                    .map_err(|e| classify(e, store))?;
-            }
-        }
-        Ok(runner)
+            page,
+        })
     }
 
     pub(super) fn pages(&self, store: &Store<Host>) -> u64 {

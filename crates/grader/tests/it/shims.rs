@@ -371,7 +371,7 @@ fn every_import_is_described_by_what_its_glue_does() {
     let glue = |text: &str| {
         console
             .iter()
-            .any(|i| i.served == grader::Served::Glue(text.to_owned()))
+            .any(|i| matches!(&i.served, grader::Served::Glue(js) if js.contains(text)))
     };
     assert!(
         glue("console.log(getStringFromWasm0(arg0, arg1))"),
@@ -388,6 +388,8 @@ fn every_import_is_described_by_what_its_glue_does() {
             _ => None,
         })
         .collect();
-    assert_eq!(needs.len(), 5, "{browser:#?}");
-    assert!(needs.contains(&&vec!["crypto.getRandomValues(…)".to_owned()]));
+    // Each browser global the glue's functions name, once per function that names it.
+    let mut named: Vec<&str> = needs.iter().flat_map(|n| n.iter().map(String::as_str)).collect();
+    named.sort_unstable();
+    assert_eq!(named, ["crypto", "document", "requestAnimationFrame"], "{browser:#?}");
 }
