@@ -1,7 +1,7 @@
 //! The instructor's commands: `check` (every exercise proves itself) and `new` (scaffold an
 //! exercise from the template).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -50,7 +50,7 @@ pub enum Expected {
 
 /// One variant of an exercise, graded, with what it was supposed to do.
 pub struct Examined {
-    /// `solution`, `starter`, or `broken/<file>`.
+    /// `solution`, `starter`, `correct/<file>` or `broken/<file>`.
     pub variant: String,
     pub report: Report,
     pub expected: Expected,
@@ -64,7 +64,7 @@ impl Examined {
         match self.expected {
             Expected::Pass if report.passed() => Ok(format!("{id}: {variant} scores 100%")),
             Expected::Pass => Err(format!(
-                "{id}: the reference {variant} fails\n{}",
+                "{id}: the correct {variant} fails\n{}",
                 report.render(Render {
                     color: false,
                     show_hidden: true
@@ -89,8 +89,9 @@ impl Examined {
     }
 }
 
-/// Grades an exercise's solution, starter and broken variants: the solution must score 100%,
-/// the starter must fail, each broken variant must be caught by its verdict.
+/// Grades an exercise's solution, starter, other correct solutions and broken variants: the
+/// solution and each correct one must score 100%, the starter must fail, each broken variant
+/// must be caught by its verdict.
 pub fn examine(grader: &Grader, root: &Path, exercise: &Exercise) -> anyhow::Result<Vec<Examined>> {
     let mut variants = vec![
         (
@@ -104,6 +105,23 @@ pub fn examine(grader: &Grader, root: &Path, exercise: &Exercise) -> anyhow::Res
             Expected::Fail,
         ),
     ];
+    // Other correct solutions (`correct/*.rs`): written differently from the reference, each
+    // must score 100% too, so a check that fails honest work is found before students are.
+    let mut correct: Vec<PathBuf> = std::fs::read_dir(exercise.dir.join("correct"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+                .collect()
+        })
+        .unwrap_or_default();
+    correct.sort();
+    for file in correct {
+        let name = file
+            .file_stem()
+            .map_or("correct".into(), |s| s.to_string_lossy().into_owned());
+        variants.push((format!("correct/{name}"), file, Expected::Pass));
+    }
     for broken in &exercise.file.broken {
         // `exercise.toml` was validated on load, so the verdict name is known.
         let want = grader::Verdict::from_name(&broken.verdict)

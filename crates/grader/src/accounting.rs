@@ -27,31 +27,37 @@ pub(crate) enum Accounting {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Verified {
     pub accounting: Accounting,
-    /// The function wasm-bindgen's runtime allocates its externref free list in, when exactly
-    /// one function has its name.
-    pub runtime_alloc: Option<u32>,
+    /// The functions of wasm-bindgen's runtime whose allocations live as long as the instance:
+    /// the externref table's free list (when exactly one function has its name), and the task
+    /// queue js-sys keeps for futures (made on the first `async` call, reused after). Never
+    /// one the module exports: an export may carry any name.
+    pub runtime_functions: Vec<u32>,
 }
+
+/// Where js-sys (and wasm-bindgen-futures before it) keep the one task queue of an instance.
+const RUNTIME_QUEUES: &[&str] = &["js_sys::futures::queue::", "wasm_bindgen_futures::queue::"];
 
 /// wasm-bindgen's runtime function that allocates the externref table's free list.
 const RUNTIME_ALLOC: &str = "__externref_table_alloc";
 
 /// Reads a processed module and decides whether its allocation reports can be trusted.
 pub(crate) fn verify(wasm: &[u8]) -> Verified {
-    let mut runtime_alloc = None;
-    let accounting = match scan(wasm, &mut runtime_alloc) {
+    let mut runtime_functions = Vec::new();
+    let accounting = match scan(wasm, &mut runtime_functions) {
         Ok(accounting) => accounting,
         Err(e) => Accounting::Untracked(format!("the module could not be read: {e}")),
     };
     Verified {
         accounting,
-        runtime_alloc,
+        runtime_functions,
     }
 }
 
 fn scan(
     wasm: &[u8],
-    runtime_alloc: &mut Option<u32>,
+    runtime_functions: &mut Vec<u32>,
 ) -> Result<Accounting, wasmparser::BinaryReaderError> {
+    let mut exported: std::collections::HashSet<u32> = std::collections::HashSet::new();
     // Function indices of the accounting imports.
     let mut accounting: Vec<(u32, &'static str)> = Vec::new();
     let mut imported_funcs = 0u32;
@@ -83,6 +89,9 @@ fn scan(
             Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export?;
+                    if export.kind == ExternalKind::Func {
+                        exported.insert(export.index);
+                    }
                     if export.kind == ExternalKind::Func
                         && let Some(name) = is_accounting(&accounting, export.index)
                     {
@@ -163,8 +172,15 @@ fn scan(
     }
     let mut runtime = names.iter().filter(|(_, n)| n.as_str() == RUNTIME_ALLOC);
     if let (Some((index, _)), None) = (runtime.next(), runtime.next()) {
-        *runtime_alloc = Some(*index);
+        runtime_functions.push(*index);
     }
+    for (index, name) in &names {
+        let name = rustc_demangle::demangle(name).to_string();
+        if !exported.contains(index) && RUNTIME_QUEUES.iter().any(|q| name.starts_with(q)) {
+            runtime_functions.push(*index);
+        }
+    }
+    runtime_functions.sort_unstable();
     let name_of = |f: u32| {
         names
             .get(&f)

@@ -143,7 +143,7 @@ fn module_facts(
         (low < high).then_some((low, high))
     });
     let facts = run::ModuleFacts {
-        runtime_alloc: verified.runtime_alloc,
+        runtime_functions: verified.runtime_functions.clone(),
         stack,
     };
     (verified, facts)
@@ -330,7 +330,7 @@ impl Grader {
                 spec,
                 scenario,
                 SiteCapture::Names,
-                loaded.facts,
+                loaded.facts.clone(),
             )?;
             let judges_memory = scenario.checks(spec::MemoryCheck::Leaks)
                 || scenario.checks(spec::MemoryCheck::Overflow);
@@ -349,7 +349,7 @@ impl Grader {
                     spec,
                     &before,
                     SiteCapture::Names,
-                    loaded.facts,
+                    loaded.facts.clone(),
                 )?;
                 if again.fault.is_none() {
                     record.leaked = again.leaked;
@@ -479,8 +479,15 @@ impl Grader {
             ids: ids.clone(),
             source_root: Some(root.clone()),
         };
-        let Ok(again) = self.run_one(module, glue, Detail::Lines, spec, scenario, capture, *facts)
-        else {
+        let Ok(again) = self.run_one(
+            module,
+            glue,
+            Detail::Lines,
+            spec,
+            scenario,
+            capture,
+            facts.clone(),
+        ) else {
             return;
         };
         // Where the overflowed blocks and over-budget allocations were made.

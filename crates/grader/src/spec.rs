@@ -207,7 +207,12 @@ fn default_points() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
+    #[serde(default)]
     pub steps: Vec<Step>,
+    /// A scenario written in JavaScript instead of `steps`: the body of an `async` function of
+    /// `mod` (the glue's exports, as a page imports them) and `t` (steps, assertions, views).
+    #[serde(default)]
+    pub script: Option<String>,
     /// Wasm instructions the scenario may execute (wasmtime fuel); running out is "too slow".
     #[serde(default = "default_fuel")]
     pub fuel: u64,
@@ -240,6 +245,7 @@ impl Scenario {
             points: 1.0,
             hidden: false,
             seed: None,
+            script: None,
         }
     }
 
@@ -823,11 +829,17 @@ impl Spec {
                     ),
                 });
             }
-            if scenario.steps.is_empty() {
+            let message = match (&scenario.script, scenario.steps.is_empty()) {
+                (None, true) => Some("the scenario has no steps (and no `script`)"),
+                (Some(_), false) => Some("a scenario has `steps` or a `script`, not both"),
+                (Some(s), true) if s.trim().is_empty() => Some("the scenario's `script` is empty"),
+                _ => None,
+            };
+            if let Some(message) = message {
                 errors.push(SpecError {
                     scenario: Some(i),
                     step: None,
-                    message: "the scenario has no steps".into(),
+                    message: message.into(),
                 });
             }
             self.validate_steps(i, scenario, &mut errors);

@@ -119,6 +119,7 @@ publish = false
 /// same (a test keeps them equal). They compile once, in the shared target directory.
 pub const TEMPLATE_DEPENDENCIES: &str = r#"wasm-bindgen = "=0.2.130"
 js-sys = "=0.3.107"
+wasm-bindgen-futures = "=0.4.80"
 web-sys = { version = "=0.3.107", features = ["console"] }
 console_error_panic_hook = { version = "=0.1.7", optional = true }
 fixedbitset = "=0.4.2"

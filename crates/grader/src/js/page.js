@@ -271,5 +271,99 @@
         },
     };
     define('WebAssembly', WebAssembly);
-    return { Module, RuntimeError, inspect: (v) => inspect(v, 0, []), format };
+
+    // ---- the API of a scenario written in JavaScript (`t`) ----------------------------------
+
+    class AssertionError extends Error {
+        constructor(message, expected, actual) {
+            super(message);
+            this.name = 'AssertionError';
+            this.expected = expected;
+            this.actual = actual;
+        }
+    }
+    // What a value is, as plain data the host turns into a report's values.
+    const plain = (v, depth = 0) => {
+        if (typeof v === 'bigint') return Number(v);
+        if (v === null || v === undefined || ['number', 'string', 'boolean'].includes(typeof v)) return v === undefined ? 'undefined' : v;
+        if (depth < 4 && (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView)))) return Array.from(v, (x) => plain(x, depth + 1));
+        return inspect(v, 0, []);
+    };
+    const same = (a, b) => {
+        if (Object.is(a, b) || a === b) return true;
+        if (typeof a === 'bigint' || typeof b === 'bigint') return typeof a === typeof b && a === b;
+        const listy = (x) => Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView));
+        if (listy(a) && listy(b)) return a.length === b.length && Array.from(a).every((x, i) => same(x, b[i]));
+        if (a && b && typeof a === 'object' && typeof b === 'object' && !listy(a) && !listy(b)) {
+            const ka = Object.keys(a);
+            const kb = Object.keys(b);
+            return ka.length === kb.length && ka.every((k) => same(a[k], b[k]));
+        }
+        return false;
+    };
+    const views = { u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array, f32: Float32Array, f64: Float64Array, u64: BigUint64Array, i64: BigInt64Array };
+    function scenario() {
+        let current = null;
+        let views_made = 0;
+        const check = (ok, message, expected, actual) => {
+            if (ok) return;
+            const e = new AssertionError(message, expected, actual);
+            if (current !== null) throw e;
+            // An assertion outside `t.step` is a step of its own.
+            const index = host.stepBegin(message);
+            host.stepProblem(index, plain(expected), plain(actual));
+            host.stepEnd();
+        };
+        const t = {
+            memory,
+            async step(label, body) {
+                if (current !== null) throw new Error('t.step() calls cannot be nested');
+                current = host.stepBegin(String(label));
+                try {
+                    let r = typeof body === 'function' ? body() : undefined;
+                    if (r instanceof Promise) r = await r;
+                    if (r !== undefined) host.stepResult(current, plain(r));
+                    return r;
+                } catch (e) {
+                    if (e instanceof AssertionError) {
+                        host.stepProblem(current, plain(e.expected), plain(e.actual));
+                        return undefined;
+                    }
+                    host.stepFault(current);
+                    throw e;
+                } finally {
+                    current = null;
+                    host.stepEnd();
+                }
+            },
+            equal(actual, expected, what) {
+                check(same(actual, expected), what === undefined ? `expected ${inspect(expected, 0, [])}` : String(what), expected, actual);
+            },
+            ok(value, what) {
+                check(!!value, what === undefined ? 'expected a true value' : String(what), true, value);
+            },
+            throws(f, includes, what) {
+                try { f(); } catch (e) {
+                    if (e instanceof RuntimeError) throw e;
+                    const m = e instanceof Error ? e.message : String(e);
+                    check(includes === undefined || m.includes(includes), what === undefined ? `expected an error containing ${quote(String(includes))}` : String(what), includes, m);
+                    return e;
+                }
+                check(false, what === undefined ? 'expected an error' : String(what), 'an error', 'no error');
+                return undefined;
+            },
+            view(ptr, length, type = 'u8', name) {
+                const Type = views[type];
+                if (Type === undefined) throw new TypeError(`t.view(): unknown element type ${quote(String(type))}`);
+                name = name === undefined ? `v${++views_made}` : String(name);
+                if (!host.view(name, Number(ptr), Number(length), type)) throw new AssertionError('the view was refused');
+                return new Type(memory.buffer, Number(ptr), Number(length));
+            },
+            read(name, at, length) {
+                return host.read(String(name), Number(at), Number(length));
+            },
+        };
+        return Object.freeze(t);
+    }
+    return { Module, RuntimeError, scenario, inspect: (v) => inspect(v, 0, []), format };
 })

@@ -26,13 +26,19 @@ export function initSync(module) {
 fn reads_the_import_object_by_running_the_glue() {
     let glue = Glue::parse(GLUE);
     assert_eq!(glue.error, None);
-    let log = glue.import("./m_bg.js", "__wbg_log_1").expect("log is defined");
+    let log = glue
+        .import("./m_bg.js", "__wbg_log_1")
+        .expect("log is defined");
     assert!(log.text.contains("console.log(arg0)"), "{}", log.text);
     assert!(log.browser.is_empty());
-    let draw = glue.import("./m_bg.js", "__wbg_draw_2").expect("draw is defined");
+    let draw = glue
+        .import("./m_bg.js", "__wbg_draw_2")
+        .expect("draw is defined");
     assert_eq!(draw.browser, ["document"]);
     // A member named like a global, and a word in a string, are neither.
-    let text = glue.import("./m_bg.js", "__wbg_text_3").expect("text is defined");
+    let text = glue
+        .import("./m_bg.js", "__wbg_text_3")
+        .expect("text is defined");
     assert!(text.browser.is_empty(), "{:?}", text.browser);
     // The guest crate's module is the stub's: its functions are listed, the host serves them.
     assert!(glue.import("wasm_course", "on_alloc").is_some());
@@ -59,4 +65,3 @@ fn names_only_whole_identifiers_outside_strings() {
     );
     assert!(mentioned("const documentation = 1; mywindow()").is_empty());
 }
-

@@ -46,11 +46,11 @@ pub struct Shims<'a> {
 }
 
 /// What the grader read from the module before running it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ModuleFacts {
-    /// The function wasm-bindgen's runtime allocates its externref free list in: what it
-    /// allocates lives as long as the instance and is never the student's leak.
-    pub runtime_alloc: Option<u32>,
+    /// The functions of wasm-bindgen's runtime whose allocations live as long as the instance
+    /// (sorted): never the student's leak.
+    pub runtime_functions: Vec<u32>,
     /// The shadow stack, `[low, high)`: after a call returns, nothing there is the caller's.
     pub stack: Option<(u32, u32)>,
 }
@@ -105,78 +105,91 @@ pub fn run(
     // Growth counts from the memory the module declares: what its start function grows or
     // allocates is the scenario's too.
     record.pages_before = runner.memory.ty(&store).minimum();
-    let mut pages_seen = runner.pages(&store);
-    for (i, step) in scenario.steps.iter().enumerate() {
-        store.data_mut().step = Some(i);
-        store.data_mut().page.probed = None;
-        let mut taken = runner.step(&mut store, exports, step, i)?;
-        if let (Taken::Ok(record) | Taken::Stop(record), Some(page)) = (&taken, &runner.page)
-            && let Err(fault) = page.drain(&mut store)
-        {
-            taken = Taken::Fault(record.text.clone(), fault);
+    if let Some(source) = &scenario.script {
+        match runner.page.take() {
+            Some(page) => {
+                let outcome = page::run_script(&page, &mut runner, &mut store, exports, source);
+                runner.page = Some(page);
+                let outcome = outcome?;
+                record.steps = outcome.steps;
+                if let Some((at, fault)) = outcome.fault {
+                    record.fault = Some((Some(at), browser_fault(&mut store, fault)));
+                }
+            }
+            None => {
+                record.fault = Some((
+                    None,
+                    Fault::Trap(
+                        "a scenario written in JavaScript needs a module built with wasm-bindgen"
+                            .into(),
+                    ),
+                ));
+            }
         }
-        // A step that went wrong after reading what only a browser has needs a browser.
-        if let Taken::Fault(text, fault) = &taken
-            && !matches!(fault, Fault::OutOfFuel | Fault::WallTimeout)
-            && let Some(global) = store.data_mut().page.probed.take()
-        {
-            let expected_panic = matches!(
-                (step, fault),
-                (Step::Call(c) | Step::New(c), Fault::Panic(_)) if matches!(c.expect, Expect::Panic(_))
-            );
-            if !expected_panic {
-                taken = Taken::Fault(
-                    text.clone(),
-                    Fault::NeedsBrowser {
-                        global,
-                        then: Box::new(fault.clone()),
-                    },
+    } else {
+        let mut pages_seen = runner.pages(&store);
+        for (i, step) in scenario.steps.iter().enumerate() {
+            store.data_mut().step = Some(i);
+            store.data_mut().page.probed = None;
+            let mut taken = runner.step(&mut store, exports, step, i)?;
+            if let (Taken::Ok(record) | Taken::Stop(record), Some(page)) = (&taken, &runner.page)
+                && let Err(fault) = page.drain(&mut store)
+            {
+                taken = Taken::Fault(record.text.clone(), fault);
+            }
+            if let Taken::Fault(text, fault) = &taken {
+                let expected_panic = matches!(
+                    (step, fault),
+                    (Step::Call(c) | Step::New(c), Fault::Panic(_)) if matches!(c.expect, Expect::Panic(_))
                 );
+                if !expected_panic {
+                    taken = Taken::Fault(text.clone(), browser_fault(&mut store, fault.clone()));
+                }
             }
-        }
-        match taken {
-            Taken::Ok(step_record) => record.steps.push(step_record),
-            Taken::Stop(step_record) => {
-                record.steps.push(step_record);
-                break;
-            }
-            Taken::Fault(text, fault) => {
-                let expected = match (step, &fault) {
-                    (Step::Call(c) | Step::New(c), Fault::Panic(message)) => match &c.expect {
-                        Expect::Panic(None) => true,
-                        Expect::Panic(Some(want)) => message
-                            .as_deref()
-                            .is_some_and(|m| m.contains(want.as_str())),
+            match taken {
+                Taken::Ok(step_record) => record.steps.push(step_record),
+                Taken::Stop(step_record) => {
+                    record.steps.push(step_record);
+                    break;
+                }
+                Taken::Fault(text, fault) => {
+                    let expected = match (step, &fault) {
+                        (Step::Call(c) | Step::New(c), Fault::Panic(message)) => match &c.expect {
+                            Expect::Panic(None) => true,
+                            Expect::Panic(Some(want)) => message
+                                .as_deref()
+                                .is_some_and(|m| m.contains(want.as_str())),
+                            _ => false,
+                        },
                         _ => false,
-                    },
-                    _ => false,
-                };
-                let problem = match (step, &fault) {
-                    (Step::Call(c) | Step::New(c), Fault::Panic(message)) if !expected => {
-                        match &c.expect {
-                            Expect::Panic(Some(want)) => Some(Problem::WrongPanic {
-                                expected: want.clone(),
-                                actual: message.clone(),
-                            }),
-                            _ => None,
+                    };
+                    let problem = match (step, &fault) {
+                        (Step::Call(c) | Step::New(c), Fault::Panic(message)) if !expected => {
+                            match &c.expect {
+                                Expect::Panic(Some(want)) => Some(Problem::WrongPanic {
+                                    expected: want.clone(),
+                                    actual: message.clone(),
+                                }),
+                                _ => None,
+                            }
                         }
-                    }
-                    _ => None,
-                };
-                record.steps.push(StepRecord {
-                    text,
-                    result: None,
-                    problem,
-                });
-                record.fault_expected = expected;
-                record.fault = Some((Some(i), fault));
-                break;
+                        _ => None,
+                    };
+                    record.steps.push(StepRecord {
+                        text,
+                        result: None,
+                        problem,
+                    });
+                    record.fault_expected = expected;
+                    record.fault = Some((Some(i), fault));
+                    break;
+                }
             }
-        }
-        let pages = runner.pages(&store);
-        if pages != pages_seen {
-            runner.last_growth = Some(i);
-            pages_seen = pages;
+            let pages = runner.pages(&store);
+            if pages != pages_seen {
+                runner.last_growth = Some(i);
+                pages_seen = pages;
+            }
         }
     }
     // What happens from here on happens after the last step: its index is one past the steps
@@ -229,6 +242,20 @@ pub fn run(
     finish(&mut record, &mut store, scenario.fuel, Some(&runner));
     record.leaked = leaked;
     Ok(record)
+}
+
+/// A fault after the step read a global only a browser has: the step needs a browser.
+fn browser_fault(store: &mut Store<Host>, fault: Fault) -> Fault {
+    if matches!(fault, Fault::OutOfFuel | Fault::WallTimeout) {
+        return fault;
+    }
+    match store.data_mut().page.probed.take() {
+        Some(global) => Fault::NeedsBrowser {
+            global,
+            then: Box::new(fault),
+        },
+        None => fault,
+    }
 }
 
 fn finish(record: &mut RunRecord, store: &mut Store<Host>, fuel: u64, runner: Option<&Runner>) {

@@ -181,47 +181,31 @@ impl Page {
     }
 
     /// Evaluates a scenario written in JavaScript: the body of an `async` function of `mod`
-    /// (the glue's exports) and `t` (the assertion API the page's `scenario` helper builds).
-    pub(super) fn script(
-        &self,
-        store: &mut Store<Host>,
-        source: &str,
-        t: &dyn for<'js> Fn(&Ctx<'js>) -> rquickjs::Result<Object<'js>>,
-    ) -> Result<(), Fault> {
-        let promise = self.context.with(|ctx| {
+    /// (the glue's exports) and `t` (the page's scenario API), then runs promise jobs until it
+    /// settles.
+    fn script(&self, store: &mut Store<Host>, source: &str) -> Result<(), Fault> {
+        let started = self.context.with(|ctx| {
             let called = {
                 let _entered = enter(store);
-                (|| -> rquickjs::Result<Value> {
-                    let state = state(&ctx)?;
-                    let glue: Object = state.get("glue")?;
-                    let make: Function = ctx.eval(format!(
-                        "(async function (mod, t) {{\n{source}\n}})"
-                    ))?;
-                    let t = t(&ctx)?;
-                    let promise: Value = make.call((glue, t))?;
-                    state.set("scenario", promise.clone())?;
-                    Ok(promise)
-                })()
+                start_script(&ctx, source)
             };
-            called.map(drop).map_err(|e| settle(&ctx, store, e))
+            called.map_err(|e| settle(&ctx, store, e))
         });
-        promise?;
+        started?;
         self.drain(store)?;
         self.context.with(|ctx| {
             let outcome = (|| -> rquickjs::Result<Result<(), Value>> {
-                let state = state(&ctx)?;
-                let promise: rquickjs::Promise = state.get("scenario")?;
+                let promise: rquickjs::Promise = state(&ctx)?.get("scenario")?;
                 match promise.state() {
                     rquickjs::promise::PromiseState::Rejected => {
-                        let e = promise.result::<Value>();
-                        Ok(Err(match e {
+                        Ok(Err(match promise.result::<Value>() {
                             Some(Err(rquickjs::Error::Exception)) => ctx.catch(),
                             _ => Value::new_undefined(ctx.clone()),
                         }))
                     }
                     rquickjs::promise::PromiseState::Pending => Err(Exception::throw_message(
                         &ctx,
-                        "the scenario is still waiting: a promise it awaits never settles",
+                        "the scenario never finished: a promise it awaits never settles",
                     )),
                     rquickjs::promise::PromiseState::Resolved => Ok(Ok(())),
                 }
@@ -235,14 +219,212 @@ impl Page {
     }
 }
 
+fn start_script<'js>(ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<()> {
+    let state = state(ctx)?;
+    let glue: Object = state.get("glue")?;
+    let page: Object = state.get("page")?;
+    let make_t: Function = page.get("scenario")?;
+    let t: Value = make_t.call(())?;
+    let body: Function =
+        ctx.eval_with_options(format!("(async function (mod, t) {{\n{source}\n}})"), {
+            let mut options = rquickjs::context::EvalOptions::default();
+            options.filename = Some("scenario.js".into());
+            options.strict = true;
+            options
+        })?;
+    let promise: Value = body.call((glue, t))?;
+    state.set("scenario", promise)
+}
+
+/// A scenario written in JavaScript, while it runs: the runner and the store its views and
+/// reads go through (the same steps a TOML scenario takes), and the steps recorded so far.
+struct ScriptRun {
+    runner: *mut Runner,
+    store: *mut Store<Host>,
+    exports: *const Exports,
+    steps: Vec<StepRecord>,
+    /// The step `t.step` is in, if any.
+    current: Option<usize>,
+    /// The step an exception escaped from, if one did.
+    faulted: Option<usize>,
+    /// A view that went wrong ended the scenario (as `Taken::Stop` does).
+    stopped: bool,
+    error: Option<ScenarioError>,
+}
+
+thread_local! {
+    static SCRIPT: RefCell<Option<ScriptRun>> = const { RefCell::new(None) };
+}
+
+/// What a scenario in JavaScript did: its steps, and the fault that ended it and in which step.
+pub(super) struct ScriptOutcome {
+    pub(super) steps: Vec<StepRecord>,
+    pub(super) fault: Option<(usize, Fault)>,
+}
+
+/// Runs a scenario written in JavaScript on `page`.
+pub(super) fn run_script(
+    page: &Page,
+    runner: &mut Runner,
+    store: &mut Store<Host>,
+    exports: &Exports,
+    source: &str,
+) -> Result<ScriptOutcome, ScenarioError> {
+    SCRIPT.with(|s| {
+        *s.borrow_mut() = Some(ScriptRun {
+            runner,
+            store,
+            exports,
+            steps: Vec::new(),
+            current: None,
+            faulted: None,
+            stopped: false,
+            error: None,
+        })
+    });
+    let result = page.script(store, source);
+    let run = SCRIPT
+        .with(|s| s.borrow_mut().take())
+        .expect("the script run is still there");
+    if let Some(error) = run.error {
+        return Err(error);
+    }
+    let mut steps = run.steps;
+    let fault = match result {
+        Ok(()) => None,
+        Err(_) if run.stopped => None,
+        Err(fault) => {
+            let at = match run.faulted.or(run.current) {
+                Some(i) => i,
+                None => {
+                    steps.push(StepRecord {
+                        text: "(the scenario's code between steps)".into(),
+                        result: None,
+                        problem: None,
+                    });
+                    steps.len() - 1
+                }
+            };
+            Some((at, fault))
+        }
+    };
+    Ok(ScriptOutcome { steps, fault })
+}
+
+fn with_script<'js, R>(
+    ctx: &Ctx<'js>,
+    f: impl FnOnce(&mut ScriptRun) -> rquickjs::Result<R>,
+) -> rquickjs::Result<R> {
+    SCRIPT.with(|s| match s.borrow_mut().as_mut() {
+        Some(run) => f(run),
+        None => Err(Exception::throw_type(
+            ctx,
+            "`t` is only for a scenario while it runs",
+        )),
+    })
+}
+
+/// A value of the page as a report shows it (`plain` has made it numbers, strings, booleans
+/// and lists).
+fn to_value(v: &Value<'_>) -> crate::spec::Value {
+    use crate::spec::Value as V;
+    if let Some(b) = v.as_bool() {
+        V::Bool(b)
+    } else if let Some(n) = v.as_int() {
+        V::Int(i64::from(n))
+    } else if let Some(f) = v.as_float() {
+        if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+            V::Int(f as i64)
+        } else {
+            V::Float(f)
+        }
+    } else if let Some(s) = v.as_string() {
+        V::Str(s.to_string().unwrap_or_default())
+    } else if let Some(a) = v.as_array() {
+        V::List(a.iter::<Value>().flatten().map(|x| to_value(&x)).collect())
+    } else if v.is_null() {
+        V::Str("null".into())
+    } else {
+        V::Str("undefined".into())
+    }
+}
+
+/// A report's value as JavaScript sees it.
+fn from_value<'js>(ctx: &Ctx<'js>, v: &crate::spec::Value) -> rquickjs::Result<Value<'js>> {
+    use crate::spec::Value as V;
+    Ok(match v {
+        V::Bool(b) => Value::new_bool(ctx.clone(), *b),
+        V::Int(i) => Value::new_number(ctx.clone(), *i as f64),
+        V::Float(f) => Value::new_float(ctx.clone(), *f),
+        V::Str(s) | V::Object(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
+        V::List(items) => {
+            let a = Array::new(ctx.clone())?;
+            for (i, x) in items.iter().enumerate() {
+                a.set(i, from_value(ctx, x)?)?;
+            }
+            a.into_value()
+        }
+    })
+}
+
+/// Takes one TOML step (a view or a read) for a scenario in JavaScript.
+fn script_step<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<StepRecord> {
+    let taken = with_script(ctx, |run| {
+        let index = run.steps.len();
+        // SAFETY: `run_script` holds these borrows for as long as the script runs, and uses
+        // none of them while it does.
+        let (runner, store, exports) =
+            unsafe { (&mut *run.runner, &mut *run.store, &*run.exports) };
+        store.data_mut().step = Some(index);
+        Ok(runner.step(store, exports, &step, index))
+    })?;
+    match taken {
+        Ok(Taken::Ok(record)) => Ok(record),
+        Ok(Taken::Stop(record)) => {
+            with_script(ctx, |run| {
+                run.steps.push(record);
+                run.stopped = true;
+                Ok(())
+            })?;
+            Err(throw_uncatchable(
+                ctx,
+                "the scenario stops at a view that went wrong",
+            ))
+        }
+        Ok(Taken::Fault(text, _)) => Err(Exception::throw_internal(ctx, &format!("{text} failed"))),
+        Err(error) => {
+            let message = error.message.clone();
+            with_script(ctx, |run| {
+                run.error.get_or_insert(error);
+                Ok(())
+            })?;
+            Err(throw_uncatchable(ctx, &message))
+        }
+    }
+}
 
 fn open_in<'js>(ctx: Ctx<'js>, glue: &js::Glue) -> Result<(), String> {
     let fail = |what: &str| format!("{what}: {}", js::exception_text(&ctx));
     let state = Object::new(ctx.clone()).map_err(|e| e.to_string())?;
     let set = |k: &str, v: Value<'js>| state.set(k, v).map_err(|e| e.to_string());
-    set("refs", Array::new(ctx.clone()).map_err(|e| e.to_string())?.into_value())?;
-    set("imports", Array::new(ctx.clone()).map_err(|e| e.to_string())?.into_value())?;
-    set("trapErrors", Array::new(ctx.clone()).map_err(|e| e.to_string())?.into_value())?;
+    set(
+        "refs",
+        Array::new(ctx.clone())
+            .map_err(|e| e.to_string())?
+            .into_value(),
+    )?;
+    set(
+        "imports",
+        Array::new(ctx.clone())
+            .map_err(|e| e.to_string())?
+            .into_value(),
+    )?;
+    set(
+        "trapErrors",
+        Array::new(ctx.clone())
+            .map_err(|e| e.to_string())?
+            .into_value(),
+    )?;
     let traps: Value = ctx.eval("new Map()").map_err(|e| e.to_string())?;
     set("traps", traps)?;
     let previous = CURRENT.with(|c| {
@@ -344,7 +526,11 @@ pub(super) fn thrown_text(value: &Value<'_>) -> String {
 
 /// An error raised in wasmtime (a trap, or a JavaScript exception that crossed wasm), thrown
 /// into JavaScript as a page would see it.
-fn throw_wasm_error<'js>(ctx: &Ctx<'js>, mut store: StoreContextMut<'_, Host>, err: wasmtime::Error) -> rquickjs::Error {
+fn throw_wasm_error<'js>(
+    ctx: &Ctx<'js>,
+    mut store: StoreContextMut<'_, Host>,
+    err: wasmtime::Error,
+) -> rquickjs::Error {
     if let Some(thrown) = err.downcast_ref::<Thrown>()
         && let Some(slot) = thrown.slot
         && let Ok(value) = refs(ctx).and_then(|r| r.get::<Value>(slot as usize))
@@ -524,13 +710,19 @@ fn to_wasm<'js>(
         }
         ValType::Ref(_) => Val::FuncRef(None),
         ValType::V128 => {
-            return Err(Exception::throw_type(ctx, "a v128 cannot cross into JavaScript"));
+            return Err(Exception::throw_type(
+                ctx,
+                "a v128 cannot cross into JavaScript",
+            ));
         }
     })
 }
 
 /// Detaches the buffer over memory when memory has grown, and makes a new one.
-fn sync_memory<'js>(ctx: &Ctx<'js>, mut store: impl AsContextMut<Data = Host>) -> rquickjs::Result<()> {
+fn sync_memory<'js>(
+    ctx: &Ctx<'js>,
+    mut store: impl AsContextMut<Data = Host>,
+) -> rquickjs::Result<()> {
     let mut store = store.as_context_mut();
     let Some(memory) = store.data().memory else {
         return Ok(());
@@ -639,37 +831,49 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     host.set(
         "buffer",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            with_store(|store| sync_memory(&ctx, store)).ok_or_else(|| no_store(&ctx))??;
-            state(&ctx)?.get("buffer")
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+                with_store(|store| sync_memory(&ctx, store)).ok_or_else(|| no_store(&ctx))??;
+                state(&ctx)?.get("buffer")
+            },
+        )?,
     )?;
     host.set(
         "grow",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, delta: f64| -> rquickjs::Result<f64> {
-            with_store(|mut store| {
-                let memory = store.data().memory;
-                let grown = memory.map(|m| m.grow(&mut store, delta as u64));
-                match grown {
-                    Some(Ok(old)) => {
-                        sync_memory(&ctx, store)?;
-                        Ok(old as f64)
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, delta: f64| -> rquickjs::Result<f64> {
+                with_store(|mut store| {
+                    let memory = store.data().memory;
+                    let grown = memory.map(|m| m.grow(&mut store, delta as u64));
+                    match grown {
+                        Some(Ok(old)) => {
+                            sync_memory(&ctx, store)?;
+                            Ok(old as f64)
+                        }
+                        _ => Err(Exception::throw_range(
+                            &ctx,
+                            "WebAssembly.Memory.grow(): Maximum memory size exceeded",
+                        )),
                     }
-                    _ => Err(Exception::throw_range(&ctx, "WebAssembly.Memory.grow(): Maximum memory size exceeded")),
-                }
-            })
-            .ok_or_else(|| no_store(&ctx))?
-        })?,
+                })
+                .ok_or_else(|| no_store(&ctx))?
+            },
+        )?,
     )?;
     host.set(
         "tableSize",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: u32| -> rquickjs::Result<f64> {
-            with_store(|store| {
-                let table = table(&ctx, &store, index)?;
-                Ok(table.size(&store) as f64)
-            })
-            .ok_or_else(|| no_store(&ctx))?
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, index: u32| -> rquickjs::Result<f64> {
+                with_store(|store| {
+                    let table = table(&ctx, &store, index)?;
+                    Ok(table.size(&store) as f64)
+                })
+                .ok_or_else(|| no_store(&ctx))?
+            },
+        )?,
     )?;
     host.set(
         "tableGet",
@@ -730,24 +934,27 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     host.set(
         "globalGet",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: u32| -> rquickjs::Result<Value<'js>> {
-            with_store(|mut store| {
-                let global = store
-                    .data()
-                    .page
-                    .exports
-                    .get(index as usize)
-                    .and_then(|e| e.clone().into_global());
-                match global {
-                    Some(g) => {
-                        let v = g.get(&mut store);
-                        to_js(&ctx, &mut store, &v)
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, index: u32| -> rquickjs::Result<Value<'js>> {
+                with_store(|mut store| {
+                    let global = store
+                        .data()
+                        .page
+                        .exports
+                        .get(index as usize)
+                        .and_then(|e| e.clone().into_global());
+                    match global {
+                        Some(g) => {
+                            let v = g.get(&mut store);
+                            to_js(&ctx, &mut store, &v)
+                        }
+                        None => Ok(Value::new_undefined(ctx.clone())),
                     }
-                    None => Ok(Value::new_undefined(ctx.clone())),
-                }
-            })
-            .ok_or_else(|| no_store(&ctx))?
-        })?,
+                })
+                .ok_or_else(|| no_store(&ctx))?
+            },
+        )?,
     )?;
     host.set(
         "log",
@@ -791,7 +998,10 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         "decode",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, bytes: TypedArray<'js, u8>, fatal: bool| -> rquickjs::Result<Value<'js>> {
+            |ctx: Ctx<'js>,
+             bytes: TypedArray<'js, u8>,
+             fatal: bool|
+             -> rquickjs::Result<Value<'js>> {
                 // SAFETY: no JavaScript runs while the bytes are read.
                 let bytes: &[u8] = unsafe { bytes.as_bytes() }.unwrap_or_default();
                 let text = match std::str::from_utf8(bytes) {
@@ -800,6 +1010,130 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
                     Err(_) => String::from_utf8_lossy(bytes).into_owned(),
                 };
                 Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
+            },
+        )?,
+    )?;
+    host.set(
+        "stepBegin",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, label: String| {
+            let index = with_script(&ctx, |run| {
+                run.steps.push(StepRecord {
+                    text: label,
+                    result: None,
+                    problem: None,
+                });
+                run.current = Some(run.steps.len() - 1);
+                Ok(run.steps.len() - 1)
+            })?;
+            with_store(|mut store| {
+                store.data_mut().step = Some(index);
+                store.data_mut().page.probed = None;
+            });
+            Ok::<_, rquickjs::Error>(index)
+        })?,
+    )?;
+    host.set(
+        "stepEnd",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| {
+            with_script(&ctx, |run| {
+                run.current = None;
+                Ok(())
+            })
+        })?,
+    )?;
+    host.set(
+        "stepFault",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: usize| {
+            with_script(&ctx, |run| {
+                run.faulted.get_or_insert(index);
+                Ok(())
+            })
+        })?,
+    )?;
+    host.set(
+        "stepResult",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: usize, v: Value<'js>| {
+            with_script(&ctx, |run| {
+                if let Some(step) = run.steps.get_mut(index) {
+                    step.result = Some(to_value(&v));
+                }
+                Ok(())
+            })
+        })?,
+    )?;
+    host.set(
+        "stepProblem",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, index: usize, expected: Value<'js>, actual: Value<'js>| {
+                with_script(&ctx, |run| {
+                    if let Some(step) = run.steps.get_mut(index) {
+                        step.problem = Some(Problem::WrongValue {
+                            expected: to_value(&expected),
+                            actual: Some(to_value(&actual)),
+                        });
+                    }
+                    Ok(())
+                })
+            },
+        )?,
+    )?;
+    host.set(
+        "view",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>,
+             name: String,
+             ptr: f64,
+             len: f64,
+             elem: String|
+             -> rquickjs::Result<bool> {
+                let elem = Elem::parse(&elem)
+                    .ok_or_else(|| Exception::throw_type(&ctx, "unknown element type"))?;
+                let record = script_step(
+                    &ctx,
+                    Step::View {
+                        name,
+                        ptr: crate::spec::Value::Int(ptr as i64),
+                        len: crate::spec::Value::Int(len as i64),
+                        elem,
+                    },
+                )?;
+                with_script(&ctx, |run| {
+                    run.steps.push(record);
+                    Ok(true)
+                })
+            },
+        )?,
+    )?;
+    host.set(
+        "read",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, view: String, at: u32, len: u32| -> rquickjs::Result<Value<'js>> {
+                let record = script_step(
+                    &ctx,
+                    Step::Read {
+                        view,
+                        at,
+                        len,
+                        expect: None,
+                    },
+                )?;
+                let value = match &record.result {
+                    Some(v) => from_value(&ctx, v)?,
+                    None => Value::new_undefined(ctx.clone()),
+                };
+                let problem = record.problem.is_some();
+                with_script(&ctx, |run| {
+                    run.steps.push(record);
+                    Ok(())
+                })?;
+                if problem {
+                    // A stale or freed view: the step says which; the scenario goes on.
+                    return Ok(Value::new_undefined(ctx.clone()));
+                }
+                Ok(value)
             },
         )?,
     )?;
@@ -812,7 +1146,10 @@ fn utf8(s: &rquickjs::String<'_>) -> String {
         Ok(text) => return text,
         Err(_) => {
             let ctx = s.ctx();
-            let length: usize = s.as_object().and_then(|o| o.get("length").ok()).unwrap_or(0);
+            let length: usize = s
+                .as_object()
+                .and_then(|o| o.get("length").ok())
+                .unwrap_or(0);
             let char_code_at: Option<Function> = ctx
                 .globals()
                 .get::<_, Object>("String")
@@ -866,70 +1203,89 @@ fn funcref<'js>(ctx: &Ctx<'js>, f: Func) -> rquickjs::Result<Value<'js>> {
 /// its imports, runs the guest crate's initialisation, and describes the exports.
 fn instantiate<'js>(ctx: &Ctx<'js>, imports: Object<'js>) -> rquickjs::Result<Array<'js>> {
     let slots: Array = state(ctx)?.get("imports")?;
-    let made = with_store(|mut store| -> rquickjs::Result<Vec<(String, &'static str, usize)>> {
-        let module = store
-            .data()
-            .page
-            .module
-            .clone()
-            .ok_or_else(|| Exception::throw_internal(ctx, "no module to instantiate"))?;
-        let mut externs = Vec::new();
-        for import in module.imports() {
-            let ExternType::Func(ty) = import.ty() else {
-                return Err(link_error(ctx, &format!("import `{}.{}` is not a function", import.module(), import.name())));
-            };
-            if import.module() == course_guest::abi::MODULE {
-                let f = guest_import(&mut store, import.name(), ty).ok_or_else(|| {
-                    link_error(ctx, &format!("unknown import `{}.{}`", import.module(), import.name()))
-                })?;
-                externs.push(Extern::Func(f));
-                continue;
-            }
-            let f = imports
-                .get::<_, Option<Object>>(import.module())?
-                .and_then(|m| m.get::<_, Option<Function>>(import.name()).ok().flatten());
-            let Some(f) = f else {
-                return Err(link_error(
-                    ctx,
-                    &format!("import `{}.{}` is not a function the glue defines", import.module(), import.name()),
-                ));
-            };
-            let slot = slots.len() as u32;
-            slots.set(slot as usize, f)?;
-            let results: Vec<ValType> = ty.results().collect();
-            externs.push(Extern::Func(Func::new(&mut store, ty, move |mut caller, args, out| {
-                call_import(&mut caller, slot, &results, args, out)
-            })));
-        }
-        let instance = Instance::new(&mut store, &module, &externs)
-            .map_err(|e| throw_wasm_error(ctx, store.as_context_mut(), e))?;
-        let memory = instance.get_memory(&mut store, "memory");
-        store.data_mut().memory = memory;
-        store.data_mut().instance = Some(instance);
-        let mut described = Vec::new();
-        let exports: Vec<(String, Extern)> = instance
-            .exports(&mut store)
-            .map(|e| (e.name().to_owned(), e.into_extern()))
-            .collect();
-        for (name, export) in exports {
-            let kind = match &export {
-                Extern::Func(_) => "func",
-                Extern::Memory(_) => "memory",
-                Extern::Table(_) => "table",
-                _ => "global",
-            };
-            let list = &mut store.data_mut().page.exports;
-            list.push(export);
-            described.push((name, kind, list.len() - 1));
-        }
-        if let Some(init) = instance.get_func(&mut store, course_guest::abi::INIT) {
-            init.call(&mut store, &[], &mut [])
-                .map_err(|e| throw_wasm_error(ctx, store.as_context_mut(), e))?;
-        }
-        sync_memory(ctx, &mut store)?;
-        Ok(described)
-    })
-    .ok_or_else(|| no_store(ctx))??;
+    let made =
+        with_store(
+            |mut store| -> rquickjs::Result<Vec<(String, &'static str, usize)>> {
+                let module =
+                    store.data().page.module.clone().ok_or_else(|| {
+                        Exception::throw_internal(ctx, "no module to instantiate")
+                    })?;
+                let mut externs = Vec::new();
+                for import in module.imports() {
+                    let ExternType::Func(ty) = import.ty() else {
+                        return Err(link_error(
+                            ctx,
+                            &format!(
+                                "import `{}.{}` is not a function",
+                                import.module(),
+                                import.name()
+                            ),
+                        ));
+                    };
+                    if import.module() == course_guest::abi::MODULE {
+                        let f = guest_import(&mut store, import.name(), ty).ok_or_else(|| {
+                            link_error(
+                                ctx,
+                                &format!("unknown import `{}.{}`", import.module(), import.name()),
+                            )
+                        })?;
+                        externs.push(Extern::Func(f));
+                        continue;
+                    }
+                    let f = imports
+                        .get::<_, Option<Object>>(import.module())?
+                        .and_then(|m| m.get::<_, Option<Function>>(import.name()).ok().flatten());
+                    let Some(f) = f else {
+                        return Err(link_error(
+                            ctx,
+                            &format!(
+                                "import `{}.{}` is not a function the glue defines",
+                                import.module(),
+                                import.name()
+                            ),
+                        ));
+                    };
+                    let slot = slots.len() as u32;
+                    slots.set(slot as usize, f)?;
+                    let results: Vec<ValType> = ty.results().collect();
+                    externs.push(Extern::Func(Func::new(
+                        &mut store,
+                        ty,
+                        move |mut caller, args, out| {
+                            call_import(&mut caller, slot, &results, args, out)
+                        },
+                    )));
+                }
+                let instance = Instance::new(&mut store, &module, &externs)
+                    .map_err(|e| throw_wasm_error(ctx, store.as_context_mut(), e))?;
+                let memory = instance.get_memory(&mut store, "memory");
+                store.data_mut().memory = memory;
+                store.data_mut().instance = Some(instance);
+                let mut described = Vec::new();
+                let exports: Vec<(String, Extern)> = instance
+                    .exports(&mut store)
+                    .map(|e| (e.name().to_owned(), e.into_extern()))
+                    .collect();
+                for (name, export) in exports {
+                    let kind = match &export {
+                        Extern::Func(_) => "func",
+                        Extern::Memory(_) => "memory",
+                        Extern::Table(_) => "table",
+                        _ => "global",
+                    };
+                    let list = &mut store.data_mut().page.exports;
+                    list.push(export);
+                    described.push((name, kind, list.len() - 1));
+                }
+                if let Some(init) = instance.get_func(&mut store, course_guest::abi::INIT) {
+                    init.call(&mut store, &[], &mut [])
+                        .map_err(|e| throw_wasm_error(ctx, store.as_context_mut(), e))?;
+                }
+                sync_memory(ctx, &mut store)?;
+                Ok(described)
+            },
+        )
+        .ok_or_else(|| no_store(ctx))??;
     let out = Array::new(ctx.clone())?;
     for (i, (name, kind, index)) in made.into_iter().enumerate() {
         let entry = Array::new(ctx.clone())?;
@@ -956,7 +1312,11 @@ fn link_error<'js>(ctx: &Ctx<'js>, message: &str) -> rquickjs::Error {
 }
 
 /// A call from JavaScript into an export of the instance.
-fn call_export<'js>(ctx: &Ctx<'js>, index: u32, args: Vec<Value<'js>>) -> rquickjs::Result<Value<'js>> {
+fn call_export<'js>(
+    ctx: &Ctx<'js>,
+    index: u32,
+    args: Vec<Value<'js>>,
+) -> rquickjs::Result<Value<'js>> {
     with_store(|mut store| {
         if store.data().page.fatal.is_some() {
             return Err(throw_uncatchable(ctx, "the scenario was stopped"));
@@ -972,7 +1332,9 @@ fn call_export<'js>(ctx: &Ctx<'js>, index: u32, args: Vec<Value<'js>>) -> rquick
         let mut vals = Vec::with_capacity(ty.params().len());
         let mut args = args.into_iter();
         for param in ty.params() {
-            let v = args.next().unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+            let v = args
+                .next()
+                .unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             vals.push(to_wasm(ctx, &mut store, &param, v)?);
         }
         let mut out = vec![Val::I32(0); ty.results().len()];

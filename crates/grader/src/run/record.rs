@@ -31,7 +31,10 @@ pub enum Fault {
     Trap(String),
     /// The step read a global only a browser has (`document`, `window`, a canvas, a timer),
     /// then went wrong (`then`).
-    NeedsBrowser { global: String, then: Box<Fault> },
+    NeedsBrowser {
+        global: String,
+        then: Box<Fault>,
+    },
 }
 
 /// Something a step found wrong on the host side, without a trap.

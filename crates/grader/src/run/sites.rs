@@ -24,7 +24,7 @@ pub(super) fn site_and_runtime(caller: &Caller<'_, Host>, id: u64) -> (Site, boo
     let trace = WasmBacktrace::capture(caller);
     let mut site = Site::default();
     let mut runtime = false;
-    let runtime_alloc = caller.data().facts.runtime_alloc;
+    let runtime_functions = &caller.data().facts.runtime_functions;
     let mut decided = false;
     for frame in trace.frames() {
         // wasm-bindgen's runtime is known by the function itself, never by a name: the first
@@ -35,7 +35,7 @@ pub(super) fn site_and_runtime(caller: &Caller<'_, Host>, id: u64) -> (Site, boo
                 .is_none_or(|n| is_student_function(&clean_name(n)))
         {
             decided = true;
-            runtime = runtime_alloc == Some(frame.func_index());
+            runtime = runtime_functions.binary_search(&frame.func_index()).is_ok();
         }
         if let Some(root) = &lines {
             for symbol in frame.symbols() {

@@ -61,7 +61,9 @@ impl Runner {
             let mut imports = Vec::new();
             for import in module.imports() {
                 let f = match import.ty() {
-                    wasmtime::ExternType::Func(ty) if import.module() == course_guest::abi::MODULE => {
+                    wasmtime::ExternType::Func(ty)
+                        if import.module() == course_guest::abi::MODULE =>
+                    {
                         guest_import(&mut *store, import.name(), ty)
                     }
                     _ => None,

@@ -4,6 +4,7 @@
 //! `module.wat`/`module.wasm`) with the `scenario.toml` it is graded against. The first folder
 //! level is the verdict the report must reach; the rendered report is an insta snapshot.
 
+mod matrix;
 mod memmap;
 mod results;
 mod shims;

@@ -389,7 +389,14 @@ fn every_import_is_described_by_what_its_glue_does() {
         })
         .collect();
     // Each browser global the glue's functions name, once per function that names it.
-    let mut named: Vec<&str> = needs.iter().flat_map(|n| n.iter().map(String::as_str)).collect();
+    let mut named: Vec<&str> = needs
+        .iter()
+        .flat_map(|n| n.iter().map(String::as_str))
+        .collect();
     named.sort_unstable();
-    assert_eq!(named, ["crypto", "document", "requestAnimationFrame"], "{browser:#?}");
+    assert_eq!(
+        named,
+        ["crypto", "document", "requestAnimationFrame"],
+        "{browser:#?}"
+    );
 }
