@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Submissions in the generated batch graded as CI would (0 to skip)
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Also build the JavaScript engine's crates from nothing in a scratch target folder and
+    /// time it (about half a minute)
+    #[arg(long)]
+    engine_build: bool,
 }
 
 /// The batch part of the figures.
@@ -47,12 +51,24 @@ struct BatchFigures {
     verdicts: std::collections::BTreeMap<String, usize>,
 }
 
-/// The JavaScript shims: what reading the glue and serving an import cost.
+/// The JavaScript engine (QuickJS running the glue): what reading the glue, opening a page and
+/// calling through it cost.
 #[derive(Debug, Serialize)]
 struct ShimFigures {
-    /// Imports the measured module's glue defines, and the time to read them all.
+    /// Imports the measured module's glue defines, and the time to read them all (a page that
+    /// runs the glue up to `WebAssembly.Instance`).
     glue_imports: usize,
     glue_parse_ms: f64,
+    /// A scenario of one call: a fresh store and instance, the page opened, the glue loaded and
+    /// `initSync` run, one call, the checks' reconciliation. The floor of every scenario.
+    one_call_scenario_ms: f64,
+    /// One call from JavaScript through the glue's export wrapper into wasm and back, in
+    /// microseconds: a scenario in JavaScript making 10 000 calls against the same loop
+    /// without them.
+    js_call_us: f64,
+    /// `cargo build` of the engine's crates alone, from nothing, in seconds (with
+    /// `--engine-build`): what the engine adds to a fresh clone's build.
+    engine_cold_build_s: Option<f64>,
     /// One `console.log(i)` through the glue (a cast to `JsValue`, the log, the drop), in
     /// microseconds: a scenario of 10 000 calls against the same loop without them.
     console_log_us: f64,
@@ -235,7 +251,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let shims = shim_bench(root, &grader, args.rounds)?;
+    let shims = shim_bench(root, &grader, args.rounds, args.engine_build)?;
     let batch = if args.batch > 0 {
         Some(batch_bench(root, exercise, args.batch, bare_ms)?)
     } else {
@@ -391,7 +407,12 @@ pub fn quiet(n: u32) -> u32 {
 }
 "#;
 
-fn shim_bench(root: &Path, grader: &grader::Grader, rounds: usize) -> anyhow::Result<ShimFigures> {
+fn shim_bench(
+    root: &Path,
+    grader: &grader::Grader,
+    rounds: usize,
+    engine_build: bool,
+) -> anyhow::Result<ShimFigures> {
     let dir = course::work_dir(root).join("bench").join("shims");
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(dir.join("src/lib.rs"), SHIM_CRATE)?;
@@ -433,12 +454,76 @@ fn shim_bench(root: &Path, grader: &grader::Grader, rounds: usize) -> anyhow::Re
     };
     let quiet = run_ms("quiet")?;
     let per_call = |total: f64| (total - quiet).max(0.0) * 1000.0 / f64::from(SHIM_CALLS);
+    let scripted = |name: &str, body: &str| -> anyhow::Result<f64> {
+        let spec: grader::Spec = toml::from_str(&format!(
+            "[[scenario]]\nname = \"{name}\"\nfuel = 1000000000\nscript = '''\n{body}\n'''\n"
+        ))?;
+        let mut runs = Vec::new();
+        for _ in 0..rounds.max(1) {
+            let report = grader.grade("bench-shims", "bench-shims", &submission, &spec)?;
+            if !report.passed() {
+                bail!("the engine bench's `{name}` did not pass");
+            }
+            runs.push(ms(report.timings.run));
+        }
+        Ok(median(runs))
+    };
+    let loop_only = scripted(
+        "loop",
+        &format!("let s = 0; for (let i = 0; i < {SHIM_CALLS}; i++) s += i; t.ok(s > 0);"),
+    )?;
+    let calls = scripted(
+        "calls",
+        &format!(
+            "let s = 0; for (let i = 0; i < {SHIM_CALLS}; i++) s += mod.quiet(1); t.ok(s >= 0);"
+        ),
+    )?;
+    let one_call = {
+        let spec: grader::Spec = toml::from_str(
+            "[exports]\nfunctions = [\"fn quiet(n: u32) -> u32\"]\n\
+             [[scenario]]\nname = \"one call\"\nsteps = [{ call = \"quiet\", args = [1] }]\n",
+        )?;
+        let mut runs = Vec::new();
+        for _ in 0..rounds.max(1) {
+            let report = grader.grade("bench-shims", "bench-shims", &submission, &spec)?;
+            runs.push(ms(report.timings.run));
+        }
+        median(runs)
+    };
+    let engine_cold_build_s = if engine_build {
+        Some(engine_cold_build(root)?)
+    } else {
+        None
+    };
     Ok(ShimFigures {
         glue_imports: imports,
         glue_parse_ms: median(parse),
+        one_call_scenario_ms: one_call,
+        js_call_us: (calls - loop_only).max(0.0) * 1000.0 / f64::from(SHIM_CALLS),
+        engine_cold_build_s,
         console_log_us: per_call(run_ms("chatter")?),
         math_random_us: per_call(run_ms("dice")?),
     })
+}
+
+/// Builds the engine's crates (`rquickjs` with the grader's features) in a scratch target
+/// folder, with the dev profile the harness uses, and returns the seconds it took.
+fn engine_cold_build(root: &Path) -> anyhow::Result<f64> {
+    let target = course::work_dir(root).join("bench").join("engine-target");
+    let _ = std::fs::remove_dir_all(&target);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let start = Instant::now();
+    let status = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--quiet", "-p", "rquickjs", "--target-dir"])
+        .arg(&target)
+        .status()?;
+    if !status.success() {
+        bail!("building the engine's crates failed");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&target);
+    Ok(seconds)
 }
 
 /// The process's peak resident memory, from `/proc/self/status` (Linux), in MiB.
@@ -491,11 +576,22 @@ fn print_table(f: &Figures) {
         f.regrade_vs_own_crate
     );
     let s = &f.shims;
-    println!("JavaScript shims");
+    println!("JavaScript engine (QuickJS running the glue)");
     println!(
         "  read the glue ({} imports)    {:>9.2} ms",
         s.glue_imports, s.glue_parse_ms
     );
+    println!(
+        "  a one-call scenario          {:>9.2} ms    (store, page, glue, initSync, call)",
+        s.one_call_scenario_ms
+    );
+    println!(
+        "  a call from JavaScript       {:>9.2} µs    (through the glue into wasm and back)",
+        s.js_call_us
+    );
+    if let Some(b) = s.engine_cold_build_s {
+        println!("  engine's cold build          {b:>9.1} s");
+    }
     println!(
         "  console.log(i) through it    {:>9.2} µs per call",
         s.console_log_us

@@ -516,23 +516,38 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
     };
     println!("imports of {name} (src/)");
     let mut missing = false;
+    // A function's source, indented under its name.
+    let source = |js: &str| {
+        js.lines()
+            .map(|l| format!("          {}", l.trim_end()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     for i in &imports {
         let (mark, what) = match &i.served {
             grader::Served::Guest => (
-                "guest ",
-                "the grader's allocation, panic and log! reports".to_owned(),
+                "guest  ",
+                "          the grader's allocation, panic and log! reports".to_owned(),
             ),
-            grader::Served::Glue(js) => ("served", js.clone()),
-            grader::Served::NeedsBrowser { needs, .. } => {
-                missing = true;
-                ("needs a browser", needs.join(", "))
+            grader::Served::Glue(js) => ("served ", source(js)),
+            grader::Served::NeedsBrowser { needs, js } => {
+                let names: Vec<String> = needs.iter().map(|n| format!("`{n}`")).collect();
+                (
+                    "browser",
+                    format!(
+                        "          reads {}, which only a browser has: a step that reaches it \
+                         and then goes wrong is needs-browser\n{}",
+                        names.join(", "),
+                        source(js)
+                    ),
+                )
             }
             grader::Served::Unknown => {
                 missing = true;
-                ("unknown", "nothing defines it".to_owned())
+                ("unknown", "          nothing defines it".to_owned())
             }
         };
-        println!("  {mark}  {}.{}\n          {what}", i.module, i.name);
+        println!("  {mark} {}.{}\n{what}", i.module, i.name);
     }
     Ok(ExitCode::from(if missing { EXIT_FAIL } else { EXIT_PASS }))
 }

@@ -34,32 +34,40 @@ fn served_imports_show_the_javascript_the_grader_runs() {
         .iter()
         .position(|l| l.starts_with("  served  ") && l.contains("__wbg_random_"))
         .unwrap_or_else(|| panic!("no Math.random import:\n{stdout}"));
-    assert_eq!(
-        lines[random + 1].trim(),
-        "const ret = Math.random(); return ret"
-    );
-    assert!(!stdout.contains("needs a browser"), "{stdout}");
+    // The glue's own function, as wasm-bindgen wrote it, under its name.
+    let body: Vec<&str> = lines[random + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("          "))
+        .map(|l| l.trim())
+        .collect();
+    assert!(body.contains(&"const ret = Math.random();"), "{stdout}");
+    assert!(!stdout.contains("  browser "), "{stdout}");
 }
 
 #[test]
-fn browser_only_imports_are_named_and_fail_the_command() {
+fn browser_globals_are_named_without_failing_the_command() {
     let out = imports("crates/grader/tests/fixtures/needs-browser/canvas-and-animation-frame");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let needs: Vec<&str> = stdout
+    // Browser code is a verdict only when a step reaches it: describing it is no failure.
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let named: Vec<&str> = stdout
         .lines()
         .zip(stdout.lines().skip(1))
-        .filter(|(mark, _)| mark.starts_with("  needs a browser  "))
+        .filter(|(mark, _)| mark.starts_with("  browser "))
         .map(|(_, what)| what.trim())
         .collect();
-    for call in [
-        "document.getElementById(…)",
-        "arg0.fillRect(…)",
-        "crypto.getRandomValues(…)",
-        "requestAnimationFrame(…)",
-    ] {
-        assert!(needs.contains(&call), "{call} not listed:\n{stdout}");
+    for global in ["`document`", "`crypto`", "`requestAnimationFrame`"] {
+        assert!(
+            named
+                .iter()
+                .any(|n| n.starts_with(&format!("reads {global}"))),
+            "{global} not named:\n{stdout}"
+        );
     }
-    // What it can run is still listed as served.
+    // A method of a value the glue was given is no browser global.
+    assert!(
+        stdout.contains("  served  ./submission_bg.js.__wbg_fillRect_"),
+        "{stdout}"
+    );
     assert!(stdout.contains("console.log(getStringFromWasm0(arg0, arg1))"));
 }

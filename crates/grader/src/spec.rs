@@ -425,6 +425,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "points",
     "hidden",
     "seed",
+    "script",
 ];
 
 /// The keys a step may have (a test keeps this list equal to what a step reads).
