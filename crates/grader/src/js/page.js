@@ -225,9 +225,14 @@
 
     // ---- WebAssembly, over the instance in wasmtime ----------------------------------------
 
-    class RuntimeError extends Error { constructor(m) { super(m); this.name = 'RuntimeError'; } }
-    class LinkError extends Error { constructor(m) { super(m); this.name = 'LinkError'; } }
-    class CompileError extends Error { constructor(m) { super(m); this.name = 'CompileError'; } }
+    // Names on the prototypes, not assigned to instances: once the intrinsics are frozen, an
+    // assignment would meet `Error.prototype.name`, read-only.
+    class RuntimeError extends Error {}
+    class LinkError extends Error {}
+    class CompileError extends Error {}
+    for (const E of [RuntimeError, LinkError, CompileError]) {
+        Object.defineProperty(E.prototype, 'name', { value: E.name, writable: true, configurable: true });
+    }
     // The grader compiled the module already: the bytes a page would pass are not needed.
     class Module { constructor() {} }
     class Memory {
@@ -277,7 +282,6 @@
     class AssertionError extends Error {
         constructor(message, expected, actual) {
             super(message);
-            this.name = 'AssertionError';
             this.expected = expected;
             this.actual = actual;
         }
@@ -301,6 +305,7 @@
         }
         return false;
     };
+    Object.defineProperty(AssertionError.prototype, 'name', { value: 'AssertionError', writable: true, configurable: true });
     const views = { u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array, f32: Float32Array, f64: Float64Array, u64: BigUint64Array, i64: BigInt64Array };
     function scenario() {
         let current = null;
@@ -364,6 +369,50 @@
             },
         };
         return Object.freeze(t);
+    }
+    // ---- lockdown ------------------------------------------------------------------------
+    // Every intrinsic reachable from the globals is frozen, and the globals themselves made
+    // read-only, before any of the module's code runs: the module (through js-sys, or its own
+    // JavaScript) cannot replace `Array.prototype.map`, `Object.is` or `console` to change what
+    // a scenario's assertions see, or what another part of the page does.
+    const seen = new Set();
+    const harden = (root) => {
+        const stack = [root];
+        while (stack.length > 0) {
+            const v = stack.pop();
+            if ((typeof v !== 'object' && typeof v !== 'function') || v === null || seen.has(v)) continue;
+            seen.add(v);
+            Object.freeze(v);
+            stack.push(Object.getPrototypeOf(v));
+            for (const key of Reflect.ownKeys(v)) {
+                const d = Object.getOwnPropertyDescriptor(v, key);
+                if (d === undefined) continue;
+                if ('value' in d) stack.push(d.value);
+                else stack.push(d.get, d.set);
+            }
+        }
+    };
+    // Intrinsics only reachable through values: iterators, generators, async functions.
+    harden(Object.getPrototypeOf([][Symbol.iterator]()));
+    harden(Object.getPrototypeOf(new Map()[Symbol.iterator]()));
+    harden(Object.getPrototypeOf(new Set()[Symbol.iterator]()));
+    harden(Object.getPrototypeOf(''[Symbol.iterator]()));
+    harden(Object.getPrototypeOf(function* () {}));
+    harden(Object.getPrototypeOf(async function () {}));
+    harden(Object.getPrototypeOf(async function* () {}));
+    for (const name of Reflect.ownKeys(g)) {
+        // The global object stays open: a page may add globals of its own.
+        if (browserOnly.includes(name) || name === 'globalThis') continue;
+        const d = Object.getOwnPropertyDescriptor(g, name);
+        if (d === undefined || !d.configurable) continue;
+        if ('value' in d) {
+            harden(d.value);
+            Object.defineProperty(g, name, { value: d.value, writable: false, enumerable: d.enumerable, configurable: false });
+        } else {
+            harden(d.get);
+            harden(d.set);
+            Object.defineProperty(g, name, { get: d.get, set: d.set, enumerable: d.enumerable, configurable: false });
+        }
     }
     return { Module, RuntimeError, scenario, inspect: (v) => inspect(v, 0, []), format };
 })
