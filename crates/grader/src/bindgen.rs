@@ -12,6 +12,9 @@ pub struct Processed {
     /// JavaScript function the module imports.
     pub js: String,
     pub typescript: String,
+    /// The JavaScript the crate wrote itself (`#[wasm_bindgen(inline_js = ...)]`), as the
+    /// modules the glue imports: `(specifier, source)`.
+    pub snippets: Vec<(String, String)>,
 }
 
 /// Runs wasm-bindgen over `raw`. `keep_debug` keeps DWARF, for file:line in backtraces.
@@ -209,11 +212,25 @@ fn run_bindgen(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Process
     let mut output = bindgen.generate_output().map_err(|e| format!("{e:#}"))?;
     let typescript = output.ts().unwrap_or_default().to_owned();
     let js = output.js().to_owned();
+    let mut snippets = Vec::new();
+    for (identifier, list) in output.snippets() {
+        for (i, source) in list.iter().enumerate() {
+            snippets.push((
+                format!("./snippets/{identifier}/inline{i}.js"),
+                source.clone(),
+            ));
+        }
+    }
+    for (path, source) in output.local_modules() {
+        snippets.push((format!("./snippets/{path}"), source.clone()));
+    }
+    snippets.sort();
     let wasm = output.wasm_mut().emit_wasm();
     Ok(Processed {
         wasm,
         js,
         typescript,
+        snippets,
     })
 }
 

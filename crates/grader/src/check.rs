@@ -50,7 +50,7 @@ fn describe_import(i: &crate::run::UnsupportedImport) -> String {
     if i.module.starts_with("./snippets/") {
         return format!(
             "`{}` from your own JavaScript (`#[wasm_bindgen(module = …)]` or `inline_js`), which \
-             the grader does not run",
+             the glue could not load",
             js_name(&i.name)
         );
     }

@@ -282,7 +282,7 @@ impl Grader {
         let Some(processed) = self.bindgen_output(slot, submission)? else {
             return Ok(None);
         };
-        let glue = js::Glue::parse(&processed.js);
+        let glue = js::Glue::with_snippets(&processed.js, processed.snippets.clone());
         let Ok(module) = self.sandbox.module(&processed.wasm, Detail::Names) else {
             return Ok(None);
         };
@@ -431,7 +431,7 @@ impl Grader {
         Some((
             module,
             built.source_root.display().to_string().replace('\\', "/"),
-            js::Glue::parse(&processed.js),
+            js::Glue::with_snippets(&processed.js, processed.snippets.clone()),
             facts,
         ))
     }
@@ -607,7 +607,7 @@ impl Grader {
         let processed = if raw {
             match bindgen::process(&wasm, false, false) {
                 Ok(p) => {
-                    glue = js::Glue::parse(&p.js);
+                    glue = js::Glue::with_snippets(&p.js, p.snippets.clone());
                     p.wasm
                 }
                 Err(e) => {

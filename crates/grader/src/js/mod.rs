@@ -92,15 +92,23 @@ pub const HEAP_LIMIT: usize = 64 << 20;
 /// Most bytes of native stack QuickJS may use.
 pub const STACK_LIMIT: usize = 1 << 20;
 
-/// A fresh runtime and context with the page's limits and the guest module stub.
-pub fn runtime() -> Result<(Runtime, Context), String> {
+/// A fresh runtime and context with the page's limits, the guest module stub and the crate's
+/// own JavaScript modules.
+pub fn runtime(snippets: &[(String, String)]) -> Result<(Runtime, Context), String> {
     let runtime = Runtime::new().map_err(|e| format!("cannot start QuickJS: {e}"))?;
     runtime.set_memory_limit(HEAP_LIMIT);
     runtime.set_max_stack_size(STACK_LIMIT);
-    runtime.set_loader(
-        BuiltinResolver::default().with_module(course_guest::abi::MODULE),
-        BuiltinLoader::default().with_module(course_guest::abi::MODULE, GUEST_MODULE_STUB),
-    );
+    let mut resolver = BuiltinResolver::default().with_module(course_guest::abi::MODULE);
+    let mut loader =
+        BuiltinLoader::default().with_module(course_guest::abi::MODULE, GUEST_MODULE_STUB);
+    for (specifier, source) in snippets {
+        // Resolved against the glue's own name (`glue.js`, at the root): `./snippets/…` is
+        // `snippets/…`.
+        let name = specifier.trim_start_matches("./");
+        resolver.add_module(name);
+        loader.add_module(name, source.clone());
+    }
+    runtime.set_loader(resolver, loader);
     let context = Context::full(&runtime).map_err(|e| format!("cannot start QuickJS: {e}"))?;
     Ok((runtime, context))
 }
@@ -157,6 +165,8 @@ pub struct Import {
 pub struct Glue {
     /// The glue's source: the file wasm-bindgen wrote, run unchanged.
     pub source: String,
+    /// The crate's own JavaScript (`inline_js`), as the modules the glue imports.
+    pub snippets: Vec<(String, String)>,
     /// The import object, by import module and name.
     pub imports: BTreeMap<String, BTreeMap<String, Import>>,
     /// Why the import object could not be read, when it could not.
@@ -167,14 +177,20 @@ impl Glue {
     /// Reads a glue's import object by running it up to `WebAssembly.Instance`. An empty
     /// source (a module without wasm-bindgen) gives an empty `Glue`.
     pub fn parse(source: &str) -> Glue {
+        Glue::with_snippets(source, Vec::new())
+    }
+
+    /// [`Glue::parse`], for a glue that imports the crate's own JavaScript modules.
+    pub fn with_snippets(source: &str, snippets: Vec<(String, String)>) -> Glue {
         let mut glue = Glue {
             source: source.to_owned(),
+            snippets,
             ..Glue::default()
         };
         if source.trim().is_empty() {
             return glue;
         }
-        match describe(source) {
+        match describe(source, &glue.snippets) {
             Ok(imports) => glue.imports = imports,
             Err(e) => glue.error = Some(e),
         }
@@ -207,8 +223,11 @@ impl Glue {
 
 /// Runs the glue's `initSync` on a page whose `WebAssembly.Instance` reads the import
 /// object and stops there.
-fn describe(source: &str) -> Result<BTreeMap<String, BTreeMap<String, Import>>, String> {
-    let (_runtime, context) = runtime()?;
+fn describe(
+    source: &str,
+    snippets: &[(String, String)],
+) -> Result<BTreeMap<String, BTreeMap<String, Import>>, String> {
+    let (_runtime, context) = runtime(snippets)?;
     context.with(|ctx| describe_in(ctx, source))
 }
 

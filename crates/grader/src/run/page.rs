@@ -131,7 +131,7 @@ pub(super) struct Page {
 impl Page {
     /// Opens a page on this thread and loads the glue into it.
     pub(super) fn open(glue: &js::Glue) -> Result<Page, String> {
-        let (runtime, context) = js::runtime()?;
+        let (runtime, context) = js::runtime(&glue.snippets)?;
         runtime.set_interrupt_handler(Some(Box::new(interrupt)));
         let opened = context.with(|ctx| open_in(ctx, glue));
         let page = Page {

@@ -1,7 +1,7 @@
 //! The feature matrix (`tests/matrix/`): a crate using wasm-bindgen and js-sys features
 //! courses use (strings, options, results, every number width, vectors of numbers, strings and
-//! structs, getters and setters, enums, closures, js-sys objects, promises and `async`, views
-//! and growth), graded through scenarios written in JavaScript. Every scenario must pass, and
+//! structs, getters and setters, enums, closures, js-sys objects, promises and `async`, the
+//! crate's own `inline_js`, views and growth), graded through scenarios written in JavaScript. Every scenario must pass, and
 //! node, running the same scripts against the same glue and module, must take the same steps
 //! to the same ends and print the same lines.
 //!
@@ -139,6 +139,11 @@ fn run_node(dir: &Path, spec: &grader::Spec) -> Transcript {
     std::fs::write(work.join("package.json"), r#"{"type":"module"}"#).unwrap();
     std::fs::write(work.join("submission.js"), &processed.js).unwrap();
     std::fs::write(work.join("submission_bg.wasm"), &processed.wasm).unwrap();
+    for (specifier, source) in &processed.snippets {
+        let path = work.join(specifier);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, source).unwrap();
+    }
     std::fs::write(work.join("driver.mjs"), DRIVER).unwrap();
     let scripts: Vec<Json> = spec
         .scenarios

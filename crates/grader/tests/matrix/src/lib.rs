@@ -377,3 +377,15 @@ extern "C" {
 pub fn canvas_present() -> bool {
     !element_by_id("canvas").is_null()
 }
+
+// ---- the crate's own JavaScript -------------------------------------------------------------
+
+#[wasm_bindgen(inline_js = "export function triple(x) { return x * 3; }")]
+extern "C" {
+    fn triple(x: u32) -> u32;
+}
+
+#[wasm_bindgen]
+pub fn via_inline_js(x: u32) -> u32 {
+    triple(x)
+}
