@@ -113,10 +113,34 @@ pub fn runtime(snippets: &[(String, String)]) -> Result<(Runtime, Context), Stri
     Ok((runtime, context))
 }
 
+/// The page script compiled once per process: QuickJS bytecode, which every page loads
+/// instead of parsing the script again (it is read in place, so it must live as long as the
+/// process: a `static`).
+fn page_bytecode() -> Result<&'static [u8], String> {
+    static BYTECODE: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    BYTECODE
+        .get_or_init(|| {
+            let runtime = Runtime::new().map_err(|e| e.to_string())?;
+            let context = Context::full(&runtime).map_err(|e| e.to_string())?;
+            context.with(|ctx| {
+                Module::declare(ctx, "page.js", PAGE)
+                    .and_then(|m| m.write(rquickjs::WriteOptions::default()))
+                    .map_err(|e| format!("the page script does not compile: {e}"))
+            })
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
 /// The page script, called with `host`: what it returns (the page's `Module` class, its
 /// `RuntimeError`, `inspect` and `format`).
 pub fn install<'js>(ctx: &Ctx<'js>, host: Object<'js>) -> rquickjs::Result<Object<'js>> {
-    let page: Function = ctx.eval(PAGE)?;
+    let bytecode = page_bytecode().map_err(|e| rquickjs::Exception::throw_internal(ctx, &e))?;
+    // SAFETY: the bytes are this build's own compilation of `PAGE`, kept for the process.
+    let module = unsafe { Module::load(ctx.clone(), bytecode)? };
+    let (module, promise) = module.eval()?;
+    promise.finish::<Value>()?;
+    let page: Function = module.get("default")?;
     let browser = rquickjs::Array::new(ctx.clone())?;
     for (i, name) in BROWSER_ONLY.iter().enumerate() {
         browser.set(i, *name)?;

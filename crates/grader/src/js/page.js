@@ -7,8 +7,7 @@
 // What a browser has and this page has not (the DOM, canvas, timers, `fetch`, `crypto`...)
 // reads as `undefined`, as it would outside a browser; the read is noted, so that a step
 // that goes wrong after it is reported as needing a browser, naming what it reached for.
-(function (host, browserOnly) {
-    'use strict';
+export default function page(host, browserOnly) {
     const g = globalThis;
     const define = (name, value) =>
         Object.defineProperty(g, name, { value, writable: true, configurable: true });
@@ -384,11 +383,19 @@
             seen.add(v);
             Object.freeze(v);
             stack.push(Object.getPrototypeOf(v));
+            // A plain method is left as it is: what code reads of it is where it is found
+            // (a frozen object's property) and its behaviour, neither of which can change. Only
+            // objects and constructors (their statics and `prototype`) are followed, which is
+            // what keeps this walk short.
+            if (typeof v === 'function' && !Object.prototype.hasOwnProperty.call(v, 'prototype')) continue;
             for (const key of Reflect.ownKeys(v)) {
                 const d = Object.getOwnPropertyDescriptor(v, key);
                 if (d === undefined) continue;
-                if ('value' in d) stack.push(d.value);
-                else stack.push(d.get, d.set);
+                if ('value' in d) {
+                    const x = d.value;
+                    if (typeof x === 'object' && x !== null) stack.push(x);
+                    else if (typeof x === 'function' && Object.prototype.hasOwnProperty.call(x, 'prototype')) stack.push(x);
+                }
             }
         }
     };
@@ -415,4 +422,4 @@
         }
     }
     return { Module, RuntimeError, scenario, inspect: (v) => inspect(v, 0, []), format };
-})
+}
