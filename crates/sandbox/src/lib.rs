@@ -99,11 +99,16 @@ impl Confinement {
     /// Finds bubblewrap and checks that it can start a sandbox here. The error says what is
     /// missing and how to install it.
     pub fn detect() -> Result<Confinement, String> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        Confinement::detect_for(Path::new(&rustc))
+    }
+
+    /// [`Confinement::detect`] for the toolchain of the compiler `rustc`.
+    pub fn detect_for(rustc: &Path) -> Result<Confinement, String> {
         let bwrap = find_program("bwrap").ok_or_else(|| {
             "bubblewrap (`bwrap`) is not installed; on Debian or Ubuntu: `apt-get install bubblewrap`"
                 .to_owned()
         })?;
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         let sysroot = Command::new(rustc)
             .args(["--print", "sysroot"])
             .stderr(Stdio::null())
@@ -112,7 +117,12 @@ impl Confinement {
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
             .filter(|p| p.join("bin").is_dir())
-            .ok_or("`rustc --print sysroot` did not name the toolchain's folder")?;
+            .ok_or_else(|| {
+                format!(
+                    "`{} --print sysroot` did not name the toolchain's folder (is Rust installed?)",
+                    rustc.display()
+                )
+            })?;
         let cargo_home = std::env::var_os("CARGO_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
