@@ -1,172 +1,43 @@
-//! Plain-text rendering for a terminal: markdown prompts, questions with their options, and
-//! the feedback after grading. Output is plain text (no colour) so it can be snapshot-tested.
+//! Plain-text screens for a terminal: a question as asked, and the feedback after an attempt,
+//! laid out as mdbook-quiz lays them out (the prompt, "you answered", "the correct answer is"
+//! once the quiz is over, then the context). Output has no colour, so it can be snapshot-tested;
+//! every text is wrapped to the width given and nothing is cut short.
+
+pub mod markdown;
 
 use std::fmt::Write as _;
 
-use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+use crate::grade::{QuestionResult, QuizReport, Response, choices, letter, question_key};
+use crate::model::{Question, QuestionKind, Quiz, Tracing};
+use markdown::Style;
 
-use crate::grade::{QuizReport, Response, choices, letter, question_key};
-use crate::model::{Question, QuestionKind, Quiz};
+/// The width snapshots and non-terminal output use.
+pub const DEFAULT_WIDTH: usize = 80;
 
-/// Renders markdown as plain terminal text: code blocks indented by four spaces (hidden `#`
-/// lines of Rust blocks left out), inline code kept in backticks, lists with `-` or numbers.
-/// mdbook-quiz's highlighting marks (`` `[x]` `` and `` `[]` ``) are removed.
-pub fn markdown(text: &str) -> String {
-    let mut out = String::new();
-    let mut lists: Vec<Option<u64>> = Vec::new();
-    let mut code: Option<(bool, String)> = None;
-    let mut link_target: Vec<String> = Vec::new();
-    let mut row: Vec<String> = Vec::new();
-    let mut cell = String::new();
-    let mut in_cell = false;
-    let push_text = |out: &mut String, cell: &mut String, in_cell: bool, s: &str| {
-        if in_cell {
-            cell.push_str(s)
-        } else {
-            out.push_str(s)
-        }
-    };
-    for event in Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
-        match event {
-            Event::Start(Tag::CodeBlock(kind)) => {
-                let info = match kind {
-                    CodeBlockKind::Fenced(info) => info.to_string(),
-                    CodeBlockKind::Indented => String::new(),
-                };
-                let lang = info.split([',', ' ']).next().unwrap_or("");
-                let rust = matches!(lang, "" | "rust" | "ide" | "aquascope");
-                code = Some((rust, String::new()));
-            }
-            Event::End(TagEnd::CodeBlock) => {
-                if let Some((rust, body)) = code.take() {
-                    blank_line(&mut out);
-                    for line in body.lines() {
-                        let line = if rust {
-                            let parsed = crate::model::program_line(line);
-                            if parsed.hidden {
-                                continue;
-                            }
-                            parsed.text
-                        } else {
-                            line.to_string()
-                        };
-                        let line = strip_marks(&line);
-                        let _ = writeln!(out, "    {}", line.trim_end());
-                    }
-                    out.push('\n');
-                }
-            }
-            Event::Text(t) => match &mut code {
-                Some((_, body)) => body.push_str(&t),
-                None => push_text(&mut out, &mut cell, in_cell, &t),
-            },
-            Event::Code(c) => {
-                let c = strip_marks(&format!("`{c}`"));
-                if !c.is_empty() {
-                    push_text(&mut out, &mut cell, in_cell, &c);
-                }
-            }
-            Event::InlineHtml(html) | Event::Html(html) => {
-                let replacement = match html.trim() {
-                    "<sup>" => "^",
-                    "<br>" | "<br/>" | "<br />" => "\n",
-                    _ => "",
-                };
-                push_text(&mut out, &mut cell, in_cell, replacement);
-            }
-            Event::SoftBreak => push_text(&mut out, &mut cell, in_cell, " "),
-            Event::HardBreak => out.push('\n'),
-            Event::Start(Tag::Paragraph) if lists.is_empty() => blank_line(&mut out),
-            Event::End(TagEnd::Paragraph) => out.push('\n'),
-            Event::Start(Tag::Heading { .. }) => {
-                blank_line(&mut out);
-                out.push_str("## ");
-            }
-            Event::End(TagEnd::Heading(_)) => out.push('\n'),
-            Event::Start(Tag::List(start)) => {
-                if lists.is_empty() {
-                    blank_line(&mut out);
-                } else if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-                lists.push(start);
-            }
-            Event::End(TagEnd::List(_)) => {
-                lists.pop();
-            }
-            Event::Start(Tag::Item) => {
-                if !out.ends_with('\n') && !out.is_empty() {
-                    out.push('\n');
-                }
-                let depth = lists.len().saturating_sub(1);
-                out.push_str(&"  ".repeat(depth));
-                match lists.last_mut() {
-                    Some(Some(n)) => {
-                        let _ = write!(out, "{n}. ");
-                        *n += 1;
-                    }
-                    _ => out.push_str("- "),
-                }
-            }
-            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
-            Event::Start(Tag::Link { dest_url, .. }) => link_target.push(dest_url.to_string()),
-            Event::End(TagEnd::Link) => {
-                if let Some(url) = link_target.pop() {
-                    let _ = write!(out, " <{url}>");
-                }
-            }
-            Event::Start(Tag::Table(_)) => blank_line(&mut out),
-            Event::Start(Tag::TableCell) => {
-                in_cell = true;
-                cell.clear();
-            }
-            Event::End(TagEnd::TableCell) => {
-                in_cell = false;
-                row.push(cell.trim().to_string());
-            }
-            Event::End(TagEnd::TableHead | TagEnd::TableRow) => {
-                let _ = writeln!(out, "    {}", row.join(" | "));
-                row.clear();
-            }
-            Event::Start(Tag::BlockQuote(_)) => {
-                blank_line(&mut out);
-                out.push_str("> ");
-            }
-            Event::Rule => {
-                blank_line(&mut out);
-                out.push_str("----\n");
-            }
-            _ => {}
-        }
-    }
-    out.trim_matches('\n').to_string()
+/// What mdbook-quiz says above every tracing program.
+pub const TRACING_PROMPT: &str = "Determine whether the program will pass the compiler. If it \
+    passes, write the expected output of the program if it were executed.";
+
+/// Renders markdown (options, context) for a terminal `width` columns wide.
+pub fn markdown(text: &str, width: usize) -> String {
+    markdown::render(
+        text,
+        Style {
+            width,
+            line_numbers: false,
+        },
+    )
 }
 
-fn blank_line(out: &mut String) {
-    if out.is_empty() {
-        return;
-    }
-    while !out.ends_with("\n\n") {
-        out.push('\n');
-    }
-}
-
-/// Removes mdbook-quiz's highlight marks: `` `[x]` `` becomes `x` and `` `[]` `` disappears.
-fn strip_marks(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("`[") {
-        match rest[start..].find("]`") {
-            Some(len) => {
-                out.push_str(&rest[..start]);
-                out.push_str(&rest[start + 2..start + len]);
-                rest = &rest[start + len + 2..];
-            }
-            None => break,
-        }
-    }
-    out.push_str(rest);
-    out
+/// Renders a prompt: as in mdbook-quiz, its code blocks are numbered.
+pub fn prompt_markdown(text: &str, width: usize) -> String {
+    markdown::render(
+        text,
+        Style {
+            width,
+            line_numbers: true,
+        },
+    )
 }
 
 /// Indents every non-empty line by `by` spaces.
@@ -184,9 +55,59 @@ pub fn indent(text: &str, by: usize) -> String {
         .join("\n")
 }
 
+/// Indents all lines after the first so a multi-line text hangs under its label.
+fn hanging(text: &str, by: usize) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").to_string();
+    let mut out = first;
+    for l in lines {
+        out.push('\n');
+        if !l.is_empty() {
+            out.push_str(&" ".repeat(by));
+            out.push_str(l);
+        }
+    }
+    out
+}
+
+fn points(n: u32) -> String {
+    format!("{n} point{}", if n == 1 { "" } else { "s" })
+}
+
+/// The shared text of a multipart question, introduced as mdbook-quiz introduces it.
+fn multipart(quiz: &Quiz, q: &Question, number: usize, width: usize) -> Option<String> {
+    let part = q.multipart.as_ref().and_then(|k| quiz.multipart.get(k))?;
+    Some(format!(
+        "  Question {number} has multiple parts; this context is shared by each part:\n{}",
+        indent(&markdown(part, width.saturating_sub(4)), 4)
+    ))
+}
+
+/// The prompt of a question, with the program of a tracing question numbered below it.
+fn prompt_block(q: &Question, width: usize) -> String {
+    match &q.kind {
+        QuestionKind::Tracing(t) => format!(
+            "{}\n\n{}",
+            indent(&markdown(TRACING_PROMPT, width - 2), 2),
+            indent(&program(t), 2)
+        ),
+        _ => indent(&prompt_markdown(q.prompt(), width - 2), 2),
+    }
+}
+
+/// A tracing program as shown: hidden lines left out, trimmed, numbered, highlights underlined.
+pub fn program(t: &Tracing) -> String {
+    let shown = t.shown_lines().join("\n");
+    if shown.trim().is_empty() {
+        return "(the program is empty)".into();
+    }
+    markdown::code_lines(&shown, true).join("\n")
+}
+
 /// A question as a student sees it: shared multipart text, prompt, and the options lettered
-/// in this student's order (or the program, for tracing questions).
-pub fn question(quiz: &Quiz, index: usize, seed: &str) -> String {
+/// (or the program, for tracing questions).
+pub fn question(quiz: &Quiz, index: usize, width: usize) -> String {
+    let width = width.max(40);
     let q = &quiz.questions[index];
     let mut out = String::new();
     let _ = writeln!(
@@ -195,31 +116,21 @@ pub fn question(quiz: &Quiz, index: usize, seed: &str) -> String {
         index + 1,
         quiz.questions.len(),
         points(q.points),
-        kind_hint(q)
+        match &q.kind {
+            QuestionKind::MultipleChoice(mc) if mc.select_all => ", select all that apply",
+            _ => "",
+        }
     );
-    if let Some(part) = q.multipart.as_ref().and_then(|k| quiz.multipart.get(k)) {
-        let _ = writeln!(out, "\n{}\n", indent(&markdown(part), 2));
+    if let Some(part) = multipart(quiz, q, index + 1, width) {
+        let _ = writeln!(out, "\n{part}");
     }
-    let _ = writeln!(out, "\n{}", indent(&markdown(q.prompt()), 2));
+    let _ = writeln!(out, "\n{}", prompt_block(q, width));
     match &q.kind {
         QuestionKind::MultipleChoice(mc) => {
             out.push('\n');
-            for (i, choice) in choices(mc, &question_key(quiz, index), seed)
-                .iter()
-                .enumerate()
-            {
-                let _ = writeln!(
-                    out,
-                    "  {}) {}",
-                    letter(i),
-                    hanging(&markdown(&choice.text), 5)
-                );
-            }
-        }
-        QuestionKind::Tracing(t) => {
-            out.push('\n');
-            for (i, line) in t.visible_program().lines().enumerate() {
-                let _ = writeln!(out, "  {:>3} | {line}", i + 1);
+            for (i, choice) in choices(mc, &question_key(quiz, index)).iter().enumerate() {
+                let text = markdown(&choice.text, width - 5);
+                let _ = writeln!(out, "  {}) {}", letter(i), hanging(&text, 5));
             }
         }
         QuestionKind::Numeric(n) => {
@@ -227,51 +138,30 @@ pub fn question(quiz: &Quiz, index: usize, seed: &str) -> String {
                 let _ = writeln!(out, "\n  (answer in {unit})");
             }
         }
-        QuestionKind::ShortAnswer(_) => {}
+        QuestionKind::ShortAnswer(_) | QuestionKind::Tracing(_) => {}
     }
     out.trim_end().to_string()
 }
 
-fn kind_hint(q: &Question) -> &'static str {
-    match &q.kind {
-        QuestionKind::MultipleChoice(mc) if mc.select_all => ", select all that apply",
-        _ => "",
-    }
-}
-
-fn points(n: u32) -> String {
-    format!("{n} point{}", if n == 1 { "" } else { "s" })
-}
-
-/// Indents all lines after the first so a multi-line option hangs under its letter.
-fn hanging(text: &str, by: usize) -> String {
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or("").to_string();
-    let rest: Vec<String> = lines
-        .map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("{}{l}", " ".repeat(by))
-            }
-        })
-        .collect();
-    if rest.is_empty() {
-        first
-    } else {
-        format!("{first}\n{}", rest.join("\n"))
-    }
-}
-
-/// Feedback after grading. Each question shows the student's answer and, for a wrong pick,
-/// why it is wrong. With `reveal`, wrong questions also show the right answer and the
-/// explanation (mdbook-quiz's "see the answers"); right ones always show the explanation.
-pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal: bool) -> String {
+/// Feedback after an attempt, question by question: ✔ or ✘, the prompt, the answer given
+/// (each wrong pick with the reason the quiz gives for it, when it gives one). With `reveal`
+/// (the quiz is over: passed, or the student gave up) wrong questions also show the right
+/// answer and every question its context, as mdbook-quiz shows them once a quiz is done.
+pub fn feedback(
+    name: &str,
+    quiz: &Quiz,
+    report: &QuizReport,
+    reveal: bool,
+    width: usize,
+) -> String {
+    let width = width.max(40);
     let mut out = String::new();
     let title = quiz.title.as_deref().unwrap_or(name);
+    let right = report.questions.iter().filter(|r| r.correct).count();
     let _ = writeln!(
         out,
-        "Quiz {title}: {} of {} points ({:.0}%), {}",
+        "Quiz {title}: {right} of {} questions right, {} of {} points ({:.0}%), {}",
+        report.questions.len(),
         report.points,
         report.max_points,
         report.percent,
@@ -282,66 +172,8 @@ pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal
         }
     );
     for (index, result) in report.questions.iter().enumerate() {
-        let q = &quiz.questions[index];
         out.push('\n');
-        let _ = writeln!(
-            out,
-            "{} Question {} ({}/{}): {}",
-            if result.correct { "[right]" } else { "[wrong]" },
-            result.number,
-            result.earned,
-            points(result.points),
-            first_line(&markdown(q.prompt()))
-        );
-        let order: Vec<String> = match &q.kind {
-            QuestionKind::MultipleChoice(mc) => choices(mc, &question_key(quiz, index), seed)
-                .into_iter()
-                .map(|c| c.text)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let _ = writeln!(
-            out,
-            "  your answer: {}",
-            describe_response(result.response.as_ref(), &order)
-        );
-        if let QuestionKind::MultipleChoice(mc) = &q.kind {
-            for pick in &result.wrong_picks {
-                let why = mc
-                    .distractors
-                    .iter()
-                    .find(|d| &d.text == pick)
-                    .and_then(|d| d.feedback.as_deref());
-                let label = option_label(pick, &order);
-                match why {
-                    Some(why) => {
-                        let _ = writeln!(
-                            out,
-                            "  why not {label}: {}",
-                            hanging(&markdown(why), 4).trim_start()
-                        );
-                    }
-                    None => {
-                        let _ = writeln!(out, "  {label} is not right");
-                    }
-                }
-            }
-            if !result.missed.is_empty() && result.wrong_picks.is_empty() && !reveal {
-                let _ = writeln!(out, "  not all the right options were picked");
-            }
-        }
-        if !result.correct && reveal {
-            let _ = writeln!(
-                out,
-                "  right answer: {}",
-                describe_response(Some(&Response::key(q)), &order)
-            );
-        }
-        if (result.correct || reveal)
-            && let Some(context) = &q.context
-        {
-            let _ = writeln!(out, "  explanation:\n{}", indent(&markdown(context), 4));
-        }
+        out.push_str(&question_feedback(quiz, index, result, reveal, width));
     }
     if !report.passed && !reveal {
         let wrong: Vec<String> = report.wrong().iter().map(|i| (i + 1).to_string()).collect();
@@ -354,69 +186,171 @@ pub fn feedback(name: &str, quiz: &Quiz, report: &QuizReport, seed: &str, reveal
     out
 }
 
-fn first_line(text: &str) -> String {
-    let line = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim();
-    let mut short: String = line.chars().take(90).collect();
-    if short.len() < line.len() {
-        short.push_str("...");
+/// One question's part of [`feedback`].
+pub fn question_feedback(
+    quiz: &Quiz,
+    index: usize,
+    result: &QuestionResult,
+    reveal: bool,
+    width: usize,
+) -> String {
+    let q = &quiz.questions[index];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} Question {} ({}/{}){}",
+        if result.correct { "✔" } else { "✘" },
+        result.number,
+        result.earned,
+        points(result.points),
+        if result.correct { "" } else { ": not right" }
+    );
+    if let Some(part) = multipart(quiz, q, index + 1, width) {
+        let _ = writeln!(out, "{part}");
     }
-    short
+    let _ = writeln!(out, "{}", prompt_block(q, width));
+    let _ = writeln!(out, "  You answered:");
+    let _ = writeln!(
+        out,
+        "{}",
+        indent(
+            &answer(
+                quiz,
+                index,
+                result.response.as_ref(),
+                Some(result),
+                width - 4
+            ),
+            4
+        )
+    );
+    if let QuestionKind::MultipleChoice(mc) = &q.kind
+        && !result.missed.is_empty()
+        && result.wrong_picks.is_empty()
+        && !reveal
+        && mc.select_all
+    {
+        let _ = writeln!(out, "    (a right option is missing)");
+    }
+    if reveal && !result.correct {
+        let _ = writeln!(out, "  The correct answer is:");
+        let _ = writeln!(
+            out,
+            "{}",
+            indent(
+                &answer(quiz, index, Some(&Response::key(q)), None, width - 4),
+                4
+            )
+        );
+    }
+    if reveal && let Some(context) = &q.context {
+        let _ = writeln!(out, "  Context:");
+        let _ = writeln!(out, "{}", indent(&markdown(context, width - 4), 4));
+    }
+    out
 }
 
-fn option_label(text: &str, order: &[String]) -> String {
-    let summary = first_line(&markdown(text));
-    match order.iter().position(|o| o == text) {
-        Some(i) => format!("{}) {summary}", letter(i)),
-        None => summary,
-    }
-}
-
-fn describe_response(response: Option<&Response>, order: &[String]) -> String {
-    match response {
-        None => "(no answer)".to_string(),
-        Some(Response::Text(t)) => format!("{:?}", t.trim()),
-        Some(Response::Number(n)) => format!("{n}"),
-        Some(Response::Choices(picks)) if picks.is_empty() => "(nothing picked)".to_string(),
-        Some(Response::Choices(picks)) => {
-            let mut labels: Vec<(usize, String)> = picks
+/// An answer, in full: the options picked (with their letters and, for a wrong pick of a
+/// graded attempt, why it is wrong), the text, or what the program does.
+fn answer(
+    quiz: &Quiz,
+    index: usize,
+    response: Option<&Response>,
+    graded: Option<&QuestionResult>,
+    width: usize,
+) -> String {
+    let q = &quiz.questions[index];
+    let mut out = String::new();
+    match (response, &q.kind) {
+        (None, _) => out.push_str("(no answer)"),
+        (Some(Response::Choices(picks)), QuestionKind::MultipleChoice(mc)) => {
+            if picks.is_empty() {
+                out.push_str("(nothing picked)");
+            }
+            let shown = choices(mc, &question_key(quiz, index));
+            let mut labelled: Vec<(usize, &String)> = picks
                 .iter()
                 .map(|p| {
                     (
-                        order.iter().position(|o| o == p).unwrap_or(usize::MAX),
-                        option_label(p, order),
+                        shown
+                            .iter()
+                            .position(|c| &c.text == p)
+                            .unwrap_or(usize::MAX),
+                        p,
                     )
                 })
                 .collect();
-            labels.sort();
-            labels
-                .into_iter()
-                .map(|(_, l)| l)
-                .collect::<Vec<_>>()
-                .join("; ")
+            labelled.sort();
+            for (position, pick) in labelled {
+                let label = if position == usize::MAX {
+                    "-)".to_string()
+                } else {
+                    format!("{})", letter(position))
+                };
+                let text = markdown(pick, width - 3);
+                let _ = writeln!(out, "{label} {}", hanging(&text, 3));
+                let wrong = graded.is_some_and(|r| r.wrong_picks.contains(pick));
+                if wrong {
+                    let why = mc
+                        .distractors
+                        .iter()
+                        .find(|d| &d.text == pick)
+                        .and_then(|d| d.feedback.as_deref());
+                    match why {
+                        Some(why) => {
+                            // Continuation lines align under the reason's first word.
+                            let lead = "   ✘ why not: ";
+                            let at = lead.chars().count();
+                            let why = markdown(why, width.saturating_sub(at));
+                            let _ = writeln!(out, "{lead}{}", hanging(&why, at));
+                        }
+                        None => {
+                            let _ = writeln!(out, "   ✘ not a right option");
+                        }
+                    }
+                }
+            }
         }
-        Some(Response::Tracing {
-            compiles: true,
-            stdout,
-            ..
-        }) => {
-            format!(
-                "compiles, prints {:?}",
-                stdout.as_deref().unwrap_or("").trim_end()
-            )
+        (Some(Response::Text(t)), _) => out.push_str(t.trim()),
+        (Some(Response::Number(n)), QuestionKind::Numeric(num)) => {
+            let _ = write!(out, "{n}");
+            if let Some(unit) = &num.unit {
+                let _ = write!(out, " {unit}");
+            }
         }
-        Some(Response::Tracing {
-            compiles: false,
-            line,
-            ..
-        }) => match line {
-            Some(line) => format!("does not compile, error on line {line}"),
-            None => "does not compile".to_string(),
-        },
+        (Some(Response::Number(n)), _) => {
+            let _ = write!(out, "{n}");
+        }
+        (
+            Some(Response::Tracing {
+                compiles,
+                stdout,
+                line,
+            }),
+            _,
+        ) => {
+            if *compiles {
+                out.push_str("This program does compile. The output of this program will be:\n");
+                let output = stdout.as_deref().unwrap_or("");
+                if output.trim().is_empty() {
+                    out.push_str("    (nothing)");
+                } else {
+                    out.push_str(&indent(output.trim_end_matches(['\n', '\r']), 4));
+                }
+            } else {
+                out.push_str("This program does not compile.");
+                let graded_line =
+                    matches!(&q.kind, QuestionKind::Tracing(t) if t.grade_line_number);
+                if let (true, Some(line)) = (graded_line, line) {
+                    let _ = write!(out, " The first error is on line {line}.");
+                }
+            }
+        }
+        (Some(other), _) => {
+            let _ = write!(out, "{other:?}");
+        }
     }
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -424,19 +358,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markdown_keeps_code_and_drops_hidden_lines_and_marks() {
-        let md = "Look at **this**:\n\n```aquascope,interpreter\n#fn main() {\nlet x = `[1]`;`[]`\n#}\n```\n\n- one\n- `two`\n\n2<sup>8</sup>";
+    fn inline_code_keeps_its_brackets_and_marks_are_underlined() {
+        let md = "Is `[1, 2]` a slice?\n\n```\nlet x = `[v[0]]`;\n```";
         assert_eq!(
-            markdown(md),
-            "Look at this:\n\n    let x = 1;\n\n- one\n- `two`\n\n2^8"
-        );
-    }
-
-    #[test]
-    fn tables_become_rows() {
-        assert_eq!(
-            markdown("| a | b |\n|---|---|\n| 1 | 2 |\n"),
-            "    a | b\n    1 | 2"
+            prompt_markdown(md, 80),
+            "Is `[1, 2]` a slice?\n\n1 | let x = v[0];\n  |         ^^^^"
         );
     }
 }

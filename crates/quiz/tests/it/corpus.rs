@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use quiz::{QuizFile, grade, key_responses, render};
 
-use crate::{SEED, fixtures, repo_root};
+use crate::{fixtures, repo_root};
 
 fn check_loads_renders_and_key_scores_full(files: &[PathBuf]) {
     assert!(!files.is_empty(), "no quiz files to check");
@@ -26,7 +26,7 @@ fn check_loads_renders_and_key_scores_full(files: &[PathBuf]) {
         );
         let quiz = file.quiz().unwrap();
         for i in 0..quiz.questions.len() {
-            assert!(!render::question(quiz, i, SEED).is_empty());
+            assert!(!render::question(quiz, i, render::DEFAULT_WIDTH).is_empty());
         }
         let report = grade(quiz, &key_responses(quiz));
         assert_eq!(
@@ -36,7 +36,7 @@ fn check_loads_renders_and_key_scores_full(files: &[PathBuf]) {
             path.display()
         );
         assert!(report.passed);
-        let text = render::feedback(&file.name, quiz, &report, SEED, true);
+        let text = render::feedback(&file.name, quiz, &report, true, render::DEFAULT_WIDTH);
         assert!(text.contains("passed"), "{text}");
     }
 }

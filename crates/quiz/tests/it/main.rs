@@ -4,15 +4,14 @@
 mod corpus;
 mod diagnostics;
 mod feedback;
+mod markdown;
+mod sandbox;
 mod tidy;
 
 use std::path::{Path, PathBuf};
 
 use quiz::grade::choices;
 use quiz::{QuestionKind, Quiz, Response, VerifyOptions};
-
-/// The student name that seeds option order in every test.
-pub const SEED: &str = "test-student";
 
 pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,7 +53,7 @@ pub fn wrong_response(quiz: &Quiz, index: usize) -> Response {
         QuestionKind::Numeric(n) => Response::Number(n.answer + n.tolerance + 1.0),
         QuestionKind::MultipleChoice(mc) => {
             let key = quiz::grade::question_key(quiz, index);
-            let shown = choices(mc, &key, SEED);
+            let shown = choices(mc, &key);
             match shown.iter().find(|c| !c.correct) {
                 // Pick the first distractor shown, so its feedback is exercised.
                 Some(d) => Response::Choices(vec![d.text.clone()]),
