@@ -332,3 +332,29 @@ fn read_output(theme: &ColorfulTheme) -> anyhow::Result<String> {
     }
     Ok(lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUIZ: &str = "[[questions]]\ntype = \"ShortAnswer\"\nprompt.prompt = \"p\"\nanswer.answer = \"mut\"\n\n[[questions]]\ntype = \"ShortAnswer\"\nprompt.prompt = \"q\"\nanswer.answer = \"move\"\n";
+
+    /// What one run saved, the next run resumes; answers to another version of the quiz are
+    /// not resumed.
+    #[test]
+    fn answers_are_resumed_for_the_same_quiz_only() {
+        let quiz = quiz::parse(QUIZ).quiz.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = session_file(dir.path(), "chapter");
+        let mut saved = Saved::fresh(&quiz, "first".into());
+        saved.responses[0] = Some(Response::Text("mut".into()));
+        saved.to_ask.remove(0);
+        save(&file, &saved).unwrap();
+        let resumed = load(&file, &quiz, "first").unwrap();
+        assert_eq!(resumed.to_ask, [1]);
+        assert_eq!(resumed.responses, saved.responses);
+        assert!(load(&file, &quiz, "edited").is_none());
+        std::fs::write(&file, "{ not json").unwrap();
+        assert!(load(&file, &quiz, "first").is_none());
+    }
+}

@@ -35,6 +35,22 @@ pub fn verify_options() -> VerifyOptions {
     }
 }
 
+/// Whether tracing programs can be verified here (the sandbox works). Without it, tests that
+/// need it say so and skip that part, except under `CI`, where they fail.
+pub fn can_verify() -> bool {
+    match ::sandbox::Confinement::detect() {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs the sandbox to verify tracing programs: {why}"
+            );
+            eprintln!("tracing programs not verified here: {why}");
+            false
+        }
+    }
+}
+
 /// A path as shown in snapshots: relative to the repository, with `/` separators.
 pub fn shown(path: &Path) -> String {
     let root = repo_root().canonicalize().unwrap();

@@ -18,7 +18,7 @@ fn options() -> VerifyOptions {
 
 /// The outcome of `program`, or `None` (the test stops) where no sandbox can run here.
 fn run(program: &str) -> Option<Outcome> {
-    if let Err(why) = sandbox::Confinement::detect() {
+    if let Err(why) = ::sandbox::Confinement::detect() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI needs the sandbox: {why}"
