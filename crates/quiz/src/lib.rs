@@ -3,17 +3,20 @@
 //!
 //! Data flows one way: source text → [`parse`] (all problems as [`Diagnostic`]s, with spans)
 //! → [`Quiz`] → responses ([`Response`], from [`parse_answers`] or a prompt) → [`grade`] →
-//! [`QuizReport`] → [`render::feedback`]. Tracing questions can be checked against `rustc` with
-//! [`verify_quiz`]. The crate never prints or exits; it knows nothing of WebAssembly.
+//! [`QuizReport`] → [`render::feedback`]. Tracing questions can be checked with [`verify_quiz`]
+//! (the `verify` feature, on by default: it starts processes, so a wasm build leaves it out).
+//! The crate never prints or exits; it knows nothing of WebAssembly.
 //!
 //! # Format
 //!
-//! Every mdbook-quiz file loads unchanged: `[[questions]]` with `type` (`ShortAnswer`,
-//! `MultipleChoice`, `Tracing`), `id`, `multipart`, `prompt.*`, `answer.*`, `context` and
-//! `promptExplanation`, plus a top-level `[multipart]` table. Our additions, all optional:
+//! Every file mdbook-quiz accepts loads unchanged and is graded as mdbook-quiz grades it:
+//! `[[questions]]` with `type` (`ShortAnswer`, `MultipleChoice`, `Tracing`), `id`, `multipart`,
+//! `prompt.*`, `answer.*`, `context` and `promptExplanation`, plus a top-level `[multipart]`
+//! table. What mdbook-quiz accepts but is doubtful (an unknown key, which it ignores, empty text,
+//! an option listed twice) is a warning. Our additions, all optional:
 //!
 //! ```toml
-//! format_version = 1            # our files say so at the top
+//! format_version = 1            # our files say so at the top (and may hide `#` lines)
 //! title = "Wasm memory"         # shown in feedback instead of the file name
 //! pass.min_percent = 80         # default 100: every question right
 //!
@@ -35,11 +38,12 @@
 //! answer.tolerance = 0          # default 0
 //! ```
 //!
-//! A tracing question may also set `prompt.edition` (default `"2021"`) for verification, and
-//! `answer.gradeLineNumber = true` to ask for and grade the line of the compiler error. Without
-//! it, as in mdbook-quiz, only whether the program compiles and its output (compared trimmed)
-//! are graded.
-//! Unknown keys are errors, as are the semantic problems listed in [`Rule`].
+//! A tracing question may set `prompt.edition` (without it rustc's default, 2015, as in
+//! mdbook-quiz) and `answer.gradeLineNumber = true` to ask for and grade the line of the
+//! compiler error. Without it, as in mdbook-quiz, only whether the program compiles and its
+//! output (compared trimmed) are graded. In a file with `format_version`, program lines that
+//! start with `#` are hidden from the student (rustdoc's rule); mdbook-quiz shows and compiles
+//! a program exactly as written, and so do we for its files.
 //!
 //! # Answers file
 //!
