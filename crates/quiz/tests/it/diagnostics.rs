@@ -77,7 +77,11 @@ fn an_id_repeated_in_another_quiz_is_reported_where_it_is_repeated() {
     let (index, diagnostic) = &found[0];
     assert_eq!(files[*index].name, "second");
     assert_eq!(diagnostic.rule, Rule::DuplicateId);
-    let rendered = files[*index].render(&shown(&files[*index].path), &[diagnostic.clone()], false);
+    let rendered = files[*index].render(
+        &shown(&files[*index].path),
+        std::slice::from_ref(diagnostic),
+        false,
+    );
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!("duplicate-id-across-files", rendered));
