@@ -68,6 +68,9 @@ pub struct Confinement {
     registry: Option<PathBuf>,
     /// Files of `/etc` shown read-only (see [`Confinement::without_accounts`]).
     etc: Vec<&'static str>,
+    /// The size of the fresh `/tmp` (a `tmpfs`, so memory outside the address-space limit);
+    /// `None` leaves it to the kernel's default (half the machine's memory).
+    pub tmp_bytes: Option<u64>,
     pub limits: Limits,
 }
 
@@ -134,6 +137,7 @@ impl Confinement {
             sysroot,
             registry,
             etc: BUILD_ETC.to_vec(),
+            tmp_bytes: None,
             limits: Limits::default(),
         };
         let probe = confinement
@@ -198,6 +202,12 @@ impl Confinement {
             s("/proc"),
             s("--dev"),
             s("/dev"),
+        ]);
+        let tmp_size = self.tmp_bytes.map(|b| b.to_string());
+        if let Some(size) = &tmp_size {
+            arg(&[s("--size"), std::ffi::OsStr::new(size)]);
+        }
+        arg(&[
             s("--tmpfs"),
             s("/tmp"),
             s("--ro-bind"),

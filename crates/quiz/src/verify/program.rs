@@ -64,6 +64,9 @@ const RUN_LIMITS: Limits = Limits {
 /// Output kept of a compile or a run; a program that prints more is stopped.
 const OUTPUT_BYTES: usize = 1 << 20;
 
+/// The size of the sandbox's `/tmp`, which lives in memory.
+const TMP_BYTES: u64 = 64 << 20;
+
 /// Compiles and runs `program` in `confinement`.
 pub(super) fn outcome(
     confinement: &Confinement,
@@ -92,6 +95,7 @@ pub(super) fn outcome(
     };
     let mut compiler = confinement.clone();
     compiler.limits = COMPILE_LIMITS;
+    compiler.tmp_bytes = Some(TMP_BYTES);
     let compile = compiler.command(&compiler.rustc(), &rustc_args(edition), &view);
     let compiled = match run(compile, options.compile_timeout) {
         Ok(finished) => finished,
@@ -125,6 +129,14 @@ pub(super) fn outcome(
     }
     let mut runner = confinement.clone();
     runner.limits = RUN_LIMITS;
+    runner.tmp_bytes = Some(TMP_BYTES);
+    // The program runs where mdbook-quiz runs it, in its folder, but may not write there: the
+    // folder is on the machine's disk, and only the capped `/tmp` is the program's to fill.
+    let view = View {
+        read_only: vec![dir.path().to_path_buf()],
+        writable: vec![],
+        ..view
+    };
     let binary = dir.path().join("main");
     let ran = match run(runner.command(&binary, &[], &view), options.run_timeout) {
         Ok(finished) => finished,

@@ -281,3 +281,38 @@ fn without_a_toolchain_nothing_is_called_verified() {
         "{found:?}"
     );
 }
+
+/// Files live in memory (`/tmp`) or on the machine's disk (the program's folder): neither can
+/// be filled past a small cap.
+#[test]
+fn files_written_are_capped() {
+    let Some(outcome) = run(r#"
+use std::io::Write;
+fn main() {
+    let chunk = vec![7u8; 1 << 20];
+    for place in ["/tmp", "."] {
+        let mut written = 0usize;
+        'files: for i in 0..1000 {
+            let Ok(mut file) = std::fs::File::create(format!("{place}/fill-{i}")) else { break };
+            for _ in 0..2 {
+                if file.write_all(&chunk).is_err() { break 'files; }
+                written += chunk.len();
+            }
+        }
+        println!("{place} {}", written >> 20);
+    }
+}
+"#)
+    else {
+        return;
+    };
+    let stdout = stdout_of(&outcome);
+    let mib = |place: &str| -> usize {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(place)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{stdout}"))
+    };
+    assert!(mib("/tmp") <= 64, "{stdout}");
+    assert_eq!(mib("."), 0, "{stdout}");
+}
