@@ -194,6 +194,7 @@ pub fn question_feedback(
     reveal: bool,
     width: usize,
 ) -> String {
+    let width = width.max(40);
     let q = &quiz.questions[index];
     let mut out = String::new();
     let _ = writeln!(
