@@ -76,6 +76,23 @@ struct ShimFigures {
     math_random_us: f64,
 }
 
+/// The quizzes: checking files (tracing programs compiled in the sandbox) and rendering.
+#[derive(Debug, Serialize)]
+struct QuizFigures {
+    /// Quiz files checked: the course's, and the shared corpus when it is beside the repository.
+    files: usize,
+    tracing_programs: usize,
+    /// Load, validate and verify them all with an empty verification cache, then again warm.
+    check_cold_ms: f64,
+    check_warm_ms: f64,
+    /// Rendering a pathologically nested prompt (lists and quotes) of two sizes, in KiB, and
+    /// the time per KiB of input: about equal times per KiB is linear time.
+    render_small_kib: f64,
+    render_small_us_per_kib: f64,
+    render_large_kib: f64,
+    render_large_us_per_kib: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Figures {
     exercise: String,
@@ -108,6 +125,7 @@ struct Figures {
     regrade_ratio: f64,
     fresh_clone_to_report_s: Option<f64>,
     shims: ShimFigures,
+    quiz: QuizFigures,
     batch: Option<BatchFigures>,
 }
 
@@ -276,6 +294,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         regrade_vs_own_crate: (build_ms + overhead) / own_ms,
         fresh_clone_to_report_s,
         shims,
+        quiz: quiz_bench(root)?,
         batch,
     };
     if args.json {
@@ -284,6 +303,71 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         print_table(&figures);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the quiz files cold and warm, and renders nested prompts of two sizes.
+fn quiz_bench(root: &Path) -> anyhow::Result<QuizFigures> {
+    let mut paths = quiz::quiz_files(&root.join("quizzes"))?;
+    let shared = root.join("../shared/quiz-corpus");
+    if shared.is_dir() {
+        paths.extend(quiz::quiz_files(&shared)?);
+    }
+    let cache = tempfile_dir("quiz-bench-cache");
+    let options = quiz::VerifyOptions {
+        cache_dir: Some(cache.clone()),
+        ..Default::default()
+    };
+    let check = || -> anyhow::Result<(f64, usize)> {
+        let started = Instant::now();
+        let files: Vec<quiz::QuizFile> = paths
+            .iter()
+            .map(|p| quiz::QuizFile::load(p))
+            .collect::<Result<_, _>>()?;
+        let quizzes: Vec<&quiz::Quiz> = files
+            .iter()
+            .filter_map(|f| f.parsed.quiz.as_ref())
+            .collect();
+        let found = quiz::verify_quizzes(&quizzes, &options);
+        if let Some(d) = found.iter().flatten().find(|d| d.is_error()) {
+            bail!("a quiz does not verify: {}", d.message);
+        }
+        let programs = quizzes
+            .iter()
+            .flat_map(|q| &q.questions)
+            .filter(|q| matches!(q.kind, quiz::QuestionKind::Tracing(_)))
+            .count();
+        Ok((ms(started.elapsed()), programs))
+    };
+    let (check_cold_ms, tracing_programs) = check()?;
+    let (check_warm_ms, _) = check()?;
+    let _ = std::fs::remove_dir_all(&cache);
+    let per_kib = |depth: usize| {
+        let input: String = (0..depth)
+            .map(|i| format!("{}- level {i}\n", "  ".repeat(i % 64)))
+            .collect::<String>()
+            + &">".repeat(depth);
+        let started = Instant::now();
+        let out = quiz::render::prompt_markdown(&input, 80);
+        std::hint::black_box(out);
+        let kib = input.len() as f64 / 1024.0;
+        (kib, started.elapsed().as_secs_f64() * 1e6 / kib)
+    };
+    let (render_small_kib, render_small_us_per_kib) = per_kib(2_000);
+    let (render_large_kib, render_large_us_per_kib) = per_kib(20_000);
+    Ok(QuizFigures {
+        files: paths.len(),
+        tracing_programs,
+        check_cold_ms,
+        check_warm_ms,
+        render_small_kib,
+        render_small_us_per_kib,
+        render_large_kib,
+        render_large_us_per_kib,
+    })
+}
+
+fn tempfile_dir(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()))
 }
 
 /// Grades a generated batch as CI would: passing, failing and hostile submissions, each with
@@ -599,6 +683,20 @@ fn print_table(f: &Figures) {
     println!(
         "  Math.random() through it     {:>9.2} µs per call",
         s.math_random_us
+    );
+    let q = &f.quiz;
+    println!(
+        "quizzes: {} files, {} tracing programs",
+        q.files, q.tracing_programs
+    );
+    println!("  --check, empty cache         {:>9.1} ms", q.check_cold_ms);
+    println!("  --check, warm cache          {:>9.1} ms", q.check_warm_ms);
+    println!(
+        "  render a nested prompt       {:>9.1} µs/KiB of {:.0} KiB, {:.1} µs/KiB of {:.0} KiB (linear: about equal)",
+        q.render_small_us_per_kib,
+        q.render_small_kib,
+        q.render_large_us_per_kib,
+        q.render_large_kib
     );
     if let Some(b) = &f.batch {
         println!(

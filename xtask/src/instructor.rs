@@ -191,7 +191,7 @@ pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
             reveal: false,
             check: Some(Vec::new()),
             no_verify: false,
-            student: None,
+            restart: false,
             no_record: true,
         };
         if crate::quiz::check(root, &[], &args)? != ExitCode::SUCCESS {

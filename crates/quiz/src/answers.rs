@@ -12,8 +12,8 @@
 //! 7 = { compiles = false, line = 11 }       # tracing, a program that does not
 //! ```
 //!
-//! Questions left out count as unanswered. Letters follow the order shown to the student whose
-//! name seeds the shuffle, so they only mean something together with that name.
+//! Questions left out count as unanswered. Letters follow the order every student sees (it
+//! depends on the quiz alone), and an option's text names it whatever the order.
 
 use toml::Value;
 
@@ -28,12 +28,8 @@ pub struct AnswersError {
 }
 
 /// Reads an answers file against `quiz`, returning one response per question (`None` where
-/// the file has no answer). `seed` is the student name the option letters were shown for.
-pub fn parse_answers(
-    quiz: &Quiz,
-    seed: &str,
-    source: &str,
-) -> Result<Vec<Option<Response>>, AnswersError> {
+/// the file has no answer).
+pub fn parse_answers(quiz: &Quiz, source: &str) -> Result<Vec<Option<Response>>, AnswersError> {
     let table: toml::Table = toml::from_str(source).map_err(|e| AnswersError {
         problems: vec![format!("invalid TOML: {e}")],
     })?;
@@ -54,7 +50,7 @@ pub fn parse_answers(
             ));
             continue;
         }
-        match response(quiz, index, seed, value) {
+        match response(quiz, index, value) {
             Ok(r) => responses[index] = Some(r),
             Err(problem) => problems.push(format!("question `{key}`: {problem}")),
         }
@@ -80,7 +76,7 @@ fn find_question(quiz: &Quiz, key: &str) -> Option<usize> {
         .map(|n| n - 1)
 }
 
-fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Response, String> {
+fn response(quiz: &Quiz, index: usize, value: &Value) -> Result<Response, String> {
     match &quiz.questions[index].kind {
         QuestionKind::ShortAnswer(_) => match value {
             Value::String(s) => Ok(Response::Text(s.clone())),
@@ -96,7 +92,7 @@ fn response(quiz: &Quiz, index: usize, seed: &str, value: &Value) -> Result<Resp
             _ => Err("a numeric answer is a number, e.g. `655360`".into()),
         },
         QuestionKind::MultipleChoice(mc) => {
-            let shown = choices(mc, &question_key(quiz, index), seed);
+            let shown = choices(mc, &question_key(quiz, index));
             let picks: Vec<&str> = match value {
                 Value::String(s) => vec![s.as_str()],
                 Value::Array(items) => items
@@ -227,19 +223,18 @@ answer.stdout = "hi"
         let quiz = parse(QUIZ).quiz.unwrap();
         let r = parse_answers(
             &quiz,
-            "s",
             "pick = \"a\"\n2 = \"655,360\"\n3 = { compiles = true, stdout = \"hi\\n\" }\n",
         )
         .unwrap();
         assert!(grade(&quiz, &r).passed);
-        let r = parse_answers(&quiz, "s", "1 = \"X\"\n").unwrap();
+        let r = parse_answers(&quiz, "1 = \"X\"\n").unwrap();
         assert_eq!(r[0], Some(Response::Choices(vec!["`x`".into()])));
     }
 
     #[test]
     fn every_problem_is_reported() {
         let quiz = parse(QUIZ).quiz.unwrap();
-        let err = parse_answers(&quiz, "s", "9 = \"a\"\npick = \"q\"\n3 = 1\n").unwrap_err();
+        let err = parse_answers(&quiz, "9 = \"a\"\npick = \"q\"\n3 = 1\n").unwrap_err();
         assert_eq!(err.problems.len(), 3, "{err}");
     }
 }

@@ -22,6 +22,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
+    NotUtf8,
     TomlSyntax,
     UnknownKey,
     WrongType,
@@ -41,6 +42,7 @@ pub enum Rule {
     TracingKeyShape,
     TracingDoesCompile,
     TracingStdout,
+    TracingExitStatus,
     TracingLineNumber,
     TracingUnverified,
 }
@@ -48,6 +50,7 @@ pub enum Rule {
 impl Rule {
     /// Every rule, for tests that want one fixture per rule.
     pub const ALL: &[Rule] = &[
+        Rule::NotUtf8,
         Rule::TomlSyntax,
         Rule::UnknownKey,
         Rule::WrongType,
@@ -67,12 +70,14 @@ impl Rule {
         Rule::TracingKeyShape,
         Rule::TracingDoesCompile,
         Rule::TracingStdout,
+        Rule::TracingExitStatus,
         Rule::TracingLineNumber,
         Rule::TracingUnverified,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Rule::NotUtf8 => "not-utf8",
             Rule::TomlSyntax => "toml-syntax",
             Rule::UnknownKey => "unknown-key",
             Rule::WrongType => "wrong-type",
@@ -92,6 +97,7 @@ impl Rule {
             Rule::TracingKeyShape => "tracing-key-shape",
             Rule::TracingDoesCompile => "tracing-does-compile",
             Rule::TracingStdout => "tracing-stdout",
+            Rule::TracingExitStatus => "tracing-exit-status",
             Rule::TracingLineNumber => "tracing-line-number",
             Rule::TracingUnverified => "tracing-unverified",
         }

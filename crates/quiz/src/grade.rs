@@ -1,4 +1,10 @@
 //! A student's responses, the order options are shown in, and grading into a [`QuizReport`].
+//!
+//! Grading is mdbook-quiz's, read from its question components: a short answer matches the
+//! answer or an alternative lower-cased and trimmed; a multiple-choice answer is right when the
+//! sorted list of picked option texts equals the sorted list of right ones; a tracing answer
+//! when "does it compile" matches and, for a program that compiles, the output matches
+//! trimmed. JavaScript's `trim` and `toLowerCase` are reproduced exactly ([`js_trim`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,7 +53,8 @@ pub fn key_responses(quiz: &Quiz) -> Vec<Option<Response>> {
         .collect()
 }
 
-/// One option of a multiple-choice question as shown to a student.
+/// One option of a multiple-choice question as shown to a student. Its identity is its text,
+/// as in mdbook-quiz (whose form submits the text of the picked option).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Choice {
     pub text: String,
@@ -67,9 +74,11 @@ pub fn question_key(quiz: &Quiz, index: usize) -> String {
 /// The options of a multiple-choice question in the order a student sees them.
 ///
 /// `answerIndex` pins the answer's place among the distractors in file order, and
-/// `sortAnswers` orders everything by text; otherwise the order is shuffled, the same way
-/// every time for the same `seed` (a student's name) and question.
-pub fn choices(question: &MultipleChoice, question_key: &str, seed: &str) -> Vec<Choice> {
+/// `sortAnswers` orders everything by text; otherwise the order is shuffled. mdbook-quiz
+/// shuffles anew on every load; here the shuffle is a function of the question alone (its
+/// key and the options' texts), so the letters a student sees are the letters an answers file
+/// means, for every student, machine and run.
+pub fn choices(question: &MultipleChoice, question_key: &str) -> Vec<Choice> {
     let answers = question.answers.iter().map(|a| Choice {
         text: a.clone(),
         correct: true,
@@ -92,7 +101,7 @@ pub fn choices(question: &MultipleChoice, question_key: &str, seed: &str) -> Vec
     } else {
         all.sort_by_cached_key(|c| {
             let mut hash = Sha256::new();
-            for part in [seed, question_key, &c.text] {
+            for part in [question_key, &c.text] {
                 hash.update(part.as_bytes());
                 hash.update([0]);
             }
@@ -184,20 +193,22 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
                 .any(|a| normalise_text(a) == given)
         }
         (QuestionKind::MultipleChoice(q), Some(Response::Choices(picked))) => {
-            let picked: Vec<&str> = picked.iter().map(|p| p.trim()).collect();
-            wrong_picks = q
-                .distractors
+            wrong_picks = picked
                 .iter()
-                .filter(|d| picked.contains(&d.text.trim()))
-                .map(|d| d.text.clone())
+                .filter(|p| !q.answers.contains(p))
+                .cloned()
                 .collect();
             missed = q
                 .answers
                 .iter()
-                .filter(|a| !picked.contains(&a.trim()))
+                .filter(|a| !picked.contains(a))
                 .cloned()
                 .collect();
-            wrong_picks.is_empty() && missed.is_empty()
+            let mut given = picked.clone();
+            let mut key = q.answers.clone();
+            given.sort();
+            key.sort();
+            given == key
         }
         (QuestionKind::Numeric(q), Some(Response::Number(n))) => {
             (n - q.answer).abs() <= q.tolerance + 1e-9
@@ -212,8 +223,10 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
         ) => {
             *compiles == q.does_compile
                 && if q.does_compile {
-                    stdout.as_deref().map(normalise_output)
-                        == q.stdout.as_deref().map(normalise_output)
+                    // A missing output is an empty one (the terminal lets a student say the
+                    // program prints nothing; mdbook-quiz's text box would hold "").
+                    normalise_output(stdout.as_deref().unwrap_or(""))
+                        == normalise_output(q.stdout.as_deref().unwrap_or(""))
                 } else {
                     !q.grade_line_number || q.line_number.is_none() || *line == q.line_number
                 }
@@ -232,15 +245,38 @@ fn grade_question(index: usize, question: &Question, response: Option<Response>)
     }
 }
 
-/// Short answers match trimmed and case-insensitively, as in mdbook-quiz.
+/// Short answers match as mdbook-quiz matches them: `s.toLowerCase().trim()`.
 fn normalise_text(text: &str) -> String {
-    text.trim().to_lowercase()
+    js_trim(&text.to_lowercase()).to_string()
 }
 
-/// Program output is compared as mdbook-quiz compares it: the whole text, trimmed at both
-/// ends. (Line endings are made `\n` first, so an answer typed on Windows matches.)
+/// Program output is compared as mdbook-quiz compares it: the whole text, `trim()`med at both
+/// ends. Line endings are made `\n` first, as a browser's text box makes them.
 pub fn normalise_output(text: &str) -> String {
-    text.replace("\r\n", "\n").trim().to_string()
+    js_trim(&text.replace("\r\n", "\n")).to_string()
+}
+
+/// JavaScript's `String.prototype.trim`: white space (tab, vertical tab, form feed, space,
+/// no-break space, the byte order mark and every `Zs` character) and line terminators (line
+/// feed, carriage return, line and paragraph separators). It differs from Rust's `trim` in
+/// two characters: U+FEFF is trimmed, U+0085 is not.
+pub fn js_trim(text: &str) -> &str {
+    text.trim_matches(|c: char| {
+        matches!(
+            c,
+            '\t' | '\u{b}'
+                | '\u{c}'
+                | ' '
+                | '\u{a0}'
+                | '\u{feff}'
+                | '\n'
+                | '\r'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{1680}'
+                | '\u{2000}'..='\u{200a}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
+        )
+    })
 }
 
 #[cfg(test)]
@@ -258,25 +294,56 @@ mod tests {
     const MC: &str = "[[questions]]\ntype = \"MultipleChoice\"\nprompt.prompt = \"p\"\nprompt.distractors = [\"x\", \"y\", \"z\"]\nanswer.answer = \"w\"\n";
 
     #[test]
-    fn shuffle_is_stable_per_seed_and_answer_index_pins() {
+    fn the_order_depends_on_the_question_only_and_answer_index_pins() {
         let q = quiz(MC);
         let QuestionKind::MultipleChoice(mc) = &q.questions[0].kind else {
             unreachable!()
         };
-        let a = choices(mc, "1", "ada");
-        assert_eq!(a, choices(mc, "1", "ada"));
-        let orders: std::collections::HashSet<Vec<String>> = ["ada", "bo", "cy", "di", "ed", "fu"]
+        assert_eq!(choices(mc, "1"), choices(mc, "1"));
+        let orders: std::collections::HashSet<Vec<String>> = ["1", "2", "3", "4", "5", "6"]
             .iter()
-            .map(|s| choices(mc, "1", s).into_iter().map(|c| c.text).collect())
+            .map(|k| choices(mc, k).into_iter().map(|c| c.text).collect())
             .collect();
-        assert!(orders.len() > 1, "different students see different orders");
+        assert!(orders.len() > 1, "questions are shuffled");
         let mut pinned = mc.clone();
         pinned.answer_index = Some(1);
-        let texts: Vec<String> = choices(&pinned, "1", "ada")
-            .into_iter()
-            .map(|c| c.text)
-            .collect();
+        let texts: Vec<String> = choices(&pinned, "1").into_iter().map(|c| c.text).collect();
         assert_eq!(texts, ["x", "w", "y", "z"]);
+    }
+
+    #[test]
+    fn select_all_is_the_sorted_list_of_picks() {
+        let q = quiz(
+            &MC.replace("answer.answer = \"w\"", "answer.answer = [\"w\", \"z\"]")
+                .replace("[\"x\", \"y\", \"z\"]", "[\"x\", \"y\"]"),
+        );
+        let picks = |p: &[&str]| {
+            grade(
+                &q,
+                &[Some(Response::Choices(
+                    p.iter().map(|s| s.to_string()).collect(),
+                ))],
+            )
+            .passed
+        };
+        assert!(picks(&["z", "w"]));
+        assert!(!picks(&["w"]));
+        assert!(!picks(&["w", "z", "x"]));
+        // The same option twice is not the list of right options.
+        assert!(!picks(&["w", "w", "z"]));
+    }
+
+    #[test]
+    fn short_answers_are_lower_cased_and_trimmed_as_javascript_does() {
+        let q = quiz(
+            "[[questions]]\ntype = \"ShortAnswer\"\nprompt.prompt = \"p\"\nanswer.answer = \"Main\"\nanswer.alternatives = [\"fn main\"]\n",
+        );
+        let text = |t: &str| grade(&q, &[Some(Response::Text(t.into()))]).passed;
+        assert!(text("  MAIN\u{feff}"));
+        assert!(text("\u{3000}fn main\n"));
+        assert!(!text("fn  main"));
+        // U+0085 is white space to Rust but not to JavaScript's trim.
+        assert!(!text("main\u{85}"));
     }
 
     #[test]

@@ -3,17 +3,20 @@
 //!
 //! Data flows one way: source text → [`parse`] (all problems as [`Diagnostic`]s, with spans)
 //! → [`Quiz`] → responses ([`Response`], from [`parse_answers`] or a prompt) → [`grade`] →
-//! [`QuizReport`] → [`render::feedback`]. Tracing questions can be checked against `rustc` with
-//! [`verify_quiz`]. The crate never prints or exits; it knows nothing of WebAssembly.
+//! [`QuizReport`] → [`render::feedback`]. Tracing questions can be checked with [`verify_quiz`]
+//! (the `verify` feature, on by default: it starts processes, so a wasm build leaves it out).
+//! The crate never prints or exits; it knows nothing of WebAssembly.
 //!
 //! # Format
 //!
-//! Every mdbook-quiz file loads unchanged: `[[questions]]` with `type` (`ShortAnswer`,
-//! `MultipleChoice`, `Tracing`), `id`, `multipart`, `prompt.*`, `answer.*`, `context` and
-//! `promptExplanation`, plus a top-level `[multipart]` table. Our additions, all optional:
+//! Every file mdbook-quiz accepts loads unchanged and is graded as mdbook-quiz grades it:
+//! `[[questions]]` with `type` (`ShortAnswer`, `MultipleChoice`, `Tracing`), `id`, `multipart`,
+//! `prompt.*`, `answer.*`, `context` and `promptExplanation`, plus a top-level `[multipart]`
+//! table. What mdbook-quiz accepts but is doubtful (an unknown key, which it ignores, empty text,
+//! an option listed twice) is a warning. Our additions, all optional:
 //!
 //! ```toml
-//! format_version = 1            # our files say so at the top
+//! format_version = 1            # our files say so at the top (and may hide `#` lines)
 //! title = "Wasm memory"         # shown in feedback instead of the file name
 //! pass.min_percent = 80         # default 100: every question right
 //!
@@ -35,11 +38,12 @@
 //! answer.tolerance = 0          # default 0
 //! ```
 //!
-//! A tracing question may also set `prompt.edition` (default `"2021"`) for verification, and
-//! `answer.gradeLineNumber = true` to ask for and grade the line of the compiler error. Without
-//! it, as in mdbook-quiz, only whether the program compiles and its output (compared trimmed)
-//! are graded.
-//! Unknown keys are errors, as are the semantic problems listed in [`Rule`].
+//! A tracing question may set `prompt.edition` (without it rustc's default, 2015, as in
+//! mdbook-quiz) and `answer.gradeLineNumber = true` to ask for and grade the line of the
+//! compiler error. Without it, as in mdbook-quiz, only whether the program compiles and its
+//! output (compared trimmed) are graded. In a file with `format_version`, program lines that
+//! start with `#` are hidden from the student (rustdoc's rule); mdbook-quiz shows and compiles
+//! a program exactly as written, and so do we for its files.
 //!
 //! # Answers file
 //!
@@ -51,6 +55,7 @@ pub mod grade;
 pub mod load;
 pub mod model;
 pub mod render;
+#[cfg(feature = "verify")]
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +65,7 @@ pub use diagnostic::{Diagnostic, Rule, Severity};
 pub use grade::{QuestionResult, QuizReport, Response, grade, key_responses};
 pub use load::{Parsed, parse};
 pub use model::{Question, QuestionKind, Quiz};
+#[cfg(feature = "verify")]
 pub use verify::{VerifyOptions, verify_quiz, verify_quizzes};
 
 /// Errors of the library's file-level operations.
@@ -94,13 +100,35 @@ pub struct QuizFile {
 }
 
 impl QuizFile {
-    /// Reads and validates a quiz file. Only I/O fails here; problems are in `parsed`.
+    /// Reads and validates a quiz file. Only I/O fails here; problems are in `parsed`. A file
+    /// that is not UTF-8 is one such problem, pointed at its first bad byte (TOML is UTF-8).
     pub fn load(path: &Path) -> Result<QuizFile, QuizError> {
-        let source = std::fs::read_to_string(path).map_err(|source| QuizError::Read {
+        let bytes = std::fs::read(path).map_err(|source| QuizError::Read {
             path: path.into(),
             source,
         })?;
-        Ok(QuizFile::from_source(path, source))
+        match String::from_utf8(bytes) {
+            Ok(source) => Ok(QuizFile::from_source(path, source)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let mut file = QuizFile::from_source(path, String::new());
+                let end = source[at..]
+                    .chars()
+                    .next()
+                    .map_or(at, |c| at + c.len_utf8());
+                file.parsed = Parsed {
+                    quiz: None,
+                    diagnostics: vec![
+                        Diagnostic::error(Rule::NotUtf8, at..end, "the file is not UTF-8 text")
+                            .with_label("this byte is not UTF-8")
+                            .with_help("save the file as UTF-8, as TOML requires"),
+                    ],
+                };
+                file.source = source;
+                Ok(file)
+            }
+        }
     }
 
     /// Validates quiz text that came from `path`.
@@ -130,6 +158,47 @@ impl QuizFile {
     pub fn render(&self, shown_as: &str, diagnostics: &[Diagnostic], color: bool) -> String {
         diagnostic::render(shown_as, &self.source, diagnostics, color)
     }
+}
+
+/// Question ids used by more than one file: mdbook-quiz requires an id to be unique across
+/// every quiz of a book. Each repeat is an error in the later file (in the order given),
+/// naming where the id was first used.
+pub fn duplicate_ids_across(
+    files: &[&QuizFile],
+    shown: impl Fn(&Path) -> String,
+) -> Vec<(usize, Diagnostic)> {
+    let mut first: std::collections::HashMap<&str, (usize, &Question)> = Default::default();
+    let mut out = Vec::new();
+    for (fi, file) in files.iter().enumerate() {
+        let Some(quiz) = &file.parsed.quiz else {
+            continue;
+        };
+        for question in &quiz.questions {
+            let Some(id) = question.id.as_deref() else {
+                continue;
+            };
+            match first.get(id) {
+                Some((other, earlier)) if *other != fi => {
+                    let earlier_file = files[*other];
+                    let at = earlier.id_span.clone().unwrap_or(earlier.span.clone());
+                    let (line, col) = diagnostic::line_col(&earlier_file.source, at.start);
+                    let span = question.id_span.clone().unwrap_or(question.span.clone());
+                    out.push((
+                        fi,
+                        Diagnostic::error(Rule::DuplicateId, span, format!("duplicate question id `{id}`"))
+                            .with_label("also used in another quiz")
+                            .with_note(format!("first used at {}:{line}:{col}", shown(&earlier_file.path)))
+                            .with_help("ids must be unique across every quiz of a course, as in mdbook-quiz; rename one"),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(id, (fi, question));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Finds a chapter's quiz in `dir`: a path to a file, the full file stem

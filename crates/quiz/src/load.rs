@@ -44,6 +44,7 @@ pub fn parse(source: &str) -> Parsed {
     let mut cx = Cx {
         source,
         diagnostics: Vec::new(),
+        our_format: false,
     };
     for error in &errors {
         let span = error.span().unwrap_or(0..0);
@@ -77,6 +78,9 @@ type Value<'i> = Spanned<DeValue<'i>>;
 struct Cx<'s> {
     source: &'s str,
     diagnostics: Vec<Diagnostic>,
+    /// The file declares `format_version`: our additions that change how a program is read
+    /// (hidden `#` lines) apply.
+    our_format: bool,
 }
 
 impl Cx<'_> {
@@ -103,6 +107,7 @@ impl Cx<'_> {
                 .with_help(format!("set `format_version = {FORMAT_VERSION}`")),
             );
         }
+        self.our_format = format_version.is_some();
         let title = root.get("title").and_then(|v| self.string(v, "title"));
         let pass = root.get("pass").map(|v| self.pass(v)).unwrap_or_default();
         let multipart = self.multipart(root.get("multipart"));
@@ -419,7 +424,7 @@ impl Cx<'_> {
                 if list.is_empty() {
                     self.push(
                         Diagnostic::error(
-                            Rule::EmptyText,
+                            Rule::InvalidValue,
                             v.span(),
                             "`answer.answer` lists no answer",
                         )
@@ -471,10 +476,11 @@ impl Cx<'_> {
         // Semantic checks, all of them, before giving up.
         let mut ok = text.is_some();
         for (i, (d, span)) in distractors.iter().enumerate() {
+            // Doubtful but valid in mdbook-quiz (picking either copy is picking the answer's
+            // text, so it counts as right): warnings, as are the duplicates below.
             if let Some(j) = answers_text.iter().position(|a| same_option(a, &d.text)) {
-                ok = false;
                 self.push(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         Rule::AnswerInDistractors,
                         span.clone(),
                         "a right answer is repeated among the distractors",
@@ -488,9 +494,8 @@ impl Cx<'_> {
                 .iter()
                 .find(|(e, _)| same_option(&e.text, &d.text))
             {
-                ok = false;
                 self.push(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         Rule::DuplicateOption,
                         span.clone(),
                         "this distractor is listed twice",
@@ -503,9 +508,8 @@ impl Cx<'_> {
         }
         for (i, (a, span)) in answers.iter().enumerate() {
             if let Some((_, first)) = answers[..i].iter().find(|(b, _)| same_option(a, b)) {
-                ok = false;
                 self.push(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         Rule::DuplicateOption,
                         span.clone(),
                         "this answer is listed twice",
@@ -533,8 +537,8 @@ impl Cx<'_> {
                 )),
             );
         }
-        if let (Some((_, _, index_span)), Some((true, sort_span))) = (&answer_index, &sort_answers)
-        {
+        // mdbook-quiz refuses both keys together, whatever `sortAnswers` says.
+        if let (Some((_, _, index_span)), Some((_, sort_span))) = (&answer_index, &sort_answers) {
             ok = false;
             self.push(
                 Diagnostic::error(
@@ -634,10 +638,10 @@ impl Cx<'_> {
         let program_value = self.require_in(prompt, "program", "prompt.program", at);
         let program = program_value.and_then(|v| self.string(v, "prompt.program"));
         let edition = match prompt.get("edition") {
-            None => Some("2021".to_string()),
+            None => Some(None),
             Some(v) => self.string(v, "prompt.edition").and_then(|e| {
                 if EDITIONS.contains(&e.as_str()) {
-                    Some(e)
+                    Some(Some(e))
                 } else {
                     self.push(
                         Diagnostic::error(
@@ -666,20 +670,32 @@ impl Cx<'_> {
             .unwrap_or(false);
         let (program, does_compile, edition) = (program?, does_compile?, edition?);
         let compiles_span = compiles_value.map_or(0..0, Spanned::span);
+        let program_span = program_value.map_or(0..0, Spanned::span);
 
         let mut ok = true;
         if does_compile {
             if let Some((_, span)) = &line_number {
-                ok = false;
-                self.push(
+                // mdbook-quiz ignores it; it only matters when graded.
+                let d = if grade_line_number {
+                    ok = false;
                     Diagnostic::error(
                         Rule::TracingKeyShape,
                         span.clone(),
                         "`answer.lineNumber` given for a program that compiles",
                     )
-                    .with_label("only programs that fail to compile have an error line")
-                    .with_related(compiles_span.clone(), "the key says it compiles")
-                    .with_help("remove `answer.lineNumber`, or set `answer.doesCompile = false`"),
+                } else {
+                    Diagnostic::warning(
+                        Rule::TracingKeyShape,
+                        span.clone(),
+                        "`answer.lineNumber` given for a program that compiles is ignored",
+                    )
+                };
+                self.push(
+                    d.with_label("only programs that fail to compile have an error line")
+                        .with_related(compiles_span.clone(), "the key says it compiles")
+                        .with_help(
+                            "remove `answer.lineNumber`, or set `answer.doesCompile = false`",
+                        ),
                 );
             }
             if stdout.is_none() {
@@ -724,32 +740,66 @@ impl Cx<'_> {
         }
         let mut tracing = Tracing {
             program,
+            hidden_lines: self.our_format,
             edition,
             does_compile,
             stdout: stdout.as_ref().and_then(|(s, _)| s.clone()),
             line_number: None,
             grade_line_number,
             spans: TracingSpans {
-                program: program_value.map_or(0..0, Spanned::span),
+                program: program_span.clone(),
                 does_compile: compiles_span,
                 stdout: stdout.as_ref().map(|(_, span)| span.clone()),
                 line_number: line_number.as_ref().map(|(_, span)| span.clone()),
             },
         };
+        let shown = tracing.shown_lines().len();
+        if shown == 0 {
+            // Hiding every line is our addition's mistake; an empty program as written is one
+            // mdbook-quiz accepts (the student sees an empty snippet).
+            let hidden = !tracing.program.trim().is_empty();
+            let d = if hidden {
+                ok = false;
+                Diagnostic::error(
+                    Rule::EmptyText,
+                    program_span,
+                    "every line of the program is hidden",
+                )
+                .with_label("students would see no program")
+                .with_help(
+                    "show at least the lines the question is about: remove their leading `#`",
+                )
+            } else {
+                Diagnostic::warning(Rule::EmptyText, program_span, "the program is empty")
+                    .with_label("students would see no program")
+                    .with_help("write the program the question is about")
+            };
+            self.push(d);
+        }
         if let Some((Some(line), span)) = &line_number {
-            let visible = tracing.visible_program().lines().count();
             match usize::try_from(*line) {
-                Ok(n) if (1..=visible).contains(&n) => tracing.line_number = Some(n),
+                Ok(n) if (1..=shown).contains(&n) => tracing.line_number = Some(n),
                 _ => {
-                    ok = false;
-                    self.push(
+                    // Only a graded line must be a line of the program.
+                    let d = if grade_line_number {
+                        ok = false;
                         Diagnostic::error(
                             Rule::InvalidValue,
                             span.clone(),
                             format!("`answer.lineNumber` {line} is not a line of the program"),
                         )
-                        .with_label(format!("the program shows {visible} lines"))
-                        .with_help("count visible lines from 1, skipping hidden `#` lines"),
+                    } else {
+                        Diagnostic::warning(
+                            Rule::InvalidValue,
+                            span.clone(),
+                            format!("`answer.lineNumber` {line} is not a line of the program"),
+                        )
+                    };
+                    self.push(
+                        d.with_label(format!("the program shows {shown} lines"))
+                            .with_help(
+                                "count the lines as shown from 1, skipping hidden `#` lines",
+                            ),
                     );
                 }
             }
@@ -835,16 +885,18 @@ impl Cx<'_> {
             if allowed.contains(&name.as_ref()) {
                 continue;
             }
-            let mut d = Diagnostic::error(
+            // mdbook-quiz ignores keys it does not know, so a file it accepts loads here too;
+            // the key is most likely a typo, which the warning names.
+            let mut d = Diagnostic::warning(
                 Rule::UnknownKey,
                 key.span(),
-                format!("unknown key `{prefix}{name}`"),
+                format!("unknown key `{prefix}{name}` is ignored"),
             )
             .with_label(format!("not a key of {what}"));
             d = match suggest(name, allowed.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean `{prefix}{s}`?")),
                 None => d.with_help(format!(
-                    "remove it; the keys here are {}",
+                    "remove it, or use one of the keys here: {}",
                     allowed
                         .iter()
                         .map(|k| format!("`{prefix}{k}`"))
@@ -902,14 +954,14 @@ impl Cx<'_> {
         Some(text)
     }
 
+    /// Empty text is doubtful but valid (mdbook-quiz accepts it): a warning, never a failure.
     fn non_empty(&mut self, text: &str, span: Range<usize>, what: &str) -> Option<()> {
         if text.trim().is_empty() {
             self.push(
-                Diagnostic::error(Rule::EmptyText, span, format!("{what} is empty"))
+                Diagnostic::warning(Rule::EmptyText, span, format!("{what} is empty"))
                     .with_label("empty text")
                     .with_help("write the text, or remove the entry"),
             );
-            return None;
         }
         Some(())
     }

@@ -145,13 +145,17 @@ pub struct Distractor {
 /// Does this program compile, and what does it print?
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tracing {
-    /// The program as written; lines starting with `#` are hidden from the student.
+    /// The program as written.
     pub program: String,
-    /// Rust edition used to verify the program (our addition; default 2021).
-    pub edition: String,
+    /// Whether `#` lines are hidden from the student, rustdoc-style (our addition: files that
+    /// declare `format_version`). mdbook-quiz shows and compiles a program exactly as written.
+    pub hidden_lines: bool,
+    /// `prompt.edition` (our addition); without it rustc's default edition, 2015, as in
+    /// mdbook-quiz.
+    pub edition: Option<String>,
     pub does_compile: bool,
     pub stdout: Option<String>,
-    /// The (visible) line of the first compiler error.
+    /// The line of the first compiler error, counted as the student sees the program.
     pub line_number: Option<usize>,
     /// Whether the error's line is asked and graded (our addition, `answer.gradeLineNumber =
     /// true`). mdbook-quiz neither asks for it nor grades it, so by default neither do we.
@@ -187,25 +191,72 @@ pub struct ProgramLine {
 }
 
 impl Tracing {
-    /// The program split into lines, hidden ones marked. Like rustdoc, a `#` followed by a
-    /// space or the end of the line hides the line, and so (as in the Rust Book's quizzes)
+    /// The program split into lines, hidden ones marked (none unless [`Tracing::hidden_lines`]).
+    /// A `#` followed by a space or the end of the line hides the line, like rustdoc, and so
     /// does a `#` directly before code; `#[` and `#!` are attributes and stay visible.
     pub fn lines(&self) -> Vec<ProgramLine> {
-        self.program.lines().map(program_line).collect()
+        self.program
+            .split('\n')
+            .map(|l| {
+                let l = l.strip_suffix('\r').unwrap_or(l);
+                if self.hidden_lines {
+                    program_line(l)
+                } else {
+                    ProgramLine {
+                        hidden: false,
+                        text: l.to_owned(),
+                    }
+                }
+            })
+            .collect()
     }
 
-    /// The lines a student sees.
-    pub fn visible_program(&self) -> String {
-        let mut out = String::new();
-        for line in self.lines().into_iter().filter(|l| !l.hidden) {
-            out.push_str(&line.text);
-            out.push('\n');
+    /// For each line of [`Tracing::compiled_program`], its 1-based number as shown, if shown.
+    fn numbering(&self) -> Vec<Option<usize>> {
+        let lines = self.lines();
+        let visible: Vec<(usize, &str)> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.hidden)
+            .map(|(i, l)| (i, l.text.as_str()))
+            .collect();
+        // mdbook-quiz trims the program before numbering it: blank lines at either end go.
+        let first = visible.iter().position(|(_, t)| !t.trim().is_empty());
+        let last = visible.iter().rposition(|(_, t)| !t.trim().is_empty());
+        let mut numbers = vec![None; lines.len()];
+        if let (Some(first), Some(last)) = (first, last) {
+            for (n, (i, _)) in visible[first..=last].iter().enumerate() {
+                numbers[*i] = Some(n + 1);
+            }
         }
-        out
+        numbers
     }
 
-    /// The whole program with hidden lines restored, as the compiler sees it.
-    pub fn full_program(&self) -> String {
+    /// The lines a student sees, numbered from 1 as shown: hidden lines left out and the
+    /// whole trimmed, as mdbook-quiz shows a program.
+    pub fn shown_lines(&self) -> Vec<String> {
+        let lines = self.lines();
+        let mut shown: Vec<String> = self
+            .numbering()
+            .iter()
+            .zip(&lines)
+            .filter(|(n, _)| n.is_some())
+            .map(|(_, l)| l.text.clone())
+            .collect();
+        if let Some(first) = shown.first_mut() {
+            *first = first.trim_start().to_owned();
+        }
+        if let Some(last) = shown.last_mut() {
+            *last = last.trim_end().to_owned();
+        }
+        shown
+    }
+
+    /// The program as the compiler sees it: as written, or with hidden lines restored.
+    pub fn compiled_program(&self) -> String {
+        if !self.hidden_lines {
+            return self.program.clone();
+        }
         let mut out = String::new();
         for line in self.lines() {
             out.push_str(&line.text);
@@ -214,14 +265,10 @@ impl Tracing {
         out
     }
 
-    /// Maps a 1-based line of [`Tracing::full_program`] to the 1-based visible line, if visible.
+    /// Maps a 1-based line of [`Tracing::compiled_program`] to the line number a student
+    /// sees, if the line is shown.
     pub fn visible_line(&self, full_line: usize) -> Option<usize> {
-        let lines = self.lines();
-        let line = lines.get(full_line.checked_sub(1)?)?;
-        if line.hidden {
-            return None;
-        }
-        Some(lines[..full_line - 1].iter().filter(|l| !l.hidden).count() + 1)
+        *self.numbering().get(full_line.checked_sub(1)?)?
     }
 }
 
@@ -253,10 +300,11 @@ pub fn program_line(line: &str) -> ProgramLine {
 mod tests {
     use super::*;
 
-    fn tracing(program: &str) -> Tracing {
+    fn tracing(program: &str, hidden_lines: bool) -> Tracing {
         Tracing {
             program: program.into(),
-            edition: "2021".into(),
+            hidden_lines,
+            edition: None,
             does_compile: true,
             stdout: None,
             line_number: None,
@@ -267,15 +315,29 @@ mod tests {
 
     #[test]
     fn hidden_lines_are_restored_and_mapped() {
-        let t = tracing("#fn main() {\n# let a = 1;\nlet b = a;\n#[derive(Debug)]\n#}\n");
-        assert_eq!(
-            t.full_program(),
-            "fn main() {\nlet a = 1;\nlet b = a;\n#[derive(Debug)]\n}\n"
+        let t = tracing(
+            "#fn main() {\n# let a = 1;\nlet b = a;\n#[derive(Debug)]\n#}\n",
+            true,
         );
-        assert_eq!(t.visible_program(), "let b = a;\n#[derive(Debug)]\n");
+        assert_eq!(
+            t.compiled_program(),
+            "fn main() {\nlet a = 1;\nlet b = a;\n#[derive(Debug)]\n}\n\n"
+        );
+        assert_eq!(t.shown_lines(), ["let b = a;", "#[derive(Debug)]"]);
         assert_eq!(t.visible_line(3), Some(1));
         assert_eq!(t.visible_line(4), Some(2));
         assert_eq!(t.visible_line(1), None);
         assert_eq!(t.visible_line(9), None);
+    }
+
+    #[test]
+    fn a_plain_program_is_shown_trimmed_and_compiled_as_written() {
+        let program = "\n\n  fn main() {\n# not hidden\n}\n\n";
+        let t = tracing(program, false);
+        assert_eq!(t.compiled_program(), program);
+        assert_eq!(t.shown_lines(), ["fn main() {", "# not hidden", "}"]);
+        assert_eq!(t.visible_line(3), Some(1));
+        assert_eq!(t.visible_line(1), None);
+        assert_eq!(t.visible_line(5), Some(3));
     }
 }

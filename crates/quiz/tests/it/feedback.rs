@@ -5,7 +5,7 @@ use std::path::Path;
 
 use quiz::{QuizFile, grade, render};
 
-use crate::{SEED, answer_sets, shown};
+use crate::{answer_sets, shown};
 
 fn snapshot_feedback(path: &Path) {
     let file = QuizFile::load(path).unwrap();
@@ -34,10 +34,17 @@ fn snapshot_feedback(path: &Path) {
             }
             // Wrong answers are shown without the solution first (as after a first attempt),
             // then with it (as after giving up), so both views are reviewed.
-            let mut text = render::feedback(&file.name, quiz, &report, SEED, false);
+            let mut text =
+                render::feedback(&file.name, quiz, &report, false, render::DEFAULT_WIDTH);
             if !report.passed {
                 text.push_str("\n---- after giving up ----\n\n");
-                text.push_str(&render::feedback(&file.name, quiz, &report, SEED, true));
+                text.push_str(&render::feedback(
+                    &file.name,
+                    quiz,
+                    &report,
+                    true,
+                    render::DEFAULT_WIDTH,
+                ));
             }
             insta::assert_snapshot!(format!("feedback-{set}"), text);
         }
@@ -73,7 +80,7 @@ fn questions_as_shown() {
         let file = QuizFile::load(path).unwrap();
         let quiz = file.quiz().unwrap();
         let text: Vec<String> = (0..quiz.questions.len())
-            .map(|i| render::question(quiz, i, SEED))
+            .map(|i| render::question(quiz, i, render::DEFAULT_WIDTH))
             .collect();
         let mut settings = insta::Settings::clone_current();
         settings.set_prepend_module_to_snapshot(false);
