@@ -37,7 +37,9 @@ pub enum Operator {
     /// `1.0`.
     Constant,
     /// An integer or float type one width narrower (`u32` → `u16`, `f64` → `f32`) in a cast,
-    /// a `let` annotation, a turbofish or a path such as `u32::from`.
+    /// a `let` annotation, a turbofish or a path such as `u32::from`, and a function's result
+    /// passed through the narrower type before it is returned (a sum accumulated in a `u16`
+    /// wraps the same way).
     Width,
     /// A function's body replaced by a plain value of its return type (`0`, `true`, `false`,
     /// `0.0`, `String::new()`, `Vec::new()`, `""`, `None`, a null pointer, or nothing).

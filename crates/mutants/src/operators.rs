@@ -365,6 +365,28 @@ impl Walker<'_> {
             .collect();
         let multiline = self.text(whole.clone()).contains('\n');
         let subject = self.text(range(sig.span())).to_owned();
+        // The result computed, then kept in a narrower type: what accumulating in a `u16`
+        // or computing in `f32` comes to.
+        if let ReturnType::Type(_, ty) = &sig.output
+            && let Type::Path(p) = &**ty
+            && let Some(ident) = p.path.get_ident()
+            && let Some(narrow) = narrower(&ident.to_string())
+        {
+            let original = self.text(whole.clone());
+            let body = if multiline {
+                format!(
+                    "{{\n{indent}    let value: {ident} = {original};\n{indent}    value as {narrow} as {ident}\n{indent}}}"
+                )
+            } else {
+                format!("{{ let value: {ident} = {original}; value as {narrow} as {ident} }}")
+            };
+            self.push_with(
+                Operator::Width,
+                whole.clone(),
+                body,
+                Some(format!("{subject} as {narrow}")),
+            );
+        }
         for value in Self::plain_values(&sig.output) {
             let body = match (value, multiline) {
                 ("", _) => "{}".to_owned(),

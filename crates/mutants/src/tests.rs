@@ -88,15 +88,33 @@ fn constants_are_off_by_one() {
 fn widths_narrow_in_casts_annotations_turbofish_and_paths_but_not_signatures() {
     check(
         Operator::Width,
-        "fn f(data: &[u8]) -> u32 {\n    let total: u64 = data.iter().map(|&b| u32::from(b)).sum::<u32>() as u64;\n    (total as f64 / 2.0) as u32\n}\n",
+        "fn f(data: &[u8]) -> Vec<u32> {\n    let total: u64 = data.iter().map(|&b| u32::from(b)).sum::<u32>() as u64;\n    vec![(total as f64 / 2.0) as u32]\n}\n",
         &[
             "let total: u32 = data.iter().map(|&b| u32::from(b)).sum::<u32>() as u64;",
             "let total: u64 = data.iter().map(|&b| u16::from(b)).sum::<u32>() as u64;",
             "let total: u64 = data.iter().map(|&b| u32::from(b)).sum::<u16>() as u64;",
             "let total: u64 = data.iter().map(|&b| u32::from(b)).sum::<u32>() as u32;",
-            "(total as f32 / 2.0) as u32",
-            "(total as f64 / 2.0) as u16",
+            "vec![(total as f32 / 2.0) as u32]",
+            "vec![(total as f64 / 2.0) as u16]",
         ],
+    );
+}
+
+#[test]
+fn a_result_is_passed_through_a_narrower_type() {
+    let source = "fn sum(data: &[u8]) -> u32 {\n    data.iter().map(|&b| u32::from(b)).sum()\n}\nfn mean(&self) -> f64 { self.total / 2.0 }\nfn name() -> String { String::new() }\n";
+    let narrowed: Vec<String> = generate("src/lib.rs", source)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.operator == Operator::Width && m.original.starts_with('{'))
+        .map(|m| m.apply(source))
+        .collect();
+    assert_eq!(
+        narrowed,
+        [
+            "fn sum(data: &[u8]) -> u32 {\n    let value: u32 = {\n    data.iter().map(|&b| u32::from(b)).sum()\n};\n    value as u16 as u32\n}\nfn mean(&self) -> f64 { self.total / 2.0 }\nfn name() -> String { String::new() }\n",
+            "fn sum(data: &[u8]) -> u32 {\n    data.iter().map(|&b| u32::from(b)).sum()\n}\nfn mean(&self) -> f64 { let value: f64 = { self.total / 2.0 }; value as f32 as f64 }\nfn name() -> String { String::new() }\n",
+        ]
     );
 }
 
