@@ -759,6 +759,31 @@ verdict = "leaky"
     }
 
     #[test]
+    fn an_equivalent_mutant_needs_a_reason_and_is_listed_once() {
+        let dir = exercise_dir(
+            "equivalent",
+            "title = \"x\"\nlesson = \"l\"\nstatement = \"s\"\n\n[[equivalent]]\nmutant = \"width-1a2b3c4d\"\nreason = \" \"\n\n[[equivalent]]\nmutant = \"width-1a2b3c4d\"\nreason = \"the same\"\n\n[[equivalent]]\nmutant = \"width-00000000\"\nreason = \"r\"\nwhy = \"?\"\n",
+        );
+        let err = load(&dir).unwrap_err();
+        assert!(
+            err.contains("say why the mutant behaves like the solution in `reason`"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:5:1"), "{err}");
+        assert!(
+            err.contains("mutant `width-1a2b3c4d` is listed twice"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:10:10"), "{err}");
+        assert!(
+            err.contains("unknown key `why` in an `[[equivalent]]`"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:16:1"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_bad_value_names_its_own_step() {
         let dir = exercise_dir(
             "values",

@@ -176,7 +176,13 @@ pub fn check(root: &Path, chosen: &[&Exercise]) -> anyhow::Result<Run> {
     let grader = grader::Grader::new(options)?;
     // The mutants are the course's own code: built with the grader's environment, like the
     // solutions `check` builds.
-    let built = grader.build_batch("mutants", &members, jobs, &Isolation::default())?;
+    // A workspace per selection, so two selections checked at once do not share one.
+    let ids: Vec<&str> = chosen.iter().map(|e| e.id.as_str()).collect();
+    let batch = format!(
+        "mutants-{}",
+        &grader::intake::digest(ids.iter().copied())[..12]
+    );
+    let built = grader.build_batch(&batch, &members, jobs, &Isolation::default())?;
     let next = Mutex::new(members.iter().zip(&owners).zip(built).enumerate());
     let reports: Mutex<BTreeMap<usize, Result<Report, grader::Failure>>> = Default::default();
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -399,29 +405,44 @@ fn outcome_of(report: &Report) -> Outcome {
 
 fn print(run: &Run) {
     for e in &run.exercises {
+        for p in &e.problems {
+            eprintln!("✘ {p}");
+        }
+    }
+    print!("{}", render(run));
+}
+
+/// The report for a person: each survivor with where it is, the scenarios it passed and its
+/// diff, then each exercise's score, then the run's pace.
+pub fn render(run: &Run) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for e in &run.exercises {
         for j in &e.judged {
             match &j.outcome {
                 Outcome::Survived { scenarios } => {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "✘ {}: mutant `{}` survived: {}: {}",
                         e.exercise,
                         j.id,
                         j.location,
                         describe(j)
                     );
-                    println!("  it passed every scenario: {}", quoted(scenarios));
+                    let _ = writeln!(out, "  it passed every scenario: {}", quoted(scenarios));
                     for line in j.diff.as_deref().unwrap_or_default().lines() {
-                        println!("    {line}");
+                        let _ = writeln!(out, "    {line}");
                     }
                 }
                 Outcome::NotRun { why } => {
-                    println!("✘ {}: mutant `{}` was not judged: {why}", e.exercise, j.id);
+                    let _ = writeln!(
+                        out,
+                        "✘ {}: mutant `{}` was not judged: {why}",
+                        e.exercise, j.id
+                    );
                 }
                 _ => {}
             }
-        }
-        for p in &e.problems {
-            eprintln!("✘ {p}");
         }
         let score = e
             .score
@@ -431,15 +452,18 @@ fn print(run: &Run) {
         } else {
             '✘'
         };
-        println!(
+        let _ = writeln!(
+            out,
             "{mark} {}: {score} ({} mutants: {} killed, {} survived, {} equivalent, {} unviable)",
             e.exercise, e.mutants, e.killed, e.survived, e.equivalent, e.unviable
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{} mutants in {:.1} s ({:.0} per minute)",
         run.mutants, run.seconds, run.mutants_per_minute
     );
+    out
 }
 
 fn describe(j: &Judged) -> String {
@@ -527,4 +551,219 @@ fn describe_mutant(m: &Mutant) -> String {
     m.describe()
         .split_once(": ")
         .map_or_else(|| m.describe(), |(_, what)| what.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy of the tiny exercise in `xtask/tests/mutants/01-tiny/`, to change freely.
+    fn tiny(name: &str) -> Exercise {
+        let from = course::root().join("xtask/tests/mutants/01-tiny");
+        let dir = std::env::temp_dir().join(format!("mutants-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["solution", "starter"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::copy(from.join(sub).join("lib.rs"), dir.join(sub).join("lib.rs")).unwrap();
+        }
+        std::fs::copy(from.join("exercise.toml"), dir.join("exercise.toml")).unwrap();
+        let file = course::load(&dir).unwrap();
+        Exercise {
+            id: format!("fixtures/01-tiny-{name}"),
+            dir,
+            file,
+        }
+    }
+
+    /// The scenarios never add a second number but 0: `a - b` survives, and is reported with
+    /// its diff and the scenarios it passed; every other mutant is killed, unviable (`u16::from`
+    /// makes a `u16` where a `u32` is returned) or the listed equivalent.
+    #[test]
+    fn the_mutant_the_scenarios_miss_is_reported_with_its_diff() {
+        let exercise = tiny("survivor");
+        let run = check(&course::root(), &[&exercise]).unwrap();
+        let result = &run.exercises[0];
+        let survivors: Vec<&Judged> = result
+            .judged
+            .iter()
+            .filter(|j| matches!(j.outcome, Outcome::Survived { .. }))
+            .collect();
+        assert_eq!(survivors.len(), 1, "{:#?}", result.judged);
+        let survivor = survivors[0];
+        assert_eq!(
+            (survivor.original.as_str(), survivor.replacement.as_str()),
+            ("a + b", "a - b")
+        );
+        assert_eq!(survivor.location, "src/lib.rs:8:5");
+        assert_eq!(
+            survivor.diff.as_deref(),
+            Some(
+                "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -5,7 +5,7 @@\n \n #[wasm_bindgen]\n pub fn add(a: u32, b: u32) -> u32 {\n-    a + b\n+    a - b\n }\n \n #[wasm_bindgen]\n"
+            )
+        );
+        assert_eq!(
+            survivor.outcome,
+            Outcome::Survived {
+                scenarios: vec![
+                    "adds nothing to a large number".into(),
+                    "doubles a byte".into()
+                ]
+            }
+        );
+        assert!(result.problems.is_empty(), "{:?}", result.problems);
+        assert_eq!(result.survived, 1);
+        assert_eq!(result.equivalent, 1);
+        assert!(result.unviable >= 1, "{:#?}", result.judged);
+        assert!(result.killed >= 5, "{:#?}", result.judged);
+        assert_eq!(
+            result.killed + result.survived + result.equivalent + result.unviable,
+            result.mutants
+        );
+        let score = result.score.unwrap();
+        let want = 100.0 * result.killed as f64 / (result.killed + 1) as f64;
+        assert!((score - want).abs() < 1e-9, "{score} {want}");
+        assert!(!run.passed());
+        // What the instructor reads: the survivor, its diff, the score.
+        let text = render(&run);
+        assert!(
+            text.contains(&format!(
+                "✘ fixtures/01-tiny-survivor: mutant `{}` survived: src/lib.rs:8:5: `a + b` replaced by `a - b` in `add`\n  it passed every scenario: \"adds nothing to a large number\", \"doubles a byte\"\n    --- a/src/lib.rs\n",
+                survivor.id
+            )),
+            "{text}"
+        );
+        assert!(text.contains("    -    a + b\n    +    a - b\n"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "✘ fixtures/01-tiny-survivor: score {score:.1}% ({} mutants: {} killed, 1 survived, 1 equivalent, {} unviable)",
+                result.mutants, result.killed, result.unviable
+            )),
+            "{text}"
+        );
+        // And in JSON.
+        let json: serde_json::Value = serde_json::to_value(&run).unwrap();
+        let first = &json["exercises"][0];
+        assert_eq!(first["survived"], 1);
+        assert_eq!(first["score"].as_f64(), Some(score));
+        let reported = first["judged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["outcome"] == "survived")
+            .unwrap();
+        assert_eq!(reported["id"], survivor.id.as_str());
+        assert_eq!(reported["diff"], survivor.diff.as_deref().unwrap());
+
+        // Listing the survivor as equivalent sets it aside; listing an id no longer generated,
+        // or one the scenarios kill, fails the check with the line of the entry.
+        let killed = result
+            .judged
+            .iter()
+            .find(|j| matches!(j.outcome, Outcome::Killed { .. }))
+            .unwrap()
+            .id
+            .clone();
+        let mut listed = exercise.clone();
+        let toml = std::fs::read_to_string(exercise.dir.join("exercise.toml")).unwrap();
+        let toml = format!(
+            "{toml}\n[[equivalent]]\nmutant = \"{}\"\nreason = \"r\"\n\n[[equivalent]]\nmutant = \"arithmetic-00000000\"\nreason = \"r\"\n\n[[equivalent]]\nmutant = \"{killed}\"\nreason = \"r\"\n",
+            survivor.id
+        );
+        std::fs::write(exercise.dir.join("exercise.toml"), &toml).unwrap();
+        listed.file = course::load(&exercise.dir).unwrap();
+        let run = check(&course::root(), &[&listed]).unwrap();
+        let result = &run.exercises[0];
+        assert_eq!((result.survived, result.equivalent), (0, 2));
+        assert_eq!(result.problems.len(), 2, "{:#?}", result.problems);
+        let line_of = |needle: &str| toml.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        assert!(
+            result.problems[0].contains(
+                "mutant `arithmetic-00000000` is listed as equivalent but is no longer generated"
+            ) && result.problems[0].contains(&format!(
+                "exercise.toml:{}:10",
+                line_of("arithmetic-00000000")
+            )),
+            "{}",
+            result.problems[0]
+        );
+        assert!(
+            result.problems[1].contains(&format!(
+                "mutant `{killed}` is listed as equivalent but scenario"
+            )) && result.problems[1].contains(&format!(
+                "exercise.toml:{}:10",
+                line_of(&format!("\"{killed}\""))
+            )),
+            "{}",
+            result.problems[1]
+        );
+        assert!(!run.passed());
+        let _ = std::fs::remove_dir_all(&exercise.dir);
+    }
+
+    /// A solution that fails its own scenarios leaves every mutant unjudged: none counts as
+    /// killed, and the check says why.
+    #[test]
+    fn mutants_of_a_failing_solution_are_not_judged() {
+        let exercise = tiny("failing");
+        let report = Report::new(&exercise.id, 1.0);
+        let mut failing = report.clone();
+        failing.preflight.push(grader::CheckResult::fail(
+            grader::CheckName::Compile,
+            grader::Failure::new(grader::Verdict::WrongResult, "wrong"),
+        ));
+        let source = std::fs::read_to_string(exercise.dir.join("solution/lib.rs")).unwrap();
+        let mutants = mutants::generate("src/lib.rs", &source).unwrap();
+        let results = mutants.iter().map(|_| Ok(report.clone())).collect();
+        let judged = judge(&exercise, &source, &mutants, &Ok(failing), results).unwrap();
+        assert_eq!(judged.not_run, mutants.len());
+        assert_eq!((judged.killed, judged.survived, judged.score), (0, 0, None));
+        assert!(
+            judged.problems[0].contains("the reference solution fails"),
+            "{:?}",
+            judged.problems
+        );
+        let _ = std::fs::remove_dir_all(&exercise.dir);
+    }
+
+    #[test]
+    fn a_mutant_becomes_a_broken_variant_with_its_verdict() {
+        let exercise = tiny("broken");
+        let source = std::fs::read_to_string(exercise.dir.join("solution/lib.rs")).unwrap();
+        let mutant = mutants::generate("src/lib.rs", &source)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.replacement == "a - b")
+            .unwrap();
+        let err = to_broken(&[&exercise], &mutant.id, "wrong-answer").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`wrong-answer` is not a verdict; use one of"),
+            "{err}"
+        );
+        let err = to_broken(&[&exercise], "arithmetic-00000000", "wrong-result").unwrap_err();
+        assert!(
+            err.to_string().contains("no mutant `arithmetic-00000000`"),
+            "{err}"
+        );
+        to_broken(&[&exercise], &mutant.id, "wrong-result").unwrap();
+        let written =
+            std::fs::read_to_string(exercise.dir.join(format!("broken/{}.rs", mutant.id))).unwrap();
+        let (first, rest) = written.split_once('\n').unwrap();
+        assert_eq!(rest, mutant.apply(&source));
+        assert!(
+            first.starts_with(&format!("// Mutant `{}` of `solution/lib.rs`: ", mutant.id)),
+            "{first}"
+        );
+        let file = course::load(&exercise.dir).unwrap();
+        let broken = file.broken.last().unwrap();
+        assert_eq!(
+            broken.file,
+            PathBuf::from(format!("broken/{}.rs", mutant.id))
+        );
+        assert_eq!(broken.verdict, "wrong-result");
+        // Never over an existing variant.
+        let err = to_broken(&[&exercise], &mutant.id, "wrong-result").unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        let _ = std::fs::remove_dir_all(&exercise.dir);
+    }
 }
