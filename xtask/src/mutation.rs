@@ -713,7 +713,7 @@ mod tests {
         ));
         let source = std::fs::read_to_string(exercise.dir.join("solution/lib.rs")).unwrap();
         let mutants = mutants::generate("src/lib.rs", &source).unwrap();
-        let results = mutants.iter().map(|_| Ok(report.clone())).collect();
+        let results = std::iter::repeat_n(Ok(report), mutants.len()).collect();
         let judged = judge(&exercise, &source, &mutants, &Ok(failing), results).unwrap();
         assert_eq!(judged.not_run, mutants.len());
         assert_eq!((judged.killed, judged.survived, judged.score), (0, 0, None));
