@@ -30,6 +30,22 @@ pub struct BenchArgs {
     /// Submissions in the generated batch graded as CI would (0 to skip)
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Skip the mutant check of the whole course (`check --mutants`)
+    #[arg(long)]
+    skip_mutants: bool,
+}
+
+/// `check --mutants` over the whole course, as CI runs it.
+#[derive(Debug, Serialize)]
+struct MutantFigures {
+    exercises: usize,
+    mutants: usize,
+    killed: usize,
+    survived: usize,
+    equivalent: usize,
+    unviable: usize,
+    seconds: f64,
+    mutants_per_minute: f64,
 }
 
 /// The batch part of the figures.
@@ -93,6 +109,7 @@ struct Figures {
     fresh_clone_to_report_s: Option<f64>,
     shims: ShimFigures,
     batch: Option<BatchFigures>,
+    mutants: Option<MutantFigures>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -241,6 +258,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let mutants = if args.skip_mutants {
+        None
+    } else {
+        Some(mutant_bench(root, &all)?)
+    };
     let figures = Figures {
         exercise: exercise.id.clone(),
         rounds: args.rounds,
@@ -261,6 +283,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         fresh_clone_to_report_s,
         shims,
         batch,
+        mutants,
     };
     if args.json {
         println!("{}", serde_json::to_string(&figures)?);
@@ -268,6 +291,23 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         print_table(&figures);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole course's mutant check, timed from generating the mutants to the last report.
+fn mutant_bench(root: &Path, all: &[course::Exercise]) -> anyhow::Result<MutantFigures> {
+    let chosen: Vec<&course::Exercise> = all.iter().collect();
+    let run = crate::mutation::check(root, &chosen)?;
+    let sum = |f: fn(&crate::mutation::ExerciseResult) -> usize| run.exercises.iter().map(f).sum();
+    Ok(MutantFigures {
+        exercises: run.exercises.len(),
+        mutants: run.mutants,
+        killed: sum(|e| e.killed),
+        survived: sum(|e| e.survived),
+        equivalent: sum(|e| e.equivalent),
+        unviable: sum(|e| e.unviable),
+        seconds: run.seconds,
+        mutants_per_minute: run.mutants_per_minute,
+    })
 }
 
 /// Grades a generated batch as CI would: passing, failing and hostile submissions, each with
@@ -528,6 +568,23 @@ fn print_table(f: &Figures) {
         );
         let verdicts: Vec<String> = b.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
         println!("  verdicts                     {}", verdicts.join(", "));
+    }
+    if let Some(m) = &f.mutants {
+        println!(
+            "mutants: every reference solution's, graded in one batch as `check --mutants` does"
+        );
+        println!(
+            "  {} mutants of {} exercises     {:>9.1} s",
+            m.mutants, m.exercises, m.seconds
+        );
+        println!(
+            "  mutants per minute           {:>9.1}",
+            m.mutants_per_minute
+        );
+        println!(
+            "  killed {}, survived {}, equivalent {}, unviable {}",
+            m.killed, m.survived, m.equivalent, m.unviable
+        );
     }
     if let Some(s) = f.fresh_clone_to_report_s {
         println!("  fresh clone → first report   {s:>9.1} s    (target ≤ 180 s)");
