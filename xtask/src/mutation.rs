@@ -138,8 +138,10 @@ fn mutants_of(exercise: &Exercise) -> anyhow::Result<(String, Vec<Mutant>)> {
     let path = exercise.dir.join("solution/lib.rs");
     let source =
         std::fs::read_to_string(&path).with_context(|| format!("reading `{}`", path.display()))?;
-    let mutants = mutants::generate("src/lib.rs", &source)
-        .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?;
+    // Named as the student's file, which is what a survivor's diff shows.
+    let mutants = mutants::generate("src/lib.rs", &source).map_err(|e| {
+        anyhow::anyhow!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message)
+    })?;
     Ok((source, mutants))
 }
 

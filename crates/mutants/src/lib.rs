@@ -45,7 +45,7 @@ pub enum Operator {
     /// `0.0`, `String::new()`, `Vec::new()`, `""`, `None`, a null pointer, or nothing).
     ReturnValue,
     /// A call, method call, macro or assignment statement removed (a `drop`, a `free`, a
-    /// `reserve`, a `fill`, a counter's increment).
+    /// `reserve`, a `fill`, a counter's increment); printing and logging are kept.
     RemoveStatement,
     /// A sibling method instead: `min` ↔ `max`, the `_by`/`_by_key` families, `first` ↔
     /// `last`, `find` ↔ `rfind`, `len()` ↔ `chars().count()`, `split_whitespace()` →

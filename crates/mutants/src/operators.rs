@@ -297,10 +297,27 @@ impl Walker<'_> {
         }
     }
 
+    /// Whether removing a statement is a plausible bug: calls and assignments, but not
+    /// printing or logging, whose removal no scenario should have to notice.
     fn removable(stmt: &Stmt) -> bool {
+        let logging = |path: &syn::Path| {
+            path.segments.last().is_some_and(|s| {
+                let name = s.ident.to_string();
+                name.starts_with("log")
+                    || matches!(
+                        name.as_str(),
+                        "print" | "println" | "eprint" | "eprintln" | "dbg"
+                    )
+            })
+        };
         match stmt {
+            Stmt::Expr(Expr::Macro(m), Some(_)) => !logging(&m.mac.path),
+            Stmt::Expr(Expr::Call(call), Some(_)) => {
+                !matches!(&*call.func, Expr::Path(p) if logging(&p.path))
+            }
+            Stmt::Macro(m) => m.semi_token.is_some() && !logging(&m.mac.path),
             Stmt::Expr(expr, Some(_)) => match expr {
-                Expr::Call(_) | Expr::MethodCall(_) | Expr::Assign(_) | Expr::Macro(_) => true,
+                Expr::MethodCall(_) | Expr::Assign(_) => true,
                 Expr::Binary(b) => matches!(
                     b.op,
                     BinOp::AddAssign(_)
@@ -316,7 +333,6 @@ impl Walker<'_> {
                 ),
                 _ => false,
             },
-            Stmt::Macro(m) => m.semi_token.is_some(),
             _ => false,
         }
     }
