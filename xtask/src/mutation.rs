@@ -176,14 +176,14 @@ pub fn check(root: &Path, chosen: &[&Exercise]) -> anyhow::Result<Run> {
     // finished by then is built again alone, with the same limit).
     options.build_timeout = Duration::from_secs(300 + 10 * members.len() as u64);
     let grader = grader::Grader::new(options)?;
-    // The mutants are the course's own code: built with the grader's environment, like the
-    // solutions `check` builds.
     // A workspace per selection, so two selections checked at once do not share one.
     let ids: Vec<&str> = chosen.iter().map(|e| e.id.as_str()).collect();
     let batch = format!(
         "mutants-{}",
         &grader::intake::digest(ids.iter().copied())[..12]
     );
+    // The mutants are the course's own code: built with the grader's environment, like the
+    // solutions `check` builds.
     let built = grader.build_batch(&batch, &members, jobs, &Isolation::default())?;
     let next = Mutex::new(members.iter().zip(&owners).zip(built).enumerate());
     let reports: Mutex<BTreeMap<usize, Result<Report, grader::Failure>>> = Default::default();
