@@ -42,7 +42,8 @@ pub enum Operator {
     /// wraps the same way).
     Width,
     /// A function's body replaced by a plain value of its return type (`0`, `true`, `false`,
-    /// `0.0`, `String::new()`, `Vec::new()`, `""`, `None`, a null pointer, or nothing).
+    /// `0.0`, `String::new()`, `Vec::new()`, `""`, `&[]`, `None`, a null pointer, nothing, or
+    /// else `Default::default()`).
     ReturnValue,
     /// A call, method call, macro or assignment statement removed (a `drop`, a `free`, a
     /// `reserve`, a `fill`, a counter's increment); printing and logging are kept.

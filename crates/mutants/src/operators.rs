@@ -337,7 +337,7 @@ impl Walker<'_> {
         }
     }
 
-    /// A plain value of a return type, if one is known to exist.
+    /// Plain values of a return type: the ones every such type has, else its default.
     fn plain_values(output: &ReturnType) -> Vec<&'static str> {
         let ty = match output {
             ReturnType::Default => return vec![""],
@@ -362,9 +362,13 @@ impl Walker<'_> {
                     "String" => vec!["String::new()"],
                     "Vec" => vec!["Vec::new()"],
                     "Option" => vec!["None"],
-                    _ => vec![],
+                    // A struct of the course's own has a default only if it derives one; a
+                    // mutant of one that does not is unviable, and says so.
+                    _ => vec!["Default::default()"],
                 }
             }
+            Type::Reference(r) if matches!(&*r.elem, Type::Slice(_)) => vec!["&[]"],
+            Type::Tuple(_) | Type::Array(_) => vec!["Default::default()"],
             _ => vec![],
         }
     }

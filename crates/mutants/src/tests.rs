@@ -120,7 +120,7 @@ fn a_result_is_passed_through_a_narrower_type() {
 
 #[test]
 fn return_values_replace_a_body_with_a_plain_value_of_its_type() {
-    let source = "struct S;\nimpl S {\n    fn n(&self) -> usize {\n        self.len() + 1\n    }\n    fn ok(&self) -> bool { false }\n    fn p(&self) -> *const u8 { self.v.as_ptr() }\n    fn s(&self) -> String { self.t.clone() }\n    fn keep(&mut self) { self.x = 1; }\n    fn new() -> S { S }\n}\n";
+    let source = "struct S;\nimpl S {\n    fn n(&self) -> usize {\n        self.len() + 1\n    }\n    fn ok(&self) -> bool { false }\n    fn p(&self) -> *const u8 { self.v.as_ptr() }\n    fn s(&self) -> String { self.t.clone() }\n    fn keep(&mut self) { self.x = 1; }\n    fn new() -> S { S }\n    fn pair() -> (u8, u8) { (1, 2) }\n    fn bytes(&self) -> &[u8] { &self.v }\n    fn iter(&self) -> impl Iterator<Item = u8> { self.v.iter().copied() }\n}\n";
     check(
         Operator::ReturnValue,
         source,
@@ -131,6 +131,9 @@ fn return_values_replace_a_body_with_a_plain_value_of_its_type() {
             "fn p(&self) -> *const u8 { std::ptr::null() }",
             "fn s(&self) -> String { String::new() }",
             "fn keep(&mut self) {}",
+            "fn new() -> S { Default::default() }",
+            "fn pair() -> (u8, u8) { Default::default() }",
+            "fn bytes(&self) -> &[u8] { &[] }",
         ],
     );
     // The multi-line body is replaced by a block of the same indentation.
