@@ -34,6 +34,22 @@ pub struct BenchArgs {
     /// time it (about half a minute)
     #[arg(long)]
     engine_build: bool,
+    /// Skip the mutant check of the whole course (`check --mutants`)
+    #[arg(long)]
+    skip_mutants: bool,
+}
+
+/// `check --mutants` over the whole course, as CI runs it.
+#[derive(Debug, Serialize)]
+struct MutantFigures {
+    exercises: usize,
+    mutants: usize,
+    killed: usize,
+    survived: usize,
+    equivalent: usize,
+    unviable: usize,
+    seconds: f64,
+    mutants_per_minute: f64,
 }
 
 /// The batch part of the figures.
@@ -127,6 +143,7 @@ struct Figures {
     shims: ShimFigures,
     quiz: QuizFigures,
     batch: Option<BatchFigures>,
+    mutants: Option<MutantFigures>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -275,6 +292,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let mutants = if args.skip_mutants {
+        None
+    } else {
+        Some(mutant_bench(root, &all)?)
+    };
     let figures = Figures {
         exercise: exercise.id.clone(),
         rounds: args.rounds,
@@ -296,6 +318,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         shims,
         quiz: quiz_bench(root)?,
         batch,
+        mutants,
     };
     if args.json {
         println!("{}", serde_json::to_string(&figures)?);
@@ -368,6 +391,23 @@ fn quiz_bench(root: &Path) -> anyhow::Result<QuizFigures> {
 
 fn tempfile_dir(prefix: &str) -> PathBuf {
     std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()))
+}
+
+/// The whole course's mutant check, timed from generating the mutants to the last report.
+fn mutant_bench(root: &Path, all: &[course::Exercise]) -> anyhow::Result<MutantFigures> {
+    let chosen: Vec<&course::Exercise> = all.iter().collect();
+    let run = crate::mutation::check(root, &chosen)?;
+    let sum = |f: fn(&crate::mutation::ExerciseResult) -> usize| run.exercises.iter().map(f).sum();
+    Ok(MutantFigures {
+        exercises: run.exercises.len(),
+        mutants: run.mutants,
+        killed: sum(|e| e.killed),
+        survived: sum(|e| e.survived),
+        equivalent: sum(|e| e.equivalent),
+        unviable: sum(|e| e.unviable),
+        seconds: run.seconds,
+        mutants_per_minute: run.mutants_per_minute,
+    })
 }
 
 /// Grades a generated batch as CI would: passing, failing and hostile submissions, each with
@@ -722,6 +762,23 @@ fn print_table(f: &Figures) {
         );
         let verdicts: Vec<String> = b.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
         println!("  verdicts                     {}", verdicts.join(", "));
+    }
+    if let Some(m) = &f.mutants {
+        println!(
+            "mutants: every reference solution's, graded in one batch as `check --mutants` does"
+        );
+        println!(
+            "  {} mutants of {} exercises     {:>9.1} s",
+            m.mutants, m.exercises, m.seconds
+        );
+        println!(
+            "  mutants per minute           {:>9.1}",
+            m.mutants_per_minute
+        );
+        println!(
+            "  killed {}, survived {}, equivalent {}, unviable {}",
+            m.killed, m.survived, m.equivalent, m.unviable
+        );
     }
     if let Some(s) = f.fresh_clone_to_report_s {
         println!("  fresh clone → first report   {s:>9.1} s    (target ≤ 180 s)");

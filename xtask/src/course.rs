@@ -29,6 +29,19 @@ pub struct ExerciseFile {
     /// Deliberately broken variants and the verdict that must catch each.
     #[serde(default)]
     pub broken: Vec<Broken>,
+    /// Mutants of the solution that behave exactly like it, so no scenario can kill them
+    /// (`cargo xtask check --mutants`).
+    #[serde(default)]
+    pub equivalent: Vec<Equivalent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivalent {
+    /// The mutant's id, as `check --mutants` prints it (`comparison-1a2b3c4d`).
+    pub mutant: toml::Spanned<String>,
+    /// Why it behaves like the solution.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,11 +240,13 @@ const TOP_KEYS: &[&str] = &[
     "exports",
     "scenario",
     "broken",
+    "equivalent",
 ];
 const EXPORTS_KEYS: &[&str] = &["functions", "structs"];
 const STRUCT_KEYS: &[&str] = &["constructor", "methods"];
 use grader::spec::{SCENARIO_KEYS, STEP_KEYS};
 const BROKEN_KEYS: &[&str] = &["file", "verdict"];
+const EQUIVALENT_KEYS: &[&str] = &["mutant", "reason"];
 
 fn get<'a, 'i>(table: &'a Table<'i>, key: &str) -> Option<&'a Item<'i>> {
     table
@@ -379,6 +394,26 @@ fn lint(dir: &Path, text: &str) -> Vec<(Span, String)> {
                         broken.verdict,
                         names.join(", ")
                     ),
+                ));
+            }
+        }
+    }
+    let mut listed = std::collections::BTreeSet::new();
+    for item in items(table, "equivalent") {
+        if let Some(t) = item.get_ref().as_table() {
+            unknown_keys(t, EQUIVALENT_KEYS, "an `[[equivalent]]`", &mut out);
+        }
+        if let Some(e) = deserialize::<Equivalent>(item, &mut out) {
+            if e.reason.trim().is_empty() {
+                out.push((
+                    item.span(),
+                    "say why the mutant behaves like the solution in `reason`".into(),
+                ));
+            }
+            if !listed.insert(e.mutant.get_ref().clone()) {
+                out.push((
+                    e.mutant.span(),
+                    format!("mutant `{}` is listed twice", e.mutant.get_ref()),
                 ));
             }
         }
@@ -721,6 +756,31 @@ verdict = "leaky"
             err.contains("11 │   { call = \"add\", args = [1, 2], expect = 3, tolrance = 0.1 },"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_equivalent_mutant_needs_a_reason_and_is_listed_once() {
+        let dir = exercise_dir(
+            "equivalent",
+            "title = \"x\"\nlesson = \"l\"\nstatement = \"s\"\n\n[[equivalent]]\nmutant = \"width-1a2b3c4d\"\nreason = \" \"\n\n[[equivalent]]\nmutant = \"width-1a2b3c4d\"\nreason = \"the same\"\n\n[[equivalent]]\nmutant = \"width-00000000\"\nreason = \"r\"\nwhy = \"?\"\n",
+        );
+        let err = load(&dir).unwrap_err();
+        assert!(
+            err.contains("say why the mutant behaves like the solution in `reason`"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:5:1"), "{err}");
+        assert!(
+            err.contains("mutant `width-1a2b3c4d` is listed twice"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:10:10"), "{err}");
+        assert!(
+            err.contains("unknown key `why` in an `[[equivalent]]`"),
+            "{err}"
+        );
+        assert!(err.contains("exercise.toml:16:1"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod bench;
 mod course;
 mod instructor;
 mod memmap;
+mod mutation;
 mod progress;
 mod quiz;
 mod student;
@@ -90,6 +91,8 @@ enum Command {
     Check {
         /// An exercise or chapter; all when omitted
         exercise: Option<String>,
+        #[command(flatten)]
+        mutants: mutation::MutantArgs,
     },
     /// Instructors: scaffold a new exercise from the template, e.g. `new 22 07-strings`
     New {
@@ -174,7 +177,10 @@ fn run() -> ExitCode {
         Command::Hint { exercise } => student::hint(&root, &exercise),
         Command::Watch { exercise } => student::watch(&root, exercise.as_deref()),
         Command::Reset { exercise, yes } => student::reset(&root, &exercise, yes),
-        Command::Check { exercise } => instructor::check(&root, exercise.as_deref()),
+        Command::Check { exercise, mutants } if mutants.mutants => {
+            mutation::run(&root, exercise.as_deref(), &mutants)
+        }
+        Command::Check { exercise, .. } => instructor::check(&root, exercise.as_deref()),
         Command::New { chapter, name } => instructor::new(&root, &chapter, &name),
         Command::Bench(args) => bench::run(&root, args),
         Command::Memmap(args) => memmap::run(&root, args),

@@ -91,7 +91,7 @@ fn a_copied_course_grades_its_own_files_one_exercise_in_full() {
     assert_eq!(
         lines[..3],
         [
-            "✔ 21-wasm-memory/01-copy-in-copy-out  3/3 (100%)",
+            "✔ 21-wasm-memory/01-copy-in-copy-out  4/4 (100%)",
             "✘ 21-wasm-memory/02-zero-copy-buffer  0/3 (0%)     compile-error",
             "",
         ],
