@@ -513,8 +513,21 @@ fn trap_index<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Option<usize> {
         .flatten()
 }
 
-/// What a thrown value says: an `Error`'s message, or the value as text.
+/// What a thrown value says: an `Error`'s message, or the value as text. QuickJS throws
+/// `null` (or an "out of memory" error) when the heap is full: said as such.
 pub(super) fn thrown_text(value: &Value<'_>) -> String {
+    let oom = value.is_null()
+        || (value.is_error()
+            && value
+                .as_object()
+                .and_then(|o| o.get::<_, String>("message").ok())
+                .is_some_and(|m| m == "out of memory"));
+    if oom && heap_full(value.ctx()) {
+        return format!(
+            "out of memory: the page's JavaScript heap is full ({} MiB)",
+            js::HEAP_LIMIT >> 20
+        );
+    }
     let text = match value.as_object() {
         Some(o) if value.is_error() => o.get::<_, String>("message").unwrap_or_default(),
         _ => Coerced::<String>::from_js(value.ctx(), value.clone())
@@ -522,6 +535,20 @@ pub(super) fn thrown_text(value: &Value<'_>) -> String {
             .unwrap_or_else(|_| "a value that cannot be shown".into()),
     };
     cut(text, PANIC_BYTES)
+}
+
+/// Whether the page's heap is (nearly) at its limit.
+fn heap_full(ctx: &Ctx<'_>) -> bool {
+    let mut usage = std::mem::MaybeUninit::<qjs::JSMemoryUsage>::zeroed();
+    // SAFETY: the runtime is this context's, alive; the function fills the whole struct.
+    let usage = unsafe {
+        qjs::JS_ComputeMemoryUsage(
+            qjs::JS_GetRuntime(ctx.as_raw().as_ptr()),
+            usage.as_mut_ptr(),
+        );
+        usage.assume_init()
+    };
+    usage.malloc_size.max(0) as u64 * 10 >= js::HEAP_LIMIT as u64 * 9
 }
 
 /// An error raised in wasmtime (a trap, or a JavaScript exception that crossed wasm), thrown
