@@ -31,7 +31,7 @@ pub(crate) fn imports(module: &Module, glue: &crate::js::Glue) -> CheckResult {
     for i in &other {
         failure = failure.detail(format!("- {}", describe_import(i)));
     }
-    if let Some(why) = &glue.error {
+    if let Some(why) = glue.error() {
         failure = failure.detail(format!("the JavaScript glue could not be read: {why}"));
     }
     CheckResult::fail(CheckName::Imports, failure)

@@ -4,10 +4,10 @@
 //! QuickJS (through `rquickjs`), on a page ([`PAGE`]) that provides what a browser tab
 //! provides without a window. `run::page` connects that page to the instance in wasmtime.
 //!
-//! This module only describes a glue: [`Glue::parse`] runs it far enough to read the import
+//! This module also describes a glue: [`Glue::imports`] runs it far enough to read the import
 //! object it hands `WebAssembly.Instance` (the functions of the module it serves, by import
 //! module and name, with their source text), so that the `imports` command can show what each
-//! import does and a preflight check can name an import that nothing defines. Whether an
+//! import does; a grade's preflight only reads the glue's text ([`Glue::names`]). Whether an
 //! import needs a browser is decided when a step reaches it, not here; [`Import::browser`]
 //! only lists the browser globals a function's text mentions, for the description.
 
@@ -150,7 +150,25 @@ pub fn install<'js>(ctx: &Ctx<'js>, host: Object<'js>) -> rquickjs::Result<Objec
 
 /// Loads the glue as an ES module and returns its namespace (`initSync`, the exports).
 pub fn load<'js>(ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<Object<'js>> {
-    let (module, promise) = Module::declare(ctx.clone(), GLUE_NAME, source)?.eval()?;
+    evaluate(ctx, Module::declare(ctx.clone(), GLUE_NAME, source)?)
+}
+
+/// [`load`], from the glue's bytecode ([`Glue::bytecode`]).
+///
+/// # Safety
+///
+/// `bytecode` is this build's compilation of a glue, and outlives the page's runtime (QuickJS
+/// reads it in place).
+pub unsafe fn load_compiled<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Object<'js>> {
+    // SAFETY: as the caller promises.
+    evaluate(ctx, unsafe { Module::load(ctx.clone(), bytecode)? })
+}
+
+fn evaluate<'js>(
+    ctx: &Ctx<'js>,
+    module: Module<'js, rquickjs::module::Declared>,
+) -> rquickjs::Result<Object<'js>> {
+    let (module, promise) = module.eval()?;
     // The glue has no top-level `await`: evaluating it settles at once.
     while ctx.execute_pending_job() {}
     promise.finish::<Value>()?;
@@ -191,34 +209,48 @@ pub struct Glue {
     pub source: String,
     /// The crate's own JavaScript (`inline_js`), as the modules the glue imports.
     pub snippets: Vec<(String, String)>,
-    /// The import object, by import module and name.
-    pub imports: BTreeMap<String, BTreeMap<String, Import>>,
-    /// Why the import object could not be read, when it could not.
-    pub error: Option<String>,
+    /// The import object read by running the glue, once asked for.
+    described: std::sync::OnceLock<Described>,
+    /// The glue compiled to QuickJS bytecode, once asked for: every scenario's page loads it
+    /// instead of parsing the glue again.
+    compiled: std::sync::OnceLock<Result<std::sync::Arc<[u8]>, String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Described {
+    imports: BTreeMap<String, BTreeMap<String, Import>>,
+    error: Option<String>,
 }
 
 impl Glue {
-    /// Reads a glue's import object by running it up to `WebAssembly.Instance`. An empty
-    /// source (a module without wasm-bindgen) gives an empty `Glue`.
+    /// A glue, not yet run. An empty source (a module without wasm-bindgen) is no glue.
     pub fn parse(source: &str) -> Glue {
         Glue::with_snippets(source, Vec::new())
     }
 
     /// [`Glue::parse`], for a glue that imports the crate's own JavaScript modules.
     pub fn with_snippets(source: &str, snippets: Vec<(String, String)>) -> Glue {
-        let mut glue = Glue {
+        Glue {
             source: source.to_owned(),
             snippets,
-            ..Glue::default()
-        };
-        if source.trim().is_empty() {
-            return glue;
+            described: std::sync::OnceLock::new(),
+            compiled: std::sync::OnceLock::new(),
         }
-        match describe(source, &glue.snippets) {
-            Ok(imports) => glue.imports = imports,
-            Err(e) => glue.error = Some(e),
-        }
-        glue
+    }
+
+    /// The glue compiled to QuickJS bytecode (once).
+    pub fn bytecode(&self) -> Result<std::sync::Arc<[u8]>, String> {
+        self.compiled
+            .get_or_init(|| {
+                let (_runtime, context) = runtime(&self.snippets)?;
+                context.with(|ctx| {
+                    Module::declare(ctx.clone(), GLUE_NAME, self.source.as_str())
+                        .and_then(|m| m.write(rquickjs::WriteOptions::default()))
+                        .map(std::sync::Arc::from)
+                        .map_err(|_| format!("the glue does not compile: {}", exception_text(&ctx)))
+                })
+            })
+            .clone()
     }
 
     /// Whether there is a glue to run.
@@ -226,14 +258,57 @@ impl Glue {
         self.source.trim().is_empty()
     }
 
+    /// Whether the glue's import object names this import, read from its text without running
+    /// it: what a grade checks before anything runs. (Running decides: an import the glue
+    /// does not define after all fails instantiation with a `LinkError` naming it.)
+    pub fn names(&self, module: &str, name: &str) -> bool {
+        // The crate's own JavaScript is imported whole: its module exports the function.
+        if let Some((_, source)) = self.snippets.iter().find(|(s, _)| s == module) {
+            return source.contains(name);
+        }
+        !self.is_empty()
+            && self.source.contains(&format!("\"{module}\""))
+            && (self.source.contains(&format!("{name}:"))
+                || self.source.contains(&format!("\"{name}\":")))
+    }
+
+    /// The import object, read by running the glue up to `WebAssembly.Instance` (once).
+    fn described(&self) -> &Described {
+        self.described.get_or_init(|| {
+            if self.is_empty() {
+                return Described::default();
+            }
+            match describe(&self.source, &self.snippets) {
+                Ok(imports) => Described {
+                    imports,
+                    error: None,
+                },
+                Err(e) => Described {
+                    imports: BTreeMap::new(),
+                    error: Some(e),
+                },
+            }
+        })
+    }
+
+    /// The import object, by import module and name.
+    pub fn imports(&self) -> &BTreeMap<String, BTreeMap<String, Import>> {
+        &self.described().imports
+    }
+
+    /// Why the import object could not be read, when it could not.
+    pub fn error(&self) -> Option<&str> {
+        self.described().error.as_deref()
+    }
+
     /// The glue's function for an import, if it defines one.
     pub fn import(&self, module: &str, name: &str) -> Option<&Import> {
-        self.imports.get(module)?.get(name)
+        self.imports().get(module)?.get(name)
     }
 
     /// The source text of the glue's function `name` (in any import module).
     pub fn text(&self, name: &str) -> Option<String> {
-        self.imports
+        self.imports()
             .values()
             .find_map(|m| m.get(name))
             .map(|i| i.text.clone())
@@ -241,7 +316,7 @@ impl Glue {
 
     /// How many functions the glue defines.
     pub fn len(&self) -> usize {
-        self.imports.values().map(BTreeMap::len).sum()
+        self.imports().values().map(BTreeMap::len).sum()
     }
 }
 

@@ -375,45 +375,44 @@ export default function page(host, browserOnly) {
     // JavaScript) cannot replace `Array.prototype.map`, `Object.is` or `console` to change what
     // a scenario's assertions see, or what another part of the page does.
     const seen = new Set();
-    const harden = (root) => {
-        const stack = [root];
-        while (stack.length > 0) {
-            const v = stack.pop();
-            if ((typeof v !== 'object' && typeof v !== 'function') || v === null || seen.has(v)) continue;
+    const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+    // An object, what it inherits from, and a constructor's `prototype`, frozen.
+    const harden = (v) => {
+        while ((typeof v === 'object' || typeof v === 'function') && v !== null && !seen.has(v)) {
             seen.add(v);
             Object.freeze(v);
-            stack.push(Object.getPrototypeOf(v));
-            // A plain method is left as it is: what code reads of it is where it is found
-            // (a frozen object's property) and its behaviour, neither of which can change. Only
-            // objects and constructors (their statics and `prototype`) are followed, which is
-            // what keeps this walk short.
-            if (typeof v === 'function' && !Object.prototype.hasOwnProperty.call(v, 'prototype')) continue;
-            for (const key of Reflect.ownKeys(v)) {
-                const d = Object.getOwnPropertyDescriptor(v, key);
-                if (d === undefined) continue;
-                if ('value' in d) {
-                    const x = d.value;
-                    if (typeof x === 'object' && x !== null) stack.push(x);
-                    else if (typeof x === 'function' && Object.prototype.hasOwnProperty.call(x, 'prototype')) stack.push(x);
-                }
-            }
+            if (typeof v === 'function' && hasOwn(v, 'prototype')) harden(v.prototype);
+            v = Object.getPrototypeOf(v);
         }
     };
+    // A namespace (`Math`, `JSON`, `Reflect`, `console`, `WebAssembly`...): itself, and each
+    // object or constructor it holds. A plain method is left as it is: what code reads of it
+    // is where it is found (a frozen object's property) and what it does, neither of which
+    // can change; not walking every method is what keeps this short.
+    const hardenAll = (v) => {
+        harden(v);
+        if (typeof v !== 'object' || v === null) return;
+        for (const key of Reflect.ownKeys(v)) {
+            const d = Object.getOwnPropertyDescriptor(v, key);
+            if (d !== undefined && 'value' in d) harden(d.value);
+        }
+    };
+    hardenAll(Array.prototype[Symbol.unscopables]);
     // Intrinsics only reachable through values: iterators, generators, async functions.
-    harden(Object.getPrototypeOf([][Symbol.iterator]()));
-    harden(Object.getPrototypeOf(new Map()[Symbol.iterator]()));
-    harden(Object.getPrototypeOf(new Set()[Symbol.iterator]()));
-    harden(Object.getPrototypeOf(''[Symbol.iterator]()));
-    harden(Object.getPrototypeOf(function* () {}));
-    harden(Object.getPrototypeOf(async function () {}));
-    harden(Object.getPrototypeOf(async function* () {}));
+    hardenAll(Object.getPrototypeOf([][Symbol.iterator]()));
+    hardenAll(Object.getPrototypeOf(new Map()[Symbol.iterator]()));
+    hardenAll(Object.getPrototypeOf(new Set()[Symbol.iterator]()));
+    hardenAll(Object.getPrototypeOf(''[Symbol.iterator]()));
+    hardenAll(Object.getPrototypeOf(function* () {}));
+    hardenAll(Object.getPrototypeOf(async function () {}));
+    hardenAll(Object.getPrototypeOf(async function* () {}));
     for (const name of Reflect.ownKeys(g)) {
         // The global object stays open: a page may add globals of its own.
         if (browserOnly.includes(name) || name === 'globalThis') continue;
         const d = Object.getOwnPropertyDescriptor(g, name);
         if (d === undefined || !d.configurable) continue;
         if ('value' in d) {
-            harden(d.value);
+            hardenAll(d.value);
             Object.defineProperty(g, name, { value: d.value, writable: false, enumerable: d.enumerable, configurable: false });
         } else {
             harden(d.get);

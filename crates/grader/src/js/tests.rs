@@ -25,7 +25,10 @@ export function initSync(module) {
 #[test]
 fn reads_the_import_object_by_running_the_glue() {
     let glue = Glue::parse(GLUE);
-    assert_eq!(glue.error, None);
+    assert_eq!(glue.error(), None);
+    assert!(glue.names("./m_bg.js", "__wbg_log_1"));
+    assert!(!glue.names("./m_bg.js", "__wbg_missing"));
+    assert!(!glue.names("./other_bg.js", "__wbg_log_1"));
     let log = glue
         .import("./m_bg.js", "__wbg_log_1")
         .expect("log is defined");
@@ -49,11 +52,11 @@ fn reads_the_import_object_by_running_the_glue() {
 #[test]
 fn a_glue_that_does_not_load_says_why() {
     let glue = Glue::parse("export function initSync( {");
-    assert!(glue.imports.is_empty());
-    let error = glue.error.expect("an error");
+    assert!(glue.imports().is_empty());
+    let error = glue.error().expect("an error");
     assert!(error.contains("does not load"), "{error}");
     let glue = Glue::parse("export const x = 1;");
-    assert!(glue.error.expect("an error").contains("initSync"));
+    assert!(glue.error().expect("an error").contains("initSync"));
     assert!(Glue::parse("  ").is_empty());
 }
 

@@ -324,7 +324,7 @@ pub fn unsupported_imports(module: &Module, glue: &js::Glue) -> Vec<UnsupportedI
             && if i.module() == abi::MODULE {
                 abi::IMPORTS.contains(&i.name())
             } else {
-                glue.import(i.module(), i.name()).is_some()
+                glue.names(i.module(), i.name())
             };
         if !served {
             out.push(UnsupportedImport {

@@ -126,17 +126,21 @@ fn no_store(ctx: &Ctx<'_>) -> rquickjs::Error {
 pub(super) struct Page {
     context: rquickjs::Context,
     _runtime: rquickjs::Runtime,
+    /// The glue's bytecode, which QuickJS reads in place: dropped after the runtime.
+    _bytecode: std::sync::Arc<[u8]>,
 }
 
 impl Page {
     /// Opens a page on this thread and loads the glue into it.
     pub(super) fn open(glue: &js::Glue) -> Result<Page, String> {
+        let bytecode = glue.bytecode()?;
         let (runtime, context) = js::runtime(&glue.snippets)?;
         runtime.set_interrupt_handler(Some(Box::new(interrupt)));
-        let opened = context.with(|ctx| open_in(ctx, glue));
+        let opened = context.with(|ctx| open_in(ctx, &bytecode));
         let page = Page {
             context,
             _runtime: runtime,
+            _bytecode: bytecode,
         };
         opened.map(|()| page)
     }
@@ -403,7 +407,7 @@ fn script_step<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<StepRecord> 
     }
 }
 
-fn open_in<'js>(ctx: Ctx<'js>, glue: &js::Glue) -> Result<(), String> {
+fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8]) -> Result<(), String> {
     let fail = |what: &str| format!("{what}: {}", js::exception_text(&ctx));
     let state = Object::new(ctx.clone()).map_err(|e| e.to_string())?;
     let set = |k: &str, v: Value<'js>| state.set(k, v).map_err(|e| e.to_string());
@@ -440,7 +444,9 @@ fn open_in<'js>(ctx: Ctx<'js>, glue: &js::Glue) -> Result<(), String> {
     let page = js::install(&ctx, natives(&ctx).map_err(|e| e.to_string())?)
         .map_err(|_| fail("the page script failed"))?;
     set("page", page.into_value())?;
-    let glue = js::load(&ctx, &glue.source).map_err(|_| fail("the glue does not load"))?;
+    // SAFETY: the bytecode is the glue's own compilation, kept by the page past its runtime.
+    let glue =
+        unsafe { js::load_compiled(&ctx, bytecode) }.map_err(|_| fail("the glue does not load"))?;
     set("glue", glue.into_value())?;
     Ok(())
 }
