@@ -319,10 +319,43 @@ impl Grader {
         spec: &Spec,
         timings: &mut Timings,
     ) -> Result<Vec<ScenarioReport>, HarnessError> {
+        // Each scenario runs in a fresh store and page of its own, so they run side by side, a
+        // few at a time; what comes after (source lines, checks) is taken in order.
+        let t = Instant::now();
+        let records = self.run_records(loaded, spec)?;
+        timings.run += t.elapsed();
         let mut out = Vec::new();
         let lines = std::cell::OnceCell::new();
-        for scenario in &spec.scenarios {
+        for (scenario, mut record) in spec.scenarios.iter().zip(records) {
+            timings.reconcile += record.reconcile;
+            let wants_lines = record.leaked.as_ref().is_some_and(|l| !l.is_empty())
+                || !record.overflows.is_empty()
+                || record
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.problem, Some(run::Problem::Allocated { .. })));
+            if wants_lines {
+                let t = Instant::now();
+                let lines = lines.get_or_init(|| self.lines_module(loaded));
+                self.locate_leaks(lines.as_ref(), spec, scenario, &mut record);
+                timings.rerun += t.elapsed();
+            }
             let t = Instant::now();
+            name_shims(&mut record, &spec.exports);
+            let mut report = check::scenario(scenario, &record);
+            if let Some(layout) = &loaded.layout {
+                attach_map(&mut report, memmap::MemoryMap::new(layout, &record));
+            }
+            out.push(report);
+            timings.checks += t.elapsed();
+        }
+        Ok(out)
+    }
+
+    /// The record of every scenario (and of its re-run up to the last completed step, when an
+    /// expected fault ended it), in the spec's order, run on a few guest threads at once.
+    fn run_records(&self, loaded: &Loaded, spec: &Spec) -> Result<Vec<RunRecord>, HarnessError> {
+        let record_of = |scenario: &Scenario| -> Result<RunRecord, HarnessError> {
             let mut record = self.run_one(
                 &loaded.module,
                 &loaded.glue,
@@ -359,30 +392,56 @@ impl Grader {
                     record.live = again.live;
                 }
             }
-            timings.run += t.elapsed();
-            timings.reconcile += record.reconcile;
-            let wants_lines = record.leaked.as_ref().is_some_and(|l| !l.is_empty())
-                || !record.overflows.is_empty()
-                || record
-                    .steps
-                    .iter()
-                    .any(|s| matches!(s.problem, Some(run::Problem::Allocated { .. })));
-            if wants_lines {
-                let t = Instant::now();
-                let lines = lines.get_or_init(|| self.lines_module(loaded));
-                self.locate_leaks(lines.as_ref(), spec, scenario, &mut record);
-                timings.rerun += t.elapsed();
-            }
-            let t = Instant::now();
-            name_shims(&mut record, &spec.exports);
-            let mut report = check::scenario(scenario, &record);
-            if let Some(layout) = &loaded.layout {
-                attach_map(&mut report, memmap::MemoryMap::new(layout, &record));
-            }
-            out.push(report);
-            timings.checks += t.elapsed();
+            Ok(record)
+        };
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_SCENARIO_THREADS)
+            .min(spec.scenarios.len());
+        if workers <= 1 {
+            return spec.scenarios.iter().map(record_of).collect();
         }
-        Ok(out)
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<RunRecord, HarnessError>>>> = spec
+            .scenarios
+            .iter()
+            .map(|_| std::sync::Mutex::new(None))
+            .collect();
+        std::thread::scope(|scope| -> Result<(), HarnessError> {
+            let mut handles = Vec::new();
+            for _ in 0..workers {
+                let work = || {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(scenario) = spec.scenarios.get(i) else {
+                            break;
+                        };
+                        let record = record_of(scenario);
+                        *slots[i].lock().expect("no worker panics") = Some(record);
+                    }
+                };
+                let handle = std::thread::Builder::new()
+                    .name("guest".into())
+                    .stack_size(engine::GUEST_THREAD_STACK)
+                    .spawn_scoped(scope, work)
+                    .map_err(|e| {
+                        HarnessError::Engine(format!("could not start a guest thread: {e}"))
+                    })?;
+                handles.push(handle);
+            }
+            for handle in handles {
+                handle.join().expect("the guest thread does not panic");
+            }
+            Ok(())
+        })?;
+        slots
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .expect("no worker panics")
+                    .expect("every scenario was run")
+            })
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -799,6 +858,9 @@ pub enum Served {
     /// Nothing defines it.
     Unknown,
 }
+
+/// Most guest threads one grade runs its scenarios on.
+const MAX_SCENARIO_THREADS: usize = 4;
 
 /// The seed `Math.random` starts from in a scenario, unless the spec or the grader sets one:
 /// FNV-1a of the scenario's name, so a scenario draws the same numbers on every machine.
