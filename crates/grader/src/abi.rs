@@ -188,7 +188,7 @@ impl Ty {
         let t = text.trim();
         let unsupported = || {
             Err(format!(
-                "`{t}` is not a type the grader can pass: use a number, `bool`, `Option<number>`, `&[T]`, `Vec<T>`, `&str`, `String`, `*const T`, or an exported struct"
+                "`{t}` is not a type a TOML step can pass: use a number, `bool`, `Option<number>`, `&[T]`, `Vec<T>`, `&str`, `String`, `*const T`, or an exported struct; for anything else (a `JsValue`, js-sys objects, closures, an `async fn`), write the scenario in JavaScript (`script`)"
             ))
         };
         if t == "()" || t.is_empty() {
