@@ -505,6 +505,9 @@ fn fault_of<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, value: Value<'js>) -> 
     if let Some(fault) = store.data().page.fatal.clone() {
         return fault;
     }
+    if overflowed(&value) {
+        return Fault::StackOverflow;
+    }
     if let Some(index) = trap_index(ctx, &value) {
         return store.data().page.traps[index].clone();
     }
@@ -541,6 +544,15 @@ pub(super) fn thrown_text(value: &Value<'_>) -> String {
             .unwrap_or_else(|_| "a value that cannot be shown".into()),
     };
     cut(text, PANIC_BYTES)
+}
+
+/// Whether a thrown value is JavaScript's stack overflow (QuickJS's `RangeError`).
+fn overflowed(value: &Value<'_>) -> bool {
+    value.is_error()
+        && value
+            .as_object()
+            .and_then(|o| o.get::<_, String>("message").ok())
+            .is_some_and(|m| m.contains("call stack size exceeded"))
 }
 
 /// Whether the page's heap is (nearly) at its limit.
@@ -836,6 +848,16 @@ fn call_import(
             }
             if let Some(index) = trap_index(&ctx, &value) {
                 return Err(wasmtime::Error::new(TrapAgain(index)));
+            }
+            if overflowed(&value) {
+                // The stack ran out on JavaScript's side of a recursion through wasm: the same
+                // verdict as on wasm's side, and the end of the scenario.
+                caller
+                    .data_mut()
+                    .page
+                    .fatal
+                    .get_or_insert(Fault::StackOverflow);
+                return Err(wasmtime::Error::msg("the stack overflowed"));
             }
             let text = thrown_text(&value);
             let slot = keep(&ctx, value).ok();
