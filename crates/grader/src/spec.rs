@@ -842,6 +842,14 @@ impl Spec {
                     step: None,
                     message: message.into(),
                 });
+            } else if let Some(script) = &scenario.script
+                && let Some(why) = crate::js::script_error(script)
+            {
+                errors.push(SpecError {
+                    scenario: Some(i),
+                    step: None,
+                    message: format!("the scenario's `script` does not compile: {why}"),
+                });
             }
             self.validate_steps(i, scenario, &mut errors);
         }
@@ -955,6 +963,51 @@ impl Spec {
 #[cfg(test)]
 mod validate_tests {
     use super::*;
+
+    #[test]
+    fn a_script_is_one_or_the_other_and_must_compile() {
+        let spec: Spec = toml::from_str(
+            r#"
+            [[scenario]]
+            name = "fine"
+            script = "await t.step('x', () => t.ok(mod.f() > 0));"
+            [[scenario]]
+            name = "broken"
+            script = "await t.step('x', () => { t.ok(1 ;"
+            [[scenario]]
+            name = "both"
+            script = "t.ok(true);"
+            steps = [{ call = "f" }]
+            [[scenario]]
+            name = "empty"
+            script = "  "
+            "#,
+        )
+        .unwrap();
+        let errors: Vec<(Option<usize>, String)> = spec
+            .validate()
+            .into_iter()
+            .filter(|e| e.step.is_none())
+            .map(|e| (e.scenario, e.message))
+            .collect();
+        assert!(!errors.iter().any(|(s, _)| *s == Some(0)), "{errors:?}");
+        assert!(
+            errors.iter().any(|(s, m)| *s == Some(1)
+                && m.contains("does not compile")
+                && m.contains("SyntaxError")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|(s, m)| *s == Some(2) && m.contains("not both"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|(s, m)| *s == Some(3) && m.contains("is empty"))
+        );
+    }
 
     #[test]
     fn finds_every_mistake_at_once() {

@@ -175,6 +175,23 @@ fn evaluate<'js>(
     module.namespace()
 }
 
+/// Why a scenario's script does not compile, if it does not: it is the body of an `async`
+/// function of `mod` and `t`, as the page runs it.
+pub fn script_error(source: &str) -> Option<String> {
+    let (_runtime, context) = match runtime(&[]) {
+        Ok(page) => page,
+        Err(e) => return Some(e),
+    };
+    context.with(|ctx| {
+        let compiled: rquickjs::Result<Function> =
+            ctx.eval(format!("(async function (mod, t) {{\n{source}\n}})"));
+        match compiled {
+            Ok(_) => None,
+            Err(_) => Some(exception_text(&ctx)),
+        }
+    })
+}
+
 /// The text of the exception pending in `ctx`, for messages.
 pub fn exception_text(ctx: &Ctx<'_>) -> String {
     let e = ctx.catch();
