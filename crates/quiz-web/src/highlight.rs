@@ -137,12 +137,9 @@ pub fn code_block(snippet: &str, language: &str, numbered: bool) -> String {
             }
             at = run_end;
         }
-        out.push_str("</span>\n");
+        // Each line is a block of its own: a line break between them would show as a blank line.
+        out.push_str("</span>");
         offset = end + 1;
-    }
-    // The last line's break is the block's end, not an empty line.
-    if out.ends_with('\n') {
-        out.pop();
     }
     out.push_str("</code></pre>");
     out

@@ -104,7 +104,7 @@ fn without_custom_sections(wasm: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// The quizzes named (all of `quizzes/` when none is), each validated; an invalid one is shown
 /// with its diagnostics and stops the site.
-fn chapters(root: &Path, names: &[String]) -> anyhow::Result<Option<Vec<Chapter>>> {
+pub fn chapters(root: &Path, names: &[String]) -> anyhow::Result<Option<Vec<Chapter>>> {
     let dir = root.join("quizzes");
     let paths = if names.is_empty() {
         quiz::quiz_files(&dir)?
@@ -155,16 +155,7 @@ pub fn write_site(root: &Path, out: &Path, names: &[String]) -> anyhow::Result<E
         }
     };
     let engine = build_engine(root)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
-    let write = |name: &str, text: String| {
-        let path = out.join(name);
-        std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
-    };
-    write(site::ENGINE_FILE, site::engine_script(&engine.wasm))?;
-    for chapter in &chapters {
-        write(&chapter.file(), site::chapter_page(chapter, &engine.glue))?;
-    }
-    write("index.html", site::index_page(&chapters))?;
+    write(out, &chapters, &engine)?;
     println!(
         "wrote {} quiz page{} to `{}`: open `{}` in a browser, or put the folder on any static host",
         chapters.len(),
@@ -173,4 +164,18 @@ pub fn write_site(root: &Path, out: &Path, names: &[String]) -> anyhow::Result<E
         out.join("index.html").display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the site for `chapters` into `out`: the engine script, a page each, the index.
+pub fn write(out: &Path, chapters: &[Chapter], engine: &Engine) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing `{}`", path.display()))
+    };
+    write(site::ENGINE_FILE, site::engine_script(&engine.wasm))?;
+    for chapter in chapters {
+        write(&chapter.file(), site::chapter_page(chapter, &engine.glue))?;
+    }
+    write("index.html", site::index_page(chapters))
 }
