@@ -44,13 +44,24 @@ try {
 
 const exportPanel = document.getElementById("export");
 
+// In a course book's <iframe>, the book can size the frame to the page (docs/quiz-web.md).
+function tellHeight() {
+  if (window.parent !== window) {
+    const height = document.documentElement.scrollHeight;
+    window.parent.postMessage({ wasmCourseQuiz: QUIZ.name, height }, "*");
+  }
+}
+
 function show(focus) {
   screen.innerHTML = page.screen();
   root.dataset.stage = page.stage();
   keep(page.saved());
   exportPanel.hidden = true;
   if (focus) screen.querySelector("#heading")?.focus();
+  tellHeight();
 }
+
+new ResizeObserver(tellHeight).observe(document.body);
 
 screen.addEventListener("submit", (event) => {
   event.preventDefault();

@@ -190,7 +190,6 @@ fn actions(report: &QuizReport, reveal: bool) -> String {
         "<div class=\"actions\"><button type=\"button\" data-action=\"restart\">Start the quiz again</button></div>".into()
     } else {
         let wrong: Vec<String> = report.wrong().iter().map(|i| (i + 1).to_string()).collect();
-        let _ = report;
         format!(
             "<div class=\"actions\"><button type=\"button\" class=\"primary\" data-action=\"retry\">Retry the wrong questions ({})</button>\
              <button type=\"button\" data-action=\"give-up\">Give up and see the answers</button></div>",
