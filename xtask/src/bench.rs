@@ -109,6 +109,23 @@ struct QuizFigures {
     render_large_us_per_kib: f64,
 }
 
+/// The chapter quiz's web page (`cargo xtask quiz --web`): what a student downloads and how
+/// soon the first question can be answered.
+#[derive(Debug, Serialize)]
+struct QuizPageFigures {
+    /// The processed engine module, and gzipped (level 9) as a static host would serve it.
+    wasm_bytes: usize,
+    wasm_gzip_bytes: usize,
+    /// The largest chapter page (glue, script, style and the quiz's text inline).
+    page_bytes: usize,
+    /// Headless Chromium, from navigation start to the first question on screen, median of
+    /// `loads` loads from `file://`, and the first of them (nothing cached yet); `None` where
+    /// Chromium is missing.
+    time_to_interactive_ms: Option<f64>,
+    first_load_ms: Option<f64>,
+    loads: usize,
+}
+
 #[derive(Debug, Serialize)]
 struct Figures {
     exercise: String,
@@ -142,6 +159,7 @@ struct Figures {
     fresh_clone_to_report_s: Option<f64>,
     shims: ShimFigures,
     quiz: QuizFigures,
+    quiz_page: QuizPageFigures,
     batch: Option<BatchFigures>,
     mutants: Option<MutantFigures>,
 }
@@ -317,6 +335,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         fresh_clone_to_report_s,
         shims,
         quiz: quiz_bench(root)?,
+        quiz_page: quiz_page_bench(root)?,
         batch,
         mutants,
     };
@@ -326,6 +345,56 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
         print_table(&figures);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the quiz site and loads a chapter's page in headless Chromium a few times.
+fn quiz_page_bench(root: &Path) -> anyhow::Result<QuizPageFigures> {
+    use std::io::Write as _;
+    let engine = crate::quiz::web::build_engine(root)?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&engine.wasm)?;
+    let wasm_gzip_bytes = gzip.finish()?.len();
+    let out = tempfile_dir("quiz-page-bench");
+    let _ = std::fs::remove_dir_all(&out);
+    let chapters = crate::quiz::web::chapters(root, &[])?
+        .context("a quiz in `quizzes/` is invalid (see above)")?;
+    crate::quiz::web::write(&out, &chapters, &engine)?;
+    let mut pages: Vec<(u64, PathBuf)> = std::fs::read_dir(&out)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "html") && !p.ends_with("index.html"))
+        .map(|p| (p.metadata().map_or(0, |m| m.len()), p))
+        .collect();
+    pages.sort();
+    let (page_bytes, page) = pages.pop().context("the site has no chapter page")?;
+    let loads = 5;
+    let times = match browser::find() {
+        None => Vec::new(),
+        Some(chromium) => {
+            let mut b = browser::Browser::launch(&chromium, 1000, 900)?;
+            let url = browser::file_url(&page);
+            let mut times = Vec::new();
+            for _ in 0..loads {
+                b.navigate("about:blank")?;
+                b.wait_for("location.href === 'about:blank'", Duration::from_secs(10))?;
+                b.navigate(&url)?;
+                let ready = b.wait_for("globalThis.quizReadyAt", Duration::from_secs(30))?;
+                times.push(ready.as_f64().context("a time")?);
+            }
+            times
+        }
+    };
+    let first_load_ms = times.first().copied();
+    let time_to_interactive_ms = (!times.is_empty()).then(|| median(times));
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(QuizPageFigures {
+        wasm_bytes: engine.wasm.len(),
+        wasm_gzip_bytes,
+        page_bytes: page_bytes as usize,
+        time_to_interactive_ms,
+        first_load_ms,
+        loads,
+    })
 }
 
 /// Checks the quiz files cold and warm, and renders nested prompts of two sizes.
@@ -738,6 +807,25 @@ fn print_table(f: &Figures) {
         q.render_large_us_per_kib,
         q.render_large_kib
     );
+    let p = &f.quiz_page;
+    println!("quiz web page (`cargo xtask quiz --web`)");
+    println!(
+        "  engine wasm                  {:>9.1} KiB   gzipped {:.1} KiB",
+        p.wasm_bytes as f64 / 1024.0,
+        p.wasm_gzip_bytes as f64 / 1024.0
+    );
+    println!(
+        "  largest chapter page         {:>9.1} KiB   (besides the engine script)",
+        p.page_bytes as f64 / 1024.0
+    );
+    match p.time_to_interactive_ms {
+        Some(t) => println!(
+            "  time to interactive          {t:>9.1} ms    (headless Chromium, file://, median of {}; first load {:.1} ms)",
+            p.loads,
+            p.first_load_ms.unwrap_or(t)
+        ),
+        None => println!("  time to interactive          not measured: no Chromium found"),
+    }
     if let Some(b) = &f.batch {
         println!(
             "batch: {} generated submissions, graded as CI does",

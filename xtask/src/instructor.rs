@@ -185,7 +185,8 @@ pub fn check(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     // Every quiz too, tracing programs included.
     if filter.is_none() {
         let args = crate::quiz::QuizArgs {
-            chapter: None,
+            chapter: Vec::new(),
+            web: None,
             answers: None,
             format: crate::quiz::Format::Human,
             reveal: false,

@@ -109,3 +109,21 @@ fn an_answers_file_means_the_same_whoever_runs_it() {
     }
     assert_eq!(outputs.iter().filter(|o| o.2 == Some(0)).count(), 2);
 }
+
+#[test]
+fn web_refuses_an_invalid_quiz_with_its_place_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[questions]]\ntype = \"ShortAnswer\"\nprompt.prompt = \"Which keyword?\"\nanswer.answer = 7\n",
+    )
+    .unwrap();
+    let out = xtask(dir.path(), &["quiz", "--web", "site", "bad.toml"])
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("bad.toml:4:17"), "{text}");
+    assert!(text.contains("no site written"), "{text}");
+    assert!(!dir.path().join("site").exists());
+}

@@ -50,6 +50,8 @@ fn every_module_is_in_the_code_map() {
     for dir in [
         "crates/grader/src",
         "crates/quiz/src",
+        "crates/quiz-web/src",
+        "crates/browser/src",
         "crates/sandbox/src",
         "crates/course-guest/src",
         "crates/mutants/src",

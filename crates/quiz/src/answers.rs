@@ -176,6 +176,52 @@ fn response(quiz: &Quiz, index: usize, value: &Value) -> Result<Response, String
     }
 }
 
+/// Writes `responses` as an answers file that [`parse_answers`] reads back to the same
+/// responses: keyed by question id (or number), options named by their text, unanswered
+/// questions left out.
+pub fn write_answers(quiz: &Quiz, responses: &[Option<Response>]) -> String {
+    let mut table = toml::Table::new();
+    for (index, response) in responses.iter().enumerate().take(quiz.questions.len()) {
+        let Some(response) = response else { continue };
+        let value = match (response, &quiz.questions[index].kind) {
+            (Response::Text(t), _) => Value::String(t.clone()),
+            (Response::Number(n), _) if n.fract() == 0.0 && n.abs() < 9.0e15 => {
+                Value::Integer(*n as i64)
+            }
+            (Response::Number(n), _) => Value::Float(*n),
+            (Response::Choices(picks), QuestionKind::MultipleChoice(mc)) if !mc.select_all => {
+                Value::String(picks.first().cloned().unwrap_or_default())
+            }
+            (Response::Choices(picks), _) => {
+                Value::Array(picks.iter().cloned().map(Value::String).collect())
+            }
+            (
+                Response::Tracing {
+                    compiles,
+                    stdout,
+                    line,
+                },
+                _,
+            ) => {
+                let mut t = toml::Table::new();
+                t.insert("compiles".into(), Value::Boolean(*compiles));
+                if let Some(stdout) = stdout {
+                    t.insert("stdout".into(), Value::String(stdout.clone()));
+                }
+                if let Some(line) = line {
+                    t.insert(
+                        "line".into(),
+                        Value::Integer(i64::try_from(*line).unwrap_or(i64::MAX)),
+                    );
+                }
+                Value::Table(t)
+            }
+        };
+        table.insert(question_key(quiz, index), value);
+    }
+    toml::to_string(&table).unwrap_or_default()
+}
+
 /// Option text compared loosely: no backticks, case or surrounding space.
 fn loose(text: &str) -> String {
     text.replace('`', "").trim().to_lowercase()
@@ -229,6 +275,31 @@ answer.stdout = "hi"
         assert!(grade(&quiz, &r).passed);
         let r = parse_answers(&quiz, "1 = \"X\"\n").unwrap();
         assert_eq!(r[0], Some(Response::Choices(vec!["`x`".into()])));
+    }
+
+    #[test]
+    fn written_answers_read_back_to_the_same_responses() {
+        let quiz = parse(QUIZ).quiz.unwrap();
+        let responses = vec![
+            Some(Response::Choices(vec!["`x`".into()])),
+            None,
+            Some(Response::Tracing {
+                compiles: true,
+                stdout: Some("hi\n\"quoted\"".into()),
+                line: None,
+            }),
+        ];
+        let text = write_answers(&quiz, &responses);
+        assert_eq!(parse_answers(&quiz, &text).unwrap(), responses, "{text}");
+        let numbers = [
+            Some(Response::Number(2.5)),
+            Some(Response::Number(655360.0)),
+        ];
+        for n in numbers {
+            let responses = vec![None, n, None];
+            let text = write_answers(&quiz, &responses);
+            assert_eq!(parse_answers(&quiz, &text).unwrap(), responses, "{text}");
+        }
     }
 
     #[test]

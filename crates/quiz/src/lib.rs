@@ -50,6 +50,7 @@
 //! See [`answers`] for the TOML a student (or CI) writes to answer a quiz non-interactively.
 
 pub mod answers;
+pub mod attempt;
 pub mod diagnostic;
 pub mod grade;
 pub mod load;
@@ -60,7 +61,8 @@ pub mod verify;
 
 use std::path::{Path, PathBuf};
 
-pub use answers::{AnswersError, parse_answers};
+pub use answers::{AnswersError, parse_answers, write_answers};
+pub use attempt::{Attempt, Stage};
 pub use diagnostic::{Diagnostic, Rule, Severity};
 pub use grade::{QuestionResult, QuizReport, Response, grade, key_responses};
 pub use load::{Parsed, parse};

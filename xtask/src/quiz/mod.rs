@@ -1,11 +1,13 @@
 //! `cargo xtask quiz`: take a chapter quiz in the terminal (`session`), grade an answers
-//! file, or check quiz files (`check`; any files, also outside this repository).
+//! file, check quiz files (`check`; any files, also outside this repository), or write the
+//! quizzes as a static web site (`web`).
 //!
 //! Exit codes: 0 the quiz was passed (or `--check` found no errors), 1 the answers did not
 //! pass, 2 the harness or its input failed (an invalid quiz or answers file, no terminal, ...).
 
 mod check;
 mod session;
+pub mod web;
 
 pub use check::check;
 
@@ -36,9 +38,14 @@ Exit codes: 0 passed (or --check clean), 1 the answers failed, 2 invalid input o
 #[command(after_long_help = ANSWERS_HELP)]
 pub struct QuizArgs {
     /// The quiz: a chapter number (`21`), a quiz file stem (`21-wasm-memory`) or a path to any
-    /// quiz file
-    #[arg(required_unless_present = "check", conflicts_with = "check")]
-    pub chapter: Option<String>,
+    /// quiz file (with `--web`: any number of them, all quizzes when none is named)
+    #[arg(required_unless_present_any = ["check", "web"], conflicts_with = "check")]
+    pub chapter: Vec<String>,
+
+    /// Write the quizzes as a static site into OUT_DIR: an index and one page per quiz, which
+    /// run in any browser, offline and from `file://`
+    #[arg(long, value_name = "OUT_DIR", conflicts_with_all = ["check", "answers", "restart"])]
+    pub web: Option<PathBuf>,
 
     /// Answer non-interactively from a TOML answers file (see below), or `key` to answer with
     /// the quiz's own answer key
@@ -82,10 +89,17 @@ pub fn run(root: &Path, args: QuizArgs) -> anyhow::Result<ExitCode> {
     if let Some(paths) = &args.check {
         return check::check(root, paths, &args);
     }
-    let chapter = args
-        .chapter
-        .as_deref()
-        .context("name a quiz, e.g. `cargo xtask quiz 21`")?;
+    if let Some(out) = &args.web {
+        return web::write_site(root, out, &args.chapter);
+    }
+    let chapter = match args.chapter.as_slice() {
+        [one] => one.as_str(),
+        [] => anyhow::bail!("name a quiz, e.g. `cargo xtask quiz 21`"),
+        _ => {
+            eprintln!("error: name one quiz to take (several are for `--web`)");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let quizzes_dir = root.join("quizzes");
     let path = match quiz::find_quiz(&quizzes_dir, chapter) {
         Ok(path) => path,

@@ -13,44 +13,16 @@ use dialoguer::console::style;
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Input, MultiSelect, Select};
 use quiz::grade::{choices, letter, question_key};
-use quiz::{QuestionKind, Quiz, QuizFile, Response, render};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use quiz::{Attempt, QuestionKind, Quiz, QuizFile, Response, render};
 
 use super::{record, width};
 
 /// The folder of saved answers, at the repository root.
 const SESSIONS: &str = ".quiz-sessions";
 
-/// Answers of an attempt in progress, as saved between questions.
-#[derive(Debug, Serialize, Deserialize)]
-struct Saved {
-    /// SHA-256 of the quiz file's text: answers to another version of the quiz are dropped.
-    quiz_hash: String,
-    /// 0 for the first attempt, then one more per retry.
-    attempt: usize,
-    /// One per question; options are named by their text, which no order changes.
-    responses: Vec<Option<Response>>,
-    /// Questions of this attempt still to answer, in order.
-    to_ask: Vec<usize>,
-}
-
-impl Saved {
-    fn fresh(quiz: &Quiz, quiz_hash: String) -> Saved {
-        Saved {
-            quiz_hash,
-            attempt: 0,
-            responses: vec![None; quiz.questions.len()],
-            to_ask: (0..quiz.questions.len()).collect(),
-        }
-    }
-
-    fn fits(&self, quiz: &Quiz, quiz_hash: &str) -> bool {
-        self.quiz_hash == quiz_hash
-            && self.responses.len() == quiz.questions.len()
-            && self.to_ask.iter().all(|i| *i < quiz.questions.len())
-    }
-}
+/// Answers of an attempt in progress, as saved between questions (the quiz crate's
+/// [`Attempt`], which the web page keeps in the browser too).
+type Saved = Attempt;
 
 fn session_file(root: &Path, name: &str) -> PathBuf {
     root.join(SESSIONS).join(format!("{name}.json"))
@@ -100,10 +72,7 @@ pub fn interactive(
     }
     let theme = theme();
     let width = width();
-    let hash: String = Sha256::digest(file.source.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = quiz::attempt::quiz_hash(&file.source);
     let session = session_file(root, &file.name);
     let title = quiz.title.clone().unwrap_or_else(|| file.name.clone());
     let mut saved = match (restart, load(&session, quiz, &hash)) {
@@ -135,8 +104,7 @@ pub fn interactive(
                     .allow_empty(true)
                     .interact_text()?;
             }
-            saved.responses[i] = Some(response);
-            saved.to_ask.remove(0);
+            saved.answer(response);
             if keep {
                 save(&session, &saved)?;
             }
@@ -171,12 +139,7 @@ pub fn interactive(
             .interact()?;
         match next {
             0 => {
-                let wrong = report.wrong();
-                for &i in &wrong {
-                    saved.responses[i] = None;
-                }
-                saved.to_ask = wrong;
-                saved.attempt += 1;
+                saved.retry(quiz);
                 if keep {
                     save(&session, &saved)?;
                 }
