@@ -819,7 +819,8 @@ pub fn merge(
     )?))
 }
 
-#[cfg(test)]
+// Its attacks are on the sandbox, which is Linux's.
+#[cfg(all(test, target_os = "linux"))]
 #[path = "hostile.rs"]
 mod hostile;
 
