@@ -50,7 +50,7 @@ impl Intake {
         let paths: Vec<String> = self
             .files
             .iter()
-            .map(|(p, _)| p.to_string_lossy().into_owned())
+            .map(|(p, _)| crate::paths::slashed(p))
             .collect();
         digest(
             paths
@@ -173,7 +173,7 @@ pub fn take(path: &Path, subdir: Option<&Path>, caps: &Caps) -> Result<Intake, R
         let Ok(rel) = entry.path.strip_prefix(&src) else {
             continue;
         };
-        let shown = format!("src/{}", rel.display());
+        let shown = format!("src/{}", crate::paths::slashed(rel));
         match entry.kind {
             Kind::Symlink => {
                 return Err(Refusal(format!(
@@ -399,7 +399,7 @@ mod tests {
         let paths: Vec<_> = intake
             .files
             .iter()
-            .map(|(p, _)| p.display().to_string())
+            .map(|(p, _)| crate::paths::slashed(p))
             .collect();
         assert_eq!(paths, vec!["a/b.rs", "lib.rs"]);
         assert_eq!(intake.ignored, vec!["Cargo.toml", "build.rs"]);

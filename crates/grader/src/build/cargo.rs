@@ -277,10 +277,7 @@ pub(super) fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) ->
     out
 }
 
-/// The folder of a path package: `path+file:///…/slot#name@0.0.0` → `/…/slot`.
+/// The folder of the path package a message is about (see [`crate::paths::package_folder`]).
 pub(super) fn package_root(msg: &serde_json::Value) -> Option<String> {
-    let id = msg["package_id"].as_str()?;
-    let path = id.strip_prefix("path+file://")?;
-    let path = path.split(['#', '?']).next()?;
-    Some(path.to_owned())
+    crate::paths::package_folder(msg["package_id"].as_str()?)
 }
