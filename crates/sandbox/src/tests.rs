@@ -5,7 +5,8 @@ use super::*;
 fn confinement() -> Option<Confinement> {
     match Confinement::detect() {
         Ok(c) => Some(c),
-        Err(why) if std::env::var_os("CI").is_none() => {
+        // The sandbox is Linux's: CI elsewhere has none to prove.
+        Err(why) if std::env::var_os("CI").is_none() || !cfg!(target_os = "linux") => {
             eprintln!("skipped: {why}");
             None
         }
