@@ -10,6 +10,7 @@ mod instructor;
 mod memmap;
 mod progress;
 mod quiz;
+mod saves;
 mod student;
 
 use std::path::{Path, PathBuf};

@@ -351,6 +351,10 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut banner = String::new();
     while let Some(i) = current {
         let exercise = chosen[i];
+        // Watching from before the grade: a save while it runs is graded next.
+        let src = exercise.dir.join("src");
+        let saves = crate::saves::Saves::watch(&src)
+            .map_err(|e| anyhow::anyhow!("cannot watch `{}` for changes: {e}", src.display()))?;
         let report = grade_one(&grader, root, exercise);
         let mut screen = std::mem::take(&mut banner);
         if let Some(report) = &report {
@@ -393,10 +397,7 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         ));
         // A harness error went to stderr: clearing now would wipe it.
         show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;
-        let before = stamp(&exercise.dir.join("src"));
-        while stamp(&exercise.dir.join("src")) == before {
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
+        while !saves.wait(std::time::Duration::from_secs(3600)) {}
     }
     println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
     Ok(ExitCode::from(EXIT_PASS))
@@ -416,25 +417,6 @@ fn show(out: &mut impl std::io::Write, clear: bool, screen: &str) -> std::io::Re
     let clear = if clear { CLEAR_SCREEN } else { "" };
     write!(out, "{clear}{screen}")?;
     out.flush()
-}
-
-/// The newest modification time and the file count under a folder: changes on any save.
-fn stamp(dir: &Path) -> (Option<std::time::SystemTime>, usize) {
-    let mut newest = None;
-    let mut count = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                count += 1;
-                newest = newest.max(Some(modified));
-            }
-        }
-    }
-    (newest, count)
 }
 
 /// Restores `src/lib.rs` to `starter/lib.rs` and removes the student's other source files,
