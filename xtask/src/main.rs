@@ -12,6 +12,7 @@ mod progress;
 mod quiz;
 mod saves;
 mod student;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

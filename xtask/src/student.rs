@@ -9,9 +9,9 @@ use grader::{Render, Report, Submission};
 use crate::course::{self, Exercise};
 use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS, exercises, new_grader, progress};
 
-/// Whether stdout takes colours: a terminal, and no `NO_COLOR`.
+/// Whether stdout takes colours.
 fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::terminal::colours(&std::io::stdout())
 }
 
 /// `cargo xtask grade`. One exercise is shown in full. Several (a chapter, or all when no
@@ -335,10 +335,8 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
     let color = color();
-    let clear = clears_screen(
-        std::io::stdout().is_terminal(),
-        std::env::var("TERM").ok().as_deref(),
-    );
+    // `NO_COLOR` is about colours and does not stop the clearing.
+    let clear = crate::terminal::understands_escapes(&std::io::stdout());
     let done = |e: &Exercise| {
         progress::load(root)
             .0
@@ -405,12 +403,6 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
 
 /// Moves the cursor home and erases the screen and the scrollback, as rustlings does.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J\x1b[3J";
-
-/// Whether `watch` clears between grades: on a terminal that understands it. `NO_COLOR` is
-/// about colours and does not stop it.
-fn clears_screen(stdout_is_terminal: bool, term: Option<&str>) -> bool {
-    stdout_is_terminal && term != Some("dumb")
-}
 
 /// Writes one screen at once, after clearing when asked.
 fn show(out: &mut impl std::io::Write, clear: bool, screen: &str) -> std::io::Result<()> {
@@ -537,14 +529,6 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn watch_clears_a_terminal_whatever_no_color_says() {
-        assert!(clears_screen(true, Some("xterm-256color")));
-        assert!(clears_screen(true, None));
-        assert!(!clears_screen(true, Some("dumb")));
-        assert!(!clears_screen(false, Some("xterm")));
-    }
 
     #[test]
     fn a_screen_is_written_whole_after_the_clear() {
