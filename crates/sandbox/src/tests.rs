@@ -79,3 +79,13 @@ fn limits_and_no_network_hold_inside() {
     assert!(out.contains("size 1048576"), "{out}");
     assert!(out.contains("interfaces 1"), "{out}");
 }
+
+/// Off Linux there is no bubblewrap to find: the error says the sandbox needs Linux, which is
+/// what a refused `--hidden` and an unverified tracing program then tell their user.
+#[cfg(not(target_os = "linux"))]
+#[test]
+fn off_linux_the_sandbox_says_it_needs_linux() {
+    let why = Confinement::detect().unwrap_err();
+    assert!(why.contains("needs Linux"), "{why}");
+    assert!(why.contains(std::env::consts::OS), "{why}");
+}
