@@ -386,12 +386,7 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         }
         screen.push_str(&format!(
             "\nwatching `{}` for changes (Ctrl-C to stop)\n",
-            exercise
-                .dir
-                .join("src")
-                .strip_prefix(root)
-                .unwrap_or(&exercise.dir)
-                .display()
+            grader::slashed(src.strip_prefix(root).unwrap_or(&exercise.dir))
         ));
         // A harness error went to stderr: clearing now would wipe it.
         show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;

@@ -39,22 +39,30 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// A course of two exercises copied out of this one: the first solved, the second not.
 fn copied_course(name: &str) -> PathBuf {
+    let copy = course_of(
+        name,
+        &[
+            "exercises/21-wasm-memory/01-copy-in-copy-out",
+            "exercises/21-wasm-memory/02-zero-copy-buffer",
+        ],
+    );
+    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
+    std::fs::copy(first.join("solution/lib.rs"), first.join("src/lib.rs")).unwrap();
+    copy
+}
+
+/// A course of `exercises` copied out of this one. Grading stages an exercise by its name in
+/// the shared target folder, so tests that run at the same time copy different exercises.
+fn course_of(name: &str, exercises: &[&str]) -> PathBuf {
     let copy = std::env::temp_dir().join(format!("student-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
-    for dir in [
-        "exercises/21-wasm-memory/01-copy-in-copy-out",
-        "exercises/21-wasm-memory/02-zero-copy-buffer",
-        "crates/course-guest",
-        "quizzes",
-    ] {
+    for dir in exercises.iter().chain(&["crates/course-guest", "quizzes"]) {
         copy_tree(&root().join(dir), &copy.join(dir));
     }
     std::fs::create_dir_all(copy.join("xtask")).unwrap();
     for file in ["Cargo.toml", "xtask/Cargo.toml"] {
         std::fs::copy(root().join(file), copy.join(file)).unwrap();
     }
-    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
-    std::fs::copy(first.join("solution/lib.rs"), first.join("src/lib.rs")).unwrap();
     copy
 }
 
@@ -197,8 +205,8 @@ fn to_crlf(dir: &Path) {
 fn crlf_line_endings_change_no_report_and_no_diagnostic() {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let first = "exercises/21-wasm-memory/01-copy-in-copy-out";
-    let second = "exercises/21-wasm-memory/02-zero-copy-buffer";
+    let first = "exercises/21-wasm-memory/05-fix-the-leak";
+    let second = "exercises/21-wasm-memory/06-stale-pointer";
     let graded = |course: &Path, exercise: &str| {
         let out = xtask(course, &["grade", exercise])
             .env("CARGO_TARGET_DIR", &target)
@@ -209,10 +217,11 @@ fn crlf_line_endings_change_no_report_and_no_diagnostic() {
     };
     let mut seen = Vec::new();
     for name in ["lf", "crlf"] {
-        let copy = copied_course(&format!("line-endings-{name}"));
-        // A leak (its line is in the report) and a compile error (rendered with its source).
+        let copy = course_of(&format!("line-endings-{name}"), &[first, second]);
+        // A leak (the starter's; its line is in the report) and a compile error (rendered
+        // with its source).
         std::fs::copy(
-            copy.join(first).join("broken/forget-result.rs"),
+            copy.join(first).join("starter/lib.rs"),
             copy.join(first).join("src/lib.rs"),
         )
         .unwrap();
@@ -225,8 +234,8 @@ fn crlf_line_endings_change_no_report_and_no_diagnostic() {
             to_crlf(&copy.join(first));
             to_crlf(&copy.join(second));
         }
-        let leak = graded(&copy, "01-copy-in-copy-out");
-        let compile = graded(&copy, "02-zero-copy-buffer");
+        let leak = graded(&copy, "05-fix-the-leak");
+        let compile = graded(&copy, "06-stale-pointer");
         // An authoring error: an unknown key, with its line and the line underlined.
         let toml = copy.join(first).join("exercise.toml");
         let text = std::fs::read_to_string(&toml).unwrap();
@@ -236,7 +245,7 @@ fn crlf_line_endings_change_no_report_and_no_diagnostic() {
             text.replacen(eol, &format!("{eol}titel = \"typo\"{eol}"), 1),
         )
         .unwrap();
-        let (code, stdout, stderr) = graded(&copy, "01-copy-in-copy-out");
+        let (code, stdout, stderr) = graded(&copy, "05-fix-the-leak");
         let authoring = (
             code,
             stdout,
