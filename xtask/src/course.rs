@@ -217,6 +217,10 @@ pub fn discover(root: &Path) -> anyhow::Result<Vec<Result<Exercise, String>>> {
 pub fn load(dir: &Path) -> Result<ExerciseFile, String> {
     let path = dir.join("exercise.toml");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Saved on Windows (CRLF), it is the same exercise: TOML allows a multi-line string's line
+    // breaks to be read as `\n`, and statements, hints and scripts then read the same, and
+    // errors point at the same lines and columns.
+    let text = text.replace("\r\n", "\n");
     let errors = lint(dir, &text);
     if !errors.is_empty() {
         let rendered: Vec<String> = errors
@@ -635,6 +639,31 @@ mod tests {
         std::fs::write(dir.join("starter/lib.rs"), "").unwrap();
         std::fs::write(dir.join("exercise.toml"), toml).unwrap();
         dir
+    }
+
+    /// A file saved on Windows is the same exercise: literal strings (`'''`), which TOML keeps
+    /// byte for byte, read the same as the original's, and so do every exercise's files.
+    #[test]
+    fn crlf_line_endings_give_the_same_exercise() {
+        let text = "title = \"x\"\nlesson = \"l\"\nstatement = '''\nFirst line.\nSecond line.\n'''\nhints = ['''\na\nb\n''']\n[exports]\nfunctions = [\"fn f() -> u32\"]\n[[scenario]]\nname = \"s\"\nscript = '''\nt.equal(f(), 1);\nt.equal(f(), 1);\n'''\n";
+        let mut dirs = vec![exercise_dir("crlf", text)];
+        for exercise in discover(&root()).unwrap() {
+            dirs.push(exercise.unwrap().dir);
+        }
+        for (i, dir) in dirs.iter().enumerate() {
+            let lf = load(dir).unwrap();
+            // The copy has the same broken variants, which `load` checks exist.
+            let copy = exercise_dir(&format!("crlf-{i}"), "");
+            let text = std::fs::read_to_string(dir.join("exercise.toml")).unwrap();
+            std::fs::write(copy.join("exercise.toml"), text.replace('\n', "\r\n")).unwrap();
+            for broken in &lf.broken {
+                std::fs::write(copy.join(&broken.file), "").unwrap();
+            }
+            let crlf = load(&copy).unwrap();
+            assert!(!format!("{crlf:?}").contains("\\r"), "{crlf:?}");
+            assert_eq!(format!("{crlf:?}"), format!("{lf:?}"), "{}", dir.display());
+            let _ = std::fs::remove_dir_all(&copy);
+        }
     }
 
     #[test]

@@ -11,7 +11,9 @@ mod memmap;
 mod mutation;
 mod progress;
 mod quiz;
+mod saves;
 mod student;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +30,9 @@ pub const EXIT_PASS: u8 = 0;
 pub const EXIT_FAIL: u8 = 1;
 /// The harness or its input failed.
 pub const EXIT_HARNESS: u8 = 2;
+/// Cancelled (Ctrl-C): what a shell reports for a program its SIGINT ended, so a script sees
+/// no difference from before the builds were cleaned up.
+const EXIT_INTERRUPTED: i32 = 130;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -112,6 +117,13 @@ enum Command {
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(report_panic));
+    // A build runs as a process tree of its own, which on Unix the terminal's Ctrl-C does not
+    // reach: cancelling xtask (Ctrl-C in `watch`, a closed terminal, a cancelled CI job) ends
+    // the builds it started rather than leaving them to hold the target folder's lock.
+    let _ = ctrlc::set_handler(|| {
+        grader::sandbox::ProcessTree::kill_running();
+        std::process::exit(EXIT_INTERRUPTED);
+    });
     // A panic is the harness's failure, exit code 2 as promised, never Rust's 101.
     std::panic::catch_unwind(run).unwrap_or(ExitCode::from(EXIT_HARNESS))
 }

@@ -1,7 +1,6 @@
 //! `cargo xtask memmap`: runs an exercise on the student's code and draws its linear memory as
 //! it is at the end of one scenario, in the terminal and, with `--svg`, as a picture.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,7 +49,7 @@ pub fn run(root: &Path, args: MemmapArgs) -> anyhow::Result<ExitCode> {
             &exercise.spec(),
         )
         .with_context(|| format!("grading `{}`", exercise.id))?;
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = crate::terminal::colours(&std::io::stdout());
     if report.scenarios.is_empty() {
         // Nothing ran: the report says why (a compile error, a missing export...).
         print!(

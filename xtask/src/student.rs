@@ -9,9 +9,9 @@ use grader::{Render, Report, Submission};
 use crate::course::{self, Exercise};
 use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS, exercises, new_grader, progress};
 
-/// Whether stdout takes colours: a terminal, and no `NO_COLOR`.
+/// Whether stdout takes colours.
 fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::terminal::colours(&std::io::stdout())
 }
 
 /// `cargo xtask grade`. One exercise is shown in full. Several (a chapter, or all when no
@@ -335,10 +335,8 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let chosen = course::select(&all, filter)?;
     let grader = new_grader(root)?;
     let color = color();
-    let clear = clears_screen(
-        std::io::stdout().is_terminal(),
-        std::env::var("TERM").ok().as_deref(),
-    );
+    // `NO_COLOR` is about colours and does not stop the clearing.
+    let clear = crate::terminal::understands_escapes(&std::io::stdout());
     let done = |e: &Exercise| {
         progress::load(root)
             .0
@@ -351,6 +349,10 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut banner = String::new();
     while let Some(i) = current {
         let exercise = chosen[i];
+        // Watching from before the grade: a save while it runs is graded next.
+        let src = exercise.dir.join("src");
+        let saves = crate::saves::Saves::watch(&src)
+            .map_err(|e| anyhow::anyhow!("cannot watch `{}` for changes: {e}", src.display()))?;
         let report = grade_one(&grader, root, exercise);
         let mut screen = std::mem::take(&mut banner);
         if let Some(report) = &report {
@@ -384,19 +386,11 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         }
         screen.push_str(&format!(
             "\nwatching `{}` for changes (Ctrl-C to stop)\n",
-            exercise
-                .dir
-                .join("src")
-                .strip_prefix(root)
-                .unwrap_or(&exercise.dir)
-                .display()
+            grader::slashed(src.strip_prefix(root).unwrap_or(&exercise.dir))
         ));
         // A harness error went to stderr: clearing now would wipe it.
         show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;
-        let before = stamp(&exercise.dir.join("src"));
-        while stamp(&exercise.dir.join("src")) == before {
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
+        while !saves.wait(std::time::Duration::from_secs(3600)) {}
     }
     println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
     Ok(ExitCode::from(EXIT_PASS))
@@ -405,36 +399,11 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
 /// Moves the cursor home and erases the screen and the scrollback, as rustlings does.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J\x1b[3J";
 
-/// Whether `watch` clears between grades: on a terminal that understands it. `NO_COLOR` is
-/// about colours and does not stop it.
-fn clears_screen(stdout_is_terminal: bool, term: Option<&str>) -> bool {
-    stdout_is_terminal && term != Some("dumb")
-}
-
 /// Writes one screen at once, after clearing when asked.
 fn show(out: &mut impl std::io::Write, clear: bool, screen: &str) -> std::io::Result<()> {
     let clear = if clear { CLEAR_SCREEN } else { "" };
     write!(out, "{clear}{screen}")?;
     out.flush()
-}
-
-/// The newest modification time and the file count under a folder: changes on any save.
-fn stamp(dir: &Path) -> (Option<std::time::SystemTime>, usize) {
-    let mut newest = None;
-    let mut count = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                count += 1;
-                newest = newest.max(Some(modified));
-            }
-        }
-    }
-    (newest, count)
 }
 
 /// Restores `src/lib.rs` to `starter/lib.rs` and removes the student's other source files,
@@ -555,14 +524,6 @@ pub fn imports(root: &Path, target: &str) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn watch_clears_a_terminal_whatever_no_color_says() {
-        assert!(clears_screen(true, Some("xterm-256color")));
-        assert!(clears_screen(true, None));
-        assert!(!clears_screen(true, Some("dumb")));
-        assert!(!clears_screen(false, Some("xterm")));
-    }
 
     #[test]
     fn a_screen_is_written_whole_after_the_clear() {

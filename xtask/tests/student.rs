@@ -39,22 +39,30 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// A course of two exercises copied out of this one: the first solved, the second not.
 fn copied_course(name: &str) -> PathBuf {
+    let copy = course_of(
+        name,
+        &[
+            "exercises/21-wasm-memory/01-copy-in-copy-out",
+            "exercises/21-wasm-memory/02-zero-copy-buffer",
+        ],
+    );
+    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
+    std::fs::copy(first.join("solution/lib.rs"), first.join("src/lib.rs")).unwrap();
+    copy
+}
+
+/// A course of `exercises` copied out of this one. Grading stages an exercise by its name in
+/// the shared target folder, so tests that run at the same time copy different exercises.
+fn course_of(name: &str, exercises: &[&str]) -> PathBuf {
     let copy = std::env::temp_dir().join(format!("student-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
-    for dir in [
-        "exercises/21-wasm-memory/01-copy-in-copy-out",
-        "exercises/21-wasm-memory/02-zero-copy-buffer",
-        "crates/course-guest",
-        "quizzes",
-    ] {
+    for dir in exercises.iter().chain(&["crates/course-guest", "quizzes"]) {
         copy_tree(&root().join(dir), &copy.join(dir));
     }
     std::fs::create_dir_all(copy.join("xtask")).unwrap();
     for file in ["Cargo.toml", "xtask/Cargo.toml"] {
         std::fs::copy(root().join(file), copy.join(file)).unwrap();
     }
-    let first = copy.join("exercises/21-wasm-memory/01-copy-in-copy-out");
-    std::fs::copy(first.join("solution/lib.rs"), first.join("src/lib.rs")).unwrap();
     copy
 }
 
@@ -175,4 +183,89 @@ fn list_shows_each_chapter_with_its_quiz() {
         ]
     );
     let _ = std::fs::remove_dir_all(&copy);
+}
+
+/// Every `\n` of every text file under `dir` written as Windows writes it, `\r\n`.
+fn to_crlf(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            to_crlf(&path);
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            assert!(!text.contains('\r'), "{}", path.display());
+            std::fs::write(&path, text.replace('\n', "\r\n")).unwrap();
+        }
+    }
+}
+
+/// An exercise saved with Windows line endings (its `exercise.toml` and the student's files)
+/// is graded exactly as the original: the same reports, with the same lines in the leak and
+/// compile-error locations, and the same authoring diagnostics.
+#[test]
+fn crlf_line_endings_change_no_report_and_no_diagnostic() {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let first = "exercises/21-wasm-memory/05-fix-the-leak";
+    let second = "exercises/21-wasm-memory/06-stale-pointer";
+    let graded = |course: &Path, exercise: &str| {
+        let out = xtask(course, &["grade", exercise])
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    let mut seen = Vec::new();
+    for name in ["lf", "crlf"] {
+        let copy = course_of(&format!("line-endings-{name}"), &[first, second]);
+        // A leak (the starter's; its line is in the report) and a compile error (rendered
+        // with its source).
+        std::fs::copy(
+            copy.join(first).join("starter/lib.rs"),
+            copy.join(first).join("src/lib.rs"),
+        )
+        .unwrap();
+        std::fs::write(
+            copy.join(second).join("src/lib.rs"),
+            "use wasm_bindgen::prelude::*;\n\n#[wasm_bindgen]\npub fn f() -> u32 {\n    let x: u32 = \"one\";\n    x\n}\n",
+        )
+        .unwrap();
+        if name == "crlf" {
+            to_crlf(&copy.join(first));
+            to_crlf(&copy.join(second));
+        }
+        let leak = graded(&copy, "05-fix-the-leak");
+        let compile = graded(&copy, "06-stale-pointer");
+        // An authoring error: an unknown key, with its line and the line underlined.
+        let toml = copy.join(first).join("exercise.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let eol = if name == "crlf" { "\r\n" } else { "\n" };
+        std::fs::write(
+            &toml,
+            text.replacen(eol, &format!("{eol}titel = \"typo\"{eol}"), 1),
+        )
+        .unwrap();
+        let (code, stdout, stderr) = graded(&copy, "05-fix-the-leak");
+        let authoring = (
+            code,
+            stdout,
+            stderr.replace(&copy.display().to_string(), "[course]"),
+        );
+        seen.push((leak, compile, authoring));
+        let _ = std::fs::remove_dir_all(&copy);
+    }
+    let (lf, crlf) = (&seen[0], &seen[1]);
+    assert_eq!(lf.0.0, Some(1), "{}", lf.0.1);
+    assert!(
+        lf.0.1.contains("src/lib.rs:"),
+        "a leak names its line: {}",
+        lf.0.1
+    );
+    assert_eq!(crlf.0, lf.0, "the leak's report");
+    assert_eq!(lf.1.0, Some(1), "{}", lf.1.1);
+    assert!(lf.1.1.contains("src/lib.rs:5:"), "{}", lf.1.1);
+    assert_eq!(crlf.1, lf.1, "the compile error's report");
+    assert_eq!(lf.2.0, Some(2), "{}", lf.2.2);
+    assert!(lf.2.2.contains("unknown key `titel`"), "{}", lf.2.2);
+    assert_eq!(crlf.2, lf.2, "the authoring error");
 }

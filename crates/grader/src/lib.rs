@@ -27,6 +27,7 @@ pub mod heap;
 pub mod intake;
 pub mod js;
 pub mod memmap;
+mod paths;
 pub mod report;
 pub mod results;
 pub mod run;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use error::HarnessError;
+pub use paths::slashed;
 pub use report::{
     CheckName, CheckResult, Failure, Render, Report, ScenarioReport, Status, Timings, Verdict,
 };
@@ -489,7 +491,7 @@ impl Grader {
         let (_, facts) = module_facts(&processed.wasm, layout.as_ref());
         Some((
             module,
-            built.source_root.display().to_string().replace('\\', "/"),
+            slashed(&built.source_root),
             js::Glue::with_snippets(&processed.js, processed.snippets.clone()),
             facts,
         ))

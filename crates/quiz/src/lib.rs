@@ -133,8 +133,15 @@ impl QuizFile {
         }
     }
 
-    /// Validates quiz text that came from `path`.
+    /// Validates quiz text that came from `path`. Windows line endings (CRLF) are read as `\n`,
+    /// as TOML allows: a file saved on Windows is the same quiz, its tracing programs and
+    /// diagnostics included, with the same lines and columns.
     pub fn from_source(path: &Path, source: String) -> QuizFile {
+        let source = if source.contains("\r\n") {
+            source.replace("\r\n", "\n")
+        } else {
+            source
+        };
         let parsed = parse(&source);
         let name = path
             .file_stem()

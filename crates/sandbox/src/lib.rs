@@ -12,12 +12,14 @@
 //! starts and are inherited by everything inside: bubblewrap sets none itself.
 //!
 //! [`run`] waits for a sandboxed command under a wall-clock limit with its output capped, and
-//! kills the whole process group at the limit; the PID namespace ends everything the command
+//! kills its whole [`ProcessTree`] at the limit; the PID namespace ends everything the command
 //! started when its first process ends, so no child outlives it or keeps its output open.
 
 mod run;
+mod tree;
 
 pub use run::{Finished, OutputLimits, run};
+pub use tree::ProcessTree;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,6 +110,13 @@ impl Confinement {
 
     /// [`Confinement::detect`] for the toolchain of the compiler `rustc`.
     pub fn detect_for(rustc: &Path) -> Result<Confinement, String> {
+        if !cfg!(target_os = "linux") {
+            return Err(format!(
+                "the sandbox is bubblewrap, which needs Linux (its namespaces and `setrlimit`), \
+                 and this is {}",
+                std::env::consts::OS
+            ));
+        }
         let bwrap = find_program("bwrap").ok_or_else(|| {
             "bubblewrap (`bwrap`) is not installed; on Debian or Ubuntu: `apt-get install bubblewrap`"
                 .to_owned()
@@ -268,16 +277,22 @@ impl Confinement {
             arg(&[s("--chdir"), view.cwd.as_os_str()]);
         }
         c.arg("--").arg(program).args(args);
-        let limits = self.limits;
-        // SAFETY: `setrlimit` is async-signal-safe and touches nothing but this (forked) process.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            c.pre_exec(move || limits.apply());
+        // Only Linux gets here: `detect_for` makes no `Confinement` elsewhere.
+        #[cfg(unix)]
+        {
+            let limits = self.limits;
+            // SAFETY: `setrlimit` is async-signal-safe and touches nothing but this (forked)
+            // process.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                c.pre_exec(move || limits.apply());
+            }
         }
         c
     }
 }
 
+#[cfg(unix)]
 impl Limits {
     /// Sets every limit on the calling process (meant for `pre_exec`) (both the soft and the hard value).
     pub fn apply(&self) -> std::io::Result<()> {

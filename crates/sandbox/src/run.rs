@@ -1,15 +1,14 @@
 //! Waiting for a sandboxed command: a wall-clock limit, capped output, and the whole process
-//! group killed when either is exceeded.
+//! tree killed when either is exceeded.
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use wait_timeout::ChildExt;
+use crate::ProcessTree;
 
 /// How long a command may run and how much it may print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,36 +41,33 @@ impl Finished {
 
 /// How often the limits are checked while the command runs.
 const TICK: Duration = Duration::from_millis(20);
-/// How long output is still read once the command's group is gone (pipes close at once when
-/// nothing inside holds them; this bounds the wait if something outside the group does).
+/// How long output is still read once the command's tree is gone (pipes close at once when
+/// nothing inside holds them; this bounds the wait if something outside the tree does).
 const DRAIN: Duration = Duration::from_millis(500);
 
-/// Runs `command` with no input in a process group of its own, collecting its output, and kills
-/// the whole group at the time limit or when it prints more than the output limit. With a
+/// Runs `command` with no input as a [`ProcessTree`], collecting its output, and kills the whole
+/// tree at the time limit or when it prints more than the output limit. With a
 /// sandboxed command (see [`crate::Confinement::command`]), killing `bwrap` ends the sandbox's
 /// PID namespace and so every process inside, wherever it moved its process group.
-pub fn run(command: &mut Command, limits: OutputLimits) -> std::io::Result<Finished> {
-    let mut child = command
+pub fn run(mut command: Command, limits: OutputLimits) -> std::io::Result<Finished> {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
+        .stderr(Stdio::piped());
+    let mut child = ProcessTree::spawn(command)?;
     let exceeded = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     for (which, pipe) in [
         (
             0,
             child
-                .stdout
-                .take()
+                .take_stdout()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
         (
             1,
             child
-                .stderr
-                .take()
+                .take_stderr()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
     ] {
@@ -98,7 +94,7 @@ pub fn run(command: &mut Command, limits: OutputLimits) -> std::io::Result<Finis
         }
         timed_out = started.elapsed() >= limits.time;
         if timed_out || exceeded.load(Ordering::Relaxed) {
-            kill_group(&mut child);
+            child.kill();
             break None;
         }
     };
@@ -120,14 +116,4 @@ pub fn run(command: &mut Command, limits: OutputLimits) -> std::io::Result<Finis
         stdout,
         stderr,
     })
-}
-
-fn kill_group(child: &mut std::process::Child) {
-    if let Ok(group) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: a plain syscall; the child leads its own process group (`process_group(0)`
-        // above), so this reaches only what it started.
-        unsafe { libc::kill(-group, libc::SIGKILL) };
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }

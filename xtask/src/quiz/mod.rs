@@ -11,7 +11,6 @@ pub mod web;
 
 pub use check::check;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -147,7 +146,7 @@ fn width() -> usize {
 }
 
 fn color_stderr() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::terminal::colours(&std::io::stderr())
 }
 
 /// A path as shown to the user: relative to the repository when inside it.

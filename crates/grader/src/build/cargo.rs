@@ -1,5 +1,5 @@
 //! Running cargo for the grader: arguments, a sandbox or a cleared environment, the time
-//! limit on the whole process group, and cargo's JSON messages read into artifacts and compiler
+//! limit on the whole process tree, and cargo's JSON messages read into artifacts and compiler
 //! errors.
 
 use super::*;
@@ -49,7 +49,7 @@ pub(super) struct CargoRun {
 }
 
 /// Runs cargo in `dir`, inside the sandbox when `isolation` has one, killing the whole
-/// process group (the sandbox, or cargo and rustc) at the time limit.
+/// process tree (the sandbox, or cargo and rustc) at the time limit.
 pub(super) fn run_cargo(
     dir: &Path,
     target: &Path,
@@ -57,7 +57,6 @@ pub(super) fn run_cargo(
     isolation: &Isolation,
     limit: Duration,
 ) -> Result<CargoRun, HarnessError> {
-    use std::os::unix::process::CommandExt;
     let mut command = match &isolation.sandbox {
         None => {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -109,13 +108,11 @@ pub(super) fn run_cargo(
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = command
-        .spawn()
+        .stderr(Stdio::piped());
+    let mut child = ::sandbox::ProcessTree::spawn(command)
         .map_err(|e| HarnessError::Cargo(format!("could not start cargo: {e}")))?;
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
+    let stdout = child.take_stdout().expect("piped");
+    let stderr = child.take_stderr().expect("piped");
     let started = std::time::Instant::now();
     // Set while cargo waits for another cargo's lock on the target directory (tests and a
     // grader running side by side share it): the wait is not the build's time.
@@ -168,14 +165,8 @@ pub(super) fn run_cargo(
     let status = match status {
         Some(status) => Some(status),
         None => {
-            // The whole group: cargo, rustc and anything they started.
-            if let Ok(group) = libc::pid_t::try_from(child.id()) {
-                // SAFETY: a plain syscall; the child leads its own process group
-                // (`process_group(0)` above), so this reaches only what it started.
-                unsafe { libc::kill(-group, libc::SIGKILL) };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            // The whole tree: cargo, rustc and anything they started.
+            child.kill();
             None
         }
     };
@@ -286,10 +277,7 @@ pub(super) fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) ->
     out
 }
 
-/// The folder of a path package: `path+file:///…/slot#name@0.0.0` → `/…/slot`.
+/// The folder of the path package a message is about (see [`crate::paths::package_folder`]).
 pub(super) fn package_root(msg: &serde_json::Value) -> Option<String> {
-    let id = msg["package_id"].as_str()?;
-    let path = id.strip_prefix("path+file://")?;
-    let path = path.split(['#', '?']).next()?;
-    Some(path.to_owned())
+    crate::paths::package_folder(msg["package_id"].as_str()?)
 }

@@ -18,7 +18,7 @@ impl CompilerError {
         let Some(root) = self.package_root.as_deref().filter(|r| !r.is_empty()) else {
             return self.clone();
         };
-        let strip = |text: &str| text.replace(&format!("{root}/"), "");
+        let strip = |text: &str| crate::paths::from_root(text, root);
         CompilerError {
             message: strip(&self.message),
             location: self.location.as_deref().map(strip),

@@ -13,8 +13,6 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use wait_timeout::ChildExt;
-
 use crate::error::HarnessError;
 use crate::report::{Failure, Verdict};
 
@@ -595,7 +593,6 @@ mod tests {
     /// not be stopped as silent.
     #[test]
     fn waiting_for_another_cargos_lock_is_not_silence() {
-        use std::os::fd::AsRawFd;
         let dir = std::env::temp_dir().join(format!("grader-lock-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -608,8 +605,8 @@ mod tests {
         let target = dir.join("target");
         std::fs::create_dir_all(target.join("debug")).unwrap();
         let lock = std::fs::File::create(target.join("debug/.cargo-lock")).unwrap();
-        // SAFETY: a plain syscall on a file descriptor this test owns.
-        assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+        // The lock cargo takes (`flock` on Unix, `LockFileEx` on Windows).
+        lock.lock().unwrap();
         let holder = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(4));
             drop(lock);

@@ -159,9 +159,9 @@ pub(super) fn outcome(
     }
 }
 
-fn run(mut command: std::process::Command, time: Duration) -> std::io::Result<Finished> {
+fn run(command: std::process::Command, time: Duration) -> std::io::Result<Finished> {
     sandbox::run(
-        &mut command,
+        command,
         OutputLimits {
             time,
             output_bytes: OUTPUT_BYTES,
@@ -171,7 +171,6 @@ fn run(mut command: std::process::Command, time: Duration) -> std::io::Result<Fi
 
 /// Which limit ended the command, if one did.
 fn limit_hit(finished: &Finished, time: Duration, limits: &Limits) -> Option<String> {
-    use std::os::unix::process::ExitStatusExt;
     if finished.timed_out {
         return Some(format!("took longer than {} s", time.as_secs_f64()));
     }
@@ -180,10 +179,9 @@ fn limit_hit(finished: &Finished, time: Duration, limits: &Limits) -> Option<Str
     }
     let out_of_memory = String::from_utf8_lossy(&finished.stderr).contains("memory allocation of");
     // bubblewrap reports a program killed by a signal as exit code 128 + the signal.
-    let signal = finished.status.and_then(|s| {
-        s.signal()
-            .or(s.code().filter(|c| *c > 128).map(|c| c - 128))
-    });
+    let signal = finished
+        .status
+        .and_then(|s| signal_of(s).or(s.code().filter(|c| *c > 128).map(|c| c - 128)));
     match signal {
         Some(SIGXCPU) => Some(format!(
             "used more than {} s of processor time",
@@ -205,10 +203,23 @@ const SIGABRT: i32 = 6;
 const SIGXCPU: i32 = 24;
 const SIGXFSZ: i32 = 25;
 
+/// The signal that ended a process (the sandbox, and so this, runs only on Linux).
+fn signal_of(status: std::process::ExitStatus) -> Option<i32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = status;
+        None
+    }
+}
+
 fn describe_status(finished: &Finished) -> String {
-    use std::os::unix::process::ExitStatusExt;
     match finished.status {
-        Some(s) => match (s.code(), s.signal()) {
+        Some(s) => match (s.code(), signal_of(s)) {
             (Some(code), _) => format!("exit code {code}"),
             (_, Some(signal)) => format!("killed by signal {signal}"),
             _ => "no status".into(),

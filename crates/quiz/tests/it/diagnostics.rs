@@ -86,3 +86,50 @@ fn an_id_repeated_in_another_quiz_is_reported_where_it_is_repeated() {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!("duplicate-id-across-files", rendered));
 }
+
+/// A quiz saved with Windows line endings (CRLF) is the same quiz: the same questions, and the
+/// same diagnostics at the same lines and columns, rendered the same.
+#[test]
+fn crlf_line_endings_change_nothing() {
+    let mut paths = Vec::new();
+    for dir in ["valid", "invalid", "across"] {
+        paths.extend(quiz::quiz_files(&crate::fixtures().join(dir)).unwrap());
+    }
+    paths.extend(quiz::quiz_files(&crate::repo_root().join("quizzes")).unwrap());
+    assert!(paths.len() > 10, "{paths:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for path in paths {
+        let lf = QuizFile::load(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.contains(&b'\r'), "{}", shown(&path));
+        let copy = dir.path().join(path.file_name().unwrap());
+        std::fs::write(&copy, with_crlf(&bytes)).unwrap();
+        let crlf = QuizFile::load(&copy).unwrap();
+        assert_eq!(crlf.parsed.quiz, lf.parsed.quiz, "{}", shown(&path));
+        let rendered =
+            |file: &QuizFile| file.render(&shown(&path), &file.parsed.diagnostics, false);
+        assert_eq!(rendered(&crlf), rendered(&lf), "{}", shown(&path));
+        let said = |file: &QuizFile| -> Vec<_> {
+            file.parsed
+                .diagnostics
+                .iter()
+                .map(|d| (d.rule, d.message.clone(), d.label.clone(), d.notes.clone()))
+                .collect()
+        };
+        assert_eq!(said(&crlf), said(&lf), "{}", shown(&path));
+    }
+}
+
+/// `bytes` with every `\n` written as Windows writes it, `\r\n`.
+fn with_crlf(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .flat_map(|&b| {
+            if b == b'\n' {
+                vec![b'\r', b'\n']
+            } else {
+                vec![b]
+            }
+        })
+        .collect()
+}

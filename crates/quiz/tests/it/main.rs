@@ -41,8 +41,9 @@ pub fn can_verify() -> bool {
     match ::sandbox::Confinement::detect() {
         Ok(_) => true,
         Err(why) => {
+            // The sandbox is Linux's: CI elsewhere checks everything else.
             assert!(
-                std::env::var_os("CI").is_none(),
+                std::env::var_os("CI").is_none() || !cfg!(target_os = "linux"),
                 "CI needs the sandbox to verify tracing programs: {why}"
             );
             eprintln!("tracing programs not verified here: {why}");

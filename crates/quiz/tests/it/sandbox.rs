@@ -19,8 +19,9 @@ fn options() -> VerifyOptions {
 /// The outcome of `program`, or `None` (the test stops) where no sandbox can run here.
 fn run(program: &str) -> Option<Outcome> {
     if let Err(why) = ::sandbox::Confinement::detect() {
+        // The sandbox is Linux's: CI elsewhere (macOS, Windows) checks everything else.
         assert!(
-            std::env::var_os("CI").is_none(),
+            std::env::var_os("CI").is_none() || !cfg!(target_os = "linux"),
             "CI needs the sandbox: {why}"
         );
         eprintln!("skipped: no sandbox here: {why}");
