@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use serde::Deserialize;
 
-use grader::spec::{Exports, Scenario, Spec};
+use grader::spec::{Exports, ModuleBudget, Scenario, Spec};
 
 /// `exercise.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +33,9 @@ pub struct ExerciseFile {
     /// (`cargo xtask check --mutants`).
     #[serde(default)]
     pub equivalent: Vec<Equivalent>,
+    /// The module's size budget.
+    #[serde(default)]
+    pub budget: ModuleBudget,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +70,7 @@ impl Exercise {
         Spec {
             exports: self.file.exports.clone(),
             scenarios: self.file.scenario.clone(),
+            budget: self.file.budget,
         }
     }
 
@@ -245,10 +249,11 @@ const TOP_KEYS: &[&str] = &[
     "scenario",
     "broken",
     "equivalent",
+    "budget",
 ];
 const EXPORTS_KEYS: &[&str] = &["functions", "structs"];
 const STRUCT_KEYS: &[&str] = &["constructor", "methods"];
-use grader::spec::{SCENARIO_KEYS, STEP_KEYS};
+use grader::spec::{BUDGET_KEYS, SCENARIO_KEYS, STEP_KEYS};
 const BROKEN_KEYS: &[&str] = &["file", "verdict"];
 const EQUIVALENT_KEYS: &[&str] = &["mutant", "reason"];
 
@@ -342,6 +347,12 @@ fn lint(dir: &Path, text: &str) -> Vec<(Span, String)> {
             }
         }
     }
+    if let Some(budget) = get(table, "budget") {
+        if let Some(t) = budget.get_ref().as_table() {
+            unknown_keys(t, BUDGET_KEYS, "`[budget]`", &mut out);
+        }
+        deserialize::<ModuleBudget>(budget, &mut out);
+    }
     let exports: Option<Exports> = match get(table, "exports") {
         Some(item) => deserialize(item, &mut out),
         None => Some(Exports::default()),
@@ -429,7 +440,11 @@ fn lint(dir: &Path, text: &str) -> Vec<(Span, String)> {
     }
     // The steps against the exports, for every scenario that parsed.
     if let Some(exports) = exports {
-        let spec = Spec { exports, scenarios };
+        let spec = Spec {
+            exports,
+            scenarios,
+            budget: ModuleBudget::default(),
+        };
         for e in spec.validate() {
             let span = match (e.scenario, e.step) {
                 (Some(s), Some(st)) => step_spans

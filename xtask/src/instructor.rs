@@ -19,6 +19,23 @@ pub fn grade_variant(
     variant: &str,
     lib_rs: &Path,
 ) -> anyhow::Result<Report> {
+    let dir = stage_variant(root, exercise, variant, lib_rs)?;
+    Ok(grader.grade(
+        &exercise.id,
+        &exercise.slot(variant),
+        &Submission::Crate(dir),
+        &exercise.spec(),
+    )?)
+}
+
+/// A private crate folder holding one variant as its `src/lib.rs`, so the student's `src/` is
+/// never touched.
+pub fn stage_variant(
+    root: &Path,
+    exercise: &Exercise,
+    variant: &str,
+    lib_rs: &Path,
+) -> anyhow::Result<PathBuf> {
     let dir = course::work_dir(root)
         .join("variants")
         .join(exercise.slot(variant));
@@ -30,12 +47,7 @@ pub fn grade_variant(
     if std::fs::read(src.join("lib.rs")).ok().as_deref() != Some(&content[..]) {
         std::fs::write(src.join("lib.rs"), content)?;
     }
-    Ok(grader.grade(
-        &exercise.id,
-        &exercise.slot(variant),
-        &Submission::Crate(dir),
-        &exercise.spec(),
-    )?)
+    Ok(dir)
 }
 
 /// What a variant must do.

@@ -12,6 +12,7 @@ mod mutation;
 mod progress;
 mod quiz;
 mod saves;
+mod size;
 mod student;
 mod terminal;
 
@@ -113,6 +114,9 @@ enum Command {
     Memmap(memmap::MemmapArgs),
     /// Take a chapter quiz, or check quiz files
     Quiz(quiz::QuizArgs),
+    /// Where a module's bytes go: its size raw and gzipped, by origin, and its largest
+    /// functions and data segments by retained size
+    Size(size::SizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -197,6 +201,7 @@ fn run() -> ExitCode {
         Command::Bench(args) => bench::run(&root, args),
         Command::Memmap(args) => memmap::run(&root, args),
         Command::Quiz(args) => quiz::run(&root, args),
+        Command::Size(args) => size::run(&root, args),
     };
     match result {
         Ok(code) => code,

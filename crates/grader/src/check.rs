@@ -283,6 +283,9 @@ pub(crate) fn scenario(scenario: &Scenario, record: &RunRecord) -> ScenarioRepor
         };
         checks.push(result);
     }
+    if let Some(max) = scenario.max_memory_pages {
+        checks.push(peak_memory(record, max));
+    }
     // The first thing that went wrong heads the report: a stale or freed view a step read from
     // comes before the wrong result it led to.
     if let Some(first) = record.steps.iter().find_map(|s| s.problem.as_ref()) {
@@ -739,6 +742,74 @@ pub(crate) fn growth(record: &RunRecord, budget: Option<u32>) -> CheckResult {
         ),
         _ => CheckResult::pass(CheckName::Growth),
     }
+}
+
+/// Linear memory's peak over the scenario against `max_memory_pages`: what the module declares
+/// and what it grew, without the pages the host grew itself. Memory never shrinks, so the
+/// peak is its size at the end.
+pub(crate) fn peak_memory(record: &RunRecord, max: u32) -> CheckResult {
+    let peak = record.pages_after.saturating_sub(record.growth.host_pages);
+    if peak <= u64::from(max) {
+        return CheckResult::pass(CheckName::PeakMemory);
+    }
+    CheckResult::fail(
+        CheckName::PeakMemory,
+        Failure::new(
+            Verdict::MemoryOverBudget,
+            format!(
+                "linear memory reached {} ({} KiB) during this scenario; the budget is {} ({} KiB)",
+                plural(peak, "page"),
+                peak * 64,
+                plural(max, "page"),
+                u64::from(max) * 64
+            ),
+        )
+        .detail(format!(
+            "the module declares {} and grew {} more",
+            plural(record.pages_before, "page"),
+            plural(peak.saturating_sub(record.pages_before), "page")
+        ))
+        .hint("memory never shrinks: its peak is the most the program ever held at once, plus the stack and static data; keep fewer or smaller buffers alive together, and reuse one instead of building a new one"),
+    )
+}
+
+/// The module's size against the exercise's budget: raw and gzipped, as [`crate::size`]
+/// counts them. A module that cannot be read is `not-run`, never a pass.
+pub(crate) fn module_size(
+    breakdown: Option<&crate::size::Breakdown>,
+    budget: &crate::spec::ModuleBudget,
+) -> CheckResult {
+    use crate::size::kib;
+    let Some(b) = breakdown else {
+        return CheckResult::skipped(
+            CheckName::ModuleSize,
+            "the module's sections could not be read",
+        );
+    };
+    let over: Vec<String> = [
+        ("", budget.max_module_bytes, b.bytes),
+        (" gzipped", budget.max_module_gzip_bytes, b.gzip_bytes),
+    ]
+    .into_iter()
+    .filter_map(|(what, max, got)| {
+        let max = max?;
+        (got > max).then(|| format!("{}{what} (the budget is {})", kib(got), kib(max)))
+    })
+    .collect();
+    if over.is_empty() {
+        return CheckResult::pass(CheckName::ModuleSize);
+    }
+    let mut failure = Failure::new(
+        Verdict::ModuleOverBudget,
+        format!("the module is {}", over.join(" and ")),
+    );
+    for line in b.lines(8) {
+        failure = failure.detail(line);
+    }
+    CheckResult::fail(
+        CheckName::ModuleSize,
+        failure.hint("`cargo xtask size` lists what is largest: parsing or formatting an `f64`, `{:?}` on your own types and `to_lowercase` bring code and tables of data, and every `unwrap`, `expect` and `panic!` message a panicking path with its text; return a number or a fixed `&str`, use `checked_*`, `get` and `match`, and write generic code once for the one type it needs"),
+    )
 }
 
 pub(crate) fn leaks(record: &RunRecord) -> CheckResult {

@@ -32,6 +32,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod sandbox;
+pub mod size;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,6 +116,8 @@ struct Loaded {
     /// Whether the module's allocation reports can be trusted.
     accounting: accounting::Accounting,
     facts: run::ModuleFacts,
+    /// The module graded, as bytes, for its size budget.
+    wasm: Vec<u8>,
 }
 
 /// Addresses below this are the dangling pointers of empty buffers, not stack frames.
@@ -224,8 +227,21 @@ impl Grader {
         if let Some(check) = accounting_check(&loaded.accounting, spec) {
             report.preflight.push(check);
         }
+        if spec.budget.is_set() {
+            let breakdown = size::analyse(&loaded.wasm);
+            report
+                .preflight
+                .push(check::module_size(breakdown.as_ref(), &spec.budget));
+        }
         timings.checks += t.elapsed();
-        if report.preflight.iter().any(|c| c.failure().is_some()) {
+        // A module over its size budget still runs its scenarios, so the report shows what
+        // works, but earns nothing (below).
+        let over_budget = |c: &CheckResult| c.check == CheckName::ModuleSize;
+        if report
+            .preflight
+            .iter()
+            .any(|c| c.failure().is_some() && !over_budget(c))
+        {
             report.timings = timings;
             return Ok(report);
         }
@@ -241,6 +257,16 @@ impl Grader {
                 .join()
                 .expect("the guest thread does not panic")
         })?;
+        let mut scenarios = scenarios;
+        if report
+            .preflight
+            .iter()
+            .any(|c| c.failure().is_some() && over_budget(c))
+        {
+            for scenario in &mut scenarios {
+                scenario.earned = 0.0;
+            }
+        }
         report.earned = scenarios.iter().map(|s| s.earned).sum();
         report.scenarios = scenarios;
         report.timings = timings;
@@ -271,6 +297,18 @@ impl Grader {
             }
         };
         Ok(bindgen::process(&raw, false, false).ok())
+    }
+
+    /// What a submission's module is made of, as `size` reads it (see [`size::analyse`]).
+    /// `None` when the submission does not build into a wasm-bindgen module.
+    pub fn module_size(
+        &self,
+        slot: &str,
+        submission: &Submission,
+    ) -> Result<Option<size::Breakdown>, HarnessError> {
+        Ok(self
+            .bindgen_output(slot, submission)?
+            .and_then(|p| size::analyse(&p.wasm)))
     }
 
     /// How the grader would serve each import of a submission's module: the guest crate's
@@ -745,6 +783,7 @@ impl Grader {
             glue,
             accounting: verified.accounting,
             facts,
+            wasm: binary,
         }))
     }
 }

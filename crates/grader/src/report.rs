@@ -45,6 +45,8 @@ pub enum Verdict {
     DanglingStackPointer,
     UnexpectedAllocation,
     ZeroSizeAllocation,
+    ModuleOverBudget,
+    MemoryOverBudget,
     NotRun,
 }
 
@@ -88,11 +90,13 @@ impl Verdict {
             Verdict::DanglingStackPointer => "dangling-stack-pointer",
             Verdict::UnexpectedAllocation => "unexpected-allocation",
             Verdict::ZeroSizeAllocation => "zero-size-allocation",
+            Verdict::ModuleOverBudget => "module-over-budget",
+            Verdict::MemoryOverBudget => "memory-over-budget",
             Verdict::NotRun => "not-run",
         }
     }
 
-    pub const ALL: [Verdict; 37] = [
+    pub const ALL: [Verdict; 39] = [
         Verdict::Pass,
         Verdict::Refused,
         Verdict::CompileError,
@@ -129,6 +133,8 @@ impl Verdict {
         Verdict::DanglingStackPointer,
         Verdict::UnexpectedAllocation,
         Verdict::ZeroSizeAllocation,
+        Verdict::ModuleOverBudget,
+        Verdict::MemoryOverBudget,
         Verdict::NotRun,
     ];
 
@@ -203,6 +209,8 @@ pub enum CheckName {
     Imports,
     Exports,
     Accounting,
+    /// The module's size against the exercise's `[budget]`.
+    ModuleSize,
     Behaviour,
     Allocator,
     Overflow,
@@ -211,6 +219,8 @@ pub enum CheckName {
     /// out of bounds, pointers into a returned stack frame.
     Pointers,
     Growth,
+    /// Linear memory's peak size against the scenario's `max_memory_pages`.
+    PeakMemory,
     Leaks,
 }
 
@@ -224,12 +234,14 @@ impl CheckName {
             CheckName::Imports => "imports",
             CheckName::Exports => "exports",
             CheckName::Accounting => "accounting",
+            CheckName::ModuleSize => "module-size",
             CheckName::Behaviour => "behaviour",
             CheckName::Allocator => "allocator",
             CheckName::Overflow => "overflow",
             CheckName::Alignment => "alignment",
             CheckName::Pointers => "pointers",
             CheckName::Growth => "growth",
+            CheckName::PeakMemory => "peak-memory",
             CheckName::Leaks => "leaks",
         }
     }

@@ -18,7 +18,29 @@ pub struct Spec {
     pub exports: Exports,
     #[serde(default, rename = "scenario")]
     pub scenarios: Vec<Scenario>,
+    /// The module's size budget (`[budget]`), checked before any scenario runs.
+    #[serde(default)]
+    pub budget: ModuleBudget,
 }
+
+/// How large the module may be, as [`crate::size`] counts it: the module wasm-bindgen wrote,
+/// without custom sections (names, producers), raw and gzipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleBudget {
+    pub max_module_bytes: Option<u64>,
+    pub max_module_gzip_bytes: Option<u64>,
+}
+
+impl ModuleBudget {
+    pub fn is_set(&self) -> bool {
+        self.max_module_bytes.is_some() || self.max_module_gzip_bytes.is_some()
+    }
+}
+
+/// The keys a `[budget]` table may have, for authoring diagnostics (a test keeps this list
+/// equal to what [`ModuleBudget`] reads).
+pub const BUDGET_KEYS: &[&str] = &["max_module_bytes", "max_module_gzip_bytes"];
 
 /// The exports the student must provide, written as Rust signatures.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -219,6 +241,10 @@ pub struct Scenario {
     /// How many 64 KiB pages the student's code may add to memory during the scenario. Pages
     /// the host grows itself do not count.
     pub max_growth_pages: Option<u32>,
+    /// How many 64 KiB pages linear memory may reach during the scenario, from what the module
+    /// declares to its peak (memory never shrinks, so the peak is its size at the end). Pages
+    /// the host grows itself do not count. Checked by its own check, `peak-memory`.
+    pub max_memory_pages: Option<u32>,
     #[serde(default = "all_checks")]
     pub checks: Vec<MemoryCheck>,
     #[serde(default = "default_points")]
@@ -241,6 +267,7 @@ impl Scenario {
             steps,
             fuel: Self::DEFAULT_FUEL,
             max_growth_pages: None,
+            max_memory_pages: None,
             checks: all_checks(),
             points: 1.0,
             hidden: false,
@@ -421,6 +448,7 @@ pub const SCENARIO_KEYS: &[&str] = &[
     "steps",
     "fuel",
     "max_growth_pages",
+    "max_memory_pages",
     "checks",
     "points",
     "hidden",
@@ -659,6 +687,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(expected_keys(&scenario), sorted(SCENARIO_KEYS));
+        let budget = toml::from_str::<ModuleBudget>("nonsense = 1")
+            .unwrap_err()
+            .to_string();
+        // With two fields serde says "expected `a` or `b`".
+        let [a, b] = BUDGET_KEYS else {
+            panic!("the budget has two keys")
+        };
+        assert!(
+            budget.contains(&format!("expected `{a}` or `{b}`")),
+            "{budget}"
+        );
     }
 
     #[test]

@@ -108,6 +108,31 @@ fn every_cheat_gets_the_verdict_its_folder_names() {
 }
 
 #[test]
+fn a_module_over_its_budget_runs_its_scenarios_but_earns_nothing() {
+    let grader = grader();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/module-over-budget/parses-floats");
+    let (mut spec, submission) = fixture(&dir);
+    let report = grader
+        .grade("over", &slot(&dir), &submission, &spec)
+        .unwrap();
+    assert_eq!(report.verdict(), Verdict::ModuleOverBudget);
+    assert!(
+        report.scenarios.iter().all(|s| s.passed()),
+        "{}",
+        render(&report)
+    );
+    assert_eq!(report.earned, 0.0);
+    assert!(!report.passed());
+    // The same module without a budget earns its points.
+    spec.budget = Default::default();
+    let report = grader
+        .grade("over", &slot(&dir), &submission, &spec)
+        .unwrap();
+    assert_eq!(report.earned, report.possible, "{}", render(&report));
+}
+
+#[test]
 fn every_verdict_but_timeout_has_a_fixture() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let missing: Vec<&str> = Verdict::ALL
