@@ -8,8 +8,6 @@
 //! a hung test.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -50,6 +48,50 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Hands Chromium the two pipes as its file descriptors 3 (commands) and 4 (replies), where
+/// `--remote-debugging-pipe` expects them.
+#[cfg(unix)]
+fn pipe_to_fds_3_and_4(
+    command: &mut Command,
+    commands: &std::io::PipeReader,
+    replies: &std::io::PipeWriter,
+) -> Result<(), Error> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let (read_fd, write_fd) = (commands.as_raw_fd(), replies.as_raw_fd());
+    // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2, close) run.
+    unsafe {
+        command.pre_exec(move || {
+            // Move both ends above 3 and 4 first, so placing one cannot close the other.
+            let high_read = libc::fcntl(read_fd, libc::F_DUPFD, 10);
+            let high_write = libc::fcntl(write_fd, libc::F_DUPFD, 10);
+            if high_read < 0
+                || high_write < 0
+                || libc::dup2(high_read, 3) < 0
+                || libc::dup2(high_write, 4) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(high_read);
+            libc::close(high_write);
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// Elsewhere a child cannot be handed descriptors 3 and 4: the browser tests run on Unix.
+#[cfg(not(unix))]
+fn pipe_to_fds_3_and_4(
+    _command: &mut Command,
+    _commands: &std::io::PipeReader,
+    _replies: &std::io::PipeWriter,
+) -> Result<(), Error> {
+    Err(error(
+        "driving Chromium over --remote-debugging-pipe needs Unix (file descriptors 3 and 4)",
+    ))
+}
+
 /// A headless Chromium with one page.
 pub struct Browser {
     child: Child,
@@ -77,8 +119,6 @@ impl Browser {
             std::io::pipe().map_err(|e| error(format!("a pipe: {e}")))?;
         let (replies, their_replies) =
             std::io::pipe().map_err(|e| error(format!("a pipe: {e}")))?;
-        let (read_fd, write_fd): (RawFd, RawFd) =
-            (their_commands.as_raw_fd(), their_replies.as_raw_fd());
         let mut command = Command::new(chromium);
         command
             .args([
@@ -102,24 +142,7 @@ impl Browser {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2, close) run.
-        unsafe {
-            command.pre_exec(move || {
-                // Move both ends above 3 and 4 first, so placing one cannot close the other.
-                let high_read = libc::fcntl(read_fd, libc::F_DUPFD, 10);
-                let high_write = libc::fcntl(write_fd, libc::F_DUPFD, 10);
-                if high_read < 0
-                    || high_write < 0
-                    || libc::dup2(high_read, 3) < 0
-                    || libc::dup2(high_write, 4) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                libc::close(high_read);
-                libc::close(high_write);
-                Ok(())
-            });
-        }
+        pipe_to_fds_3_and_4(&mut command, &their_commands, &their_replies)?;
         let child = command
             .spawn()
             .map_err(|e| error(format!("could not start `{}`: {e}", chromium.display())))?;
