@@ -94,10 +94,25 @@ pub const STACK_LIMIT: usize = 1 << 20;
 
 /// A fresh runtime and context with the page's limits, the guest module stub and the crate's
 /// own JavaScript modules.
+///
+/// The runtime (QuickJS's allocator, atoms and garbage collector) is kept for the thread and
+/// reused by its next page: starting one on a fresh thread costs more than the page itself.
+/// Contexts share nothing; each page gets a fresh one.
 pub fn runtime(snippets: &[(String, String)]) -> Result<(Runtime, Context), String> {
-    let runtime = Runtime::new().map_err(|e| format!("cannot start QuickJS: {e}"))?;
-    runtime.set_memory_limit(HEAP_LIMIT);
-    runtime.set_max_stack_size(STACK_LIMIT);
+    thread_local! {
+        static RUNTIME: std::cell::RefCell<Option<Runtime>> = const { std::cell::RefCell::new(None) };
+    }
+    let runtime = RUNTIME.with(|r| -> Result<Runtime, String> {
+        let mut r = r.borrow_mut();
+        if let Some(runtime) = r.as_ref() {
+            return Ok(runtime.clone());
+        }
+        let runtime = Runtime::new().map_err(|e| format!("cannot start QuickJS: {e}"))?;
+        runtime.set_memory_limit(HEAP_LIMIT);
+        runtime.set_max_stack_size(STACK_LIMIT);
+        *r = Some(runtime.clone());
+        Ok(runtime)
+    })?;
     let mut resolver = BuiltinResolver::default().with_module(course_guest::abi::MODULE);
     let mut loader =
         BuiltinLoader::default().with_module(course_guest::abi::MODULE, GUEST_MODULE_STUB);
@@ -133,8 +148,13 @@ fn page_bytecode() -> Result<&'static [u8], String> {
 }
 
 /// The page script, called with `host`: what it returns (the page's `Module` class, its
-/// `RuntimeError`, `inspect` and `format`).
-pub fn install<'js>(ctx: &Ctx<'js>, host: Object<'js>) -> rquickjs::Result<Object<'js>> {
+/// `RuntimeError`, `inspect` and `format`). `lockdown` freezes the intrinsics and globals
+/// before the module's code runs (for a page whose scenario asserts in JavaScript).
+pub fn install<'js>(
+    ctx: &Ctx<'js>,
+    host: Object<'js>,
+    lockdown: bool,
+) -> rquickjs::Result<Object<'js>> {
     let bytecode = page_bytecode().map_err(|e| rquickjs::Exception::throw_internal(ctx, &e))?;
     // SAFETY: the bytes are this build's own compilation of `PAGE`, kept for the process.
     let module = unsafe { Module::load(ctx.clone(), bytecode)? };
@@ -145,7 +165,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, host: Object<'js>) -> rquickjs::Result<Objec
     for (i, name) in BROWSER_ONLY.iter().enumerate() {
         browser.set(i, *name)?;
     }
-    page.call((host, browser))
+    page.call((host, browser, lockdown))
 }
 
 /// Loads the glue as an ES module and returns its namespace (`initSync`, the exports).
@@ -365,7 +385,7 @@ fn describe_in<'js>(
             )
             .map_err(|e| e.to_string())?;
         let captured = host.clone();
-        let page = install(&ctx, host).map_err(|_| fail(&ctx, "the page script failed"))?;
+        let page = install(&ctx, host, false).map_err(|_| fail(&ctx, "the page script failed"))?;
         let namespace = load(&ctx, source).map_err(|_| fail(&ctx, "the glue does not load"))?;
         let init: Function = namespace
             .get("initSync")

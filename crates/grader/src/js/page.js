@@ -7,7 +7,7 @@
 // What a browser has and this page has not (the DOM, canvas, timers, `fetch`, `crypto`...)
 // reads as `undefined`, as it would outside a browser; the read is noted, so that a step
 // that goes wrong after it is reported as needing a browser, naming what it reached for.
-export default function page(host, browserOnly) {
+export default function page(host, browserOnly, lockdown) {
     const g = globalThis;
     const define = (name, value) =>
         Object.defineProperty(g, name, { value, writable: true, configurable: true });
@@ -370,6 +370,10 @@ export default function page(host, browserOnly) {
         return Object.freeze(t);
     }
     // ---- lockdown ------------------------------------------------------------------------
+    // Only a scenario written in JavaScript asserts anything in the page: a TOML scenario's
+    // steps are judged by the host, and what a module changes in its own page changes only
+    // what it does itself. So only a scripted scenario's page pays for the lockdown.
+    if (!lockdown) return { Module, RuntimeError, scenario, inspect: (v) => inspect(v, 0, []), format };
     // Every intrinsic reachable from the globals is frozen, and the globals themselves made
     // read-only, before any of the module's code runs: the module (through js-sys, or its own
     // JavaScript) cannot replace `Array.prototype.map`, `Object.is` or `console` to change what

@@ -93,7 +93,8 @@ pub fn run(
     };
     let mut store = sandbox.store(detail, scenario.fuel, host, limiter);
     let mut record = RunRecord::default();
-    let mut runner = match Runner::instantiate(&mut store, module, shims.glue) {
+    let lockdown = scenario.script.is_some();
+    let mut runner = match Runner::instantiate(&mut store, module, shims.glue, lockdown) {
         Ok(runner) => runner,
         Err(fault) => {
             record.fault = Some((None, fault));

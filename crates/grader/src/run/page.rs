@@ -124,22 +124,27 @@ fn no_store(ctx: &Ctx<'_>) -> rquickjs::Error {
 
 /// The page for one scenario. Dropping it detaches the memory buffer and closes the page.
 pub(super) struct Page {
-    context: rquickjs::Context,
-    _runtime: rquickjs::Runtime,
+    /// Dropped first, then the runtime collects what the page left, before the bytecode goes.
+    context: Option<rquickjs::Context>,
+    runtime: rquickjs::Runtime,
     /// The glue's bytecode, which QuickJS reads in place: dropped after the runtime.
     _bytecode: std::sync::Arc<[u8]>,
 }
 
 impl Page {
+    fn context(&self) -> &rquickjs::Context {
+        self.context.as_ref().expect("the page is open")
+    }
+
     /// Opens a page on this thread and loads the glue into it.
-    pub(super) fn open(glue: &js::Glue) -> Result<Page, String> {
+    pub(super) fn open(glue: &js::Glue, lockdown: bool) -> Result<Page, String> {
         let bytecode = glue.bytecode()?;
         let (runtime, context) = js::runtime(&glue.snippets)?;
         runtime.set_interrupt_handler(Some(Box::new(interrupt)));
-        let opened = context.with(|ctx| open_in(ctx, &bytecode));
+        let opened = context.with(|ctx| open_in(ctx, &bytecode, lockdown));
         let page = Page {
-            context,
-            _runtime: runtime,
+            context: Some(context),
+            runtime,
             _bytecode: bytecode,
         };
         opened.map(|()| page)
@@ -147,7 +152,7 @@ impl Page {
 
     /// Runs the glue's `initSync`, which instantiates the module through the page.
     pub(super) fn init(&self, store: &mut Store<Host>) -> Result<(), Fault> {
-        self.context.with(|ctx| {
+        self.context().with(|ctx| {
             let called = {
                 let _entered = enter(store);
                 (|| -> rquickjs::Result<Value> {
@@ -168,7 +173,7 @@ impl Page {
 
     /// Runs promise jobs until none is left (or the scenario's fuel ends).
     pub(super) fn drain(&self, store: &mut Store<Host>) -> Result<(), Fault> {
-        self.context.with(|ctx| {
+        self.context().with(|ctx| {
             loop {
                 let ran = {
                     let _entered = enter(store);
@@ -188,7 +193,7 @@ impl Page {
     /// (the glue's exports) and `t` (the page's scenario API), then runs promise jobs until it
     /// settles.
     fn script(&self, store: &mut Store<Host>, source: &str) -> Result<(), Fault> {
-        let started = self.context.with(|ctx| {
+        let started = self.context().with(|ctx| {
             let called = {
                 let _entered = enter(store);
                 start_script(&ctx, source)
@@ -197,7 +202,7 @@ impl Page {
         });
         started?;
         self.drain(store)?;
-        self.context.with(|ctx| {
+        self.context().with(|ctx| {
             let outcome = (|| -> rquickjs::Result<Result<(), Value>> {
                 let promise: rquickjs::Promise = state(&ctx)?.get("scenario")?;
                 match promise.state() {
@@ -407,7 +412,7 @@ fn script_step<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<StepRecord> 
     }
 }
 
-fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8]) -> Result<(), String> {
+fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8], lockdown: bool) -> Result<(), String> {
     let fail = |what: &str| format!("{what}: {}", js::exception_text(&ctx));
     let state = Object::new(ctx.clone()).map_err(|e| e.to_string())?;
     let set = |k: &str, v: Value<'js>| state.set(k, v).map_err(|e| e.to_string());
@@ -441,7 +446,7 @@ fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8]) -> Result<(), String> {
     if previous.is_some() {
         return Err("a page is already open on this thread".into());
     }
-    let page = js::install(&ctx, natives(&ctx).map_err(|e| e.to_string())?)
+    let page = js::install(&ctx, natives(&ctx).map_err(|e| e.to_string())?, lockdown)
         .map_err(|_| fail("the page script failed"))?;
     set("page", page.into_value())?;
     // SAFETY: the bytecode is the glue's own compilation, kept by the page past its runtime.
@@ -453,7 +458,7 @@ fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8]) -> Result<(), String> {
 
 impl Drop for Page {
     fn drop(&mut self) {
-        self.context.with(|ctx| {
+        self.context().with(|ctx| {
             if let Ok(state) = state(&ctx)
                 && let Ok(mut buffer) = state.get::<_, ArrayBuffer>("buffer")
             {
@@ -461,6 +466,10 @@ impl Drop for Page {
             }
         });
         CURRENT.with(|c| c.borrow_mut().take());
+        // The runtime outlives the page (the thread's next page reuses it): nothing of this
+        // page may survive it, the glue's functions (which read the bytecode in place) least.
+        self.context = None;
+        self.runtime.run_gc();
     }
 }
 

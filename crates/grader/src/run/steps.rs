@@ -52,6 +52,7 @@ impl Runner {
         store: &mut Store<Host>,
         module: &Module,
         glue: &js::Glue,
+        lockdown: bool,
     ) -> Result<Runner, Fault> {
         let tracked = module
             .imports()
@@ -91,7 +92,7 @@ impl Runner {
             None
         } else {
             store.data_mut().page.module = Some(module.clone());
-            let page = Page::open(glue).map_err(Fault::Trap)?;
+            let page = Page::open(glue, lockdown).map_err(Fault::Trap)?;
             page.init(store)?;
             Some(page)
         };
