@@ -24,6 +24,7 @@ use crate::spec::{Call, Expect, Exports, Scenario, Step, Value};
 mod host;
 mod page;
 mod record;
+mod script;
 mod sites;
 mod steps;
 mod values;
@@ -109,7 +110,7 @@ pub fn run(
     if let Some(source) = &scenario.script {
         match runner.page.take() {
             Some(page) => {
-                let outcome = page::run_script(&page, &mut runner, &mut store, exports, source);
+                let outcome = script::run_script(&page, &mut runner, &mut store, exports, source);
                 runner.page = Some(page);
                 let outcome = outcome?;
                 record.steps = outcome.steps;

@@ -76,7 +76,7 @@ fn ctx<'js>() -> Option<Ctx<'js>> {
     })
 }
 
-fn state<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+pub(super) fn state<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let saved = CURRENT.with(|c| c.borrow().as_ref().map(|c| c.state.clone()));
     match saved {
         Some(s) => s.restore(ctx),
@@ -85,9 +85,9 @@ fn state<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 }
 
 /// Makes `store` the store the page's natives use until the guard drops.
-struct Entered;
+pub(super) struct Entered;
 
-fn enter(store: &mut dyn AsContextMut<Data = Host>) -> Entered {
+pub(super) fn enter(store: &mut dyn AsContextMut<Data = Host>) -> Entered {
     let p: *mut (dyn AsContextMut<Data = Host> + '_) = store;
     // SAFETY: the pointer is popped when `Entered` drops, before the borrow it came from ends;
     // it is only dereferenced by natives running inside that borrow.
@@ -111,7 +111,7 @@ impl Drop for Entered {
 }
 
 /// Runs `f` with the innermost store in use.
-fn with_store<R>(f: impl FnOnce(StoreContextMut<'_, Host>) -> R) -> Option<R> {
+pub(super) fn with_store<R>(f: impl FnOnce(StoreContextMut<'_, Host>) -> R) -> Option<R> {
     let p = CURRENT.with(|c| c.borrow().as_ref().and_then(|c| c.stores.last().copied()))?;
     // SAFETY: see `enter`; the store handle outlives every native call made while it is in use.
     let store = unsafe { &mut *p };
@@ -132,7 +132,7 @@ pub(super) struct Page {
 }
 
 impl Page {
-    fn context(&self) -> &rquickjs::Context {
+    pub(super) fn context(&self) -> &rquickjs::Context {
         self.context.as_ref().expect("the page is open")
     }
 
@@ -187,228 +187,6 @@ impl Page {
                 }
             }
         })
-    }
-
-    /// Evaluates a scenario written in JavaScript: the body of an `async` function of `mod`
-    /// (the glue's exports) and `t` (the page's scenario API), then runs promise jobs until it
-    /// settles.
-    fn script(&self, store: &mut Store<Host>, source: &str) -> Result<(), Fault> {
-        let started = self.context().with(|ctx| {
-            let called = {
-                let _entered = enter(store);
-                start_script(&ctx, source)
-            };
-            called.map_err(|e| settle(&ctx, store, e))
-        });
-        started?;
-        self.drain(store)?;
-        self.context().with(|ctx| {
-            let outcome = (|| -> rquickjs::Result<Result<(), Value>> {
-                let promise: rquickjs::Promise = state(&ctx)?.get("scenario")?;
-                match promise.state() {
-                    rquickjs::promise::PromiseState::Rejected => {
-                        Ok(Err(match promise.result::<Value>() {
-                            Some(Err(rquickjs::Error::Exception)) => ctx.catch(),
-                            _ => Value::new_undefined(ctx.clone()),
-                        }))
-                    }
-                    rquickjs::promise::PromiseState::Pending => Err(Exception::throw_message(
-                        &ctx,
-                        "the scenario never finished: a promise it awaits never settles",
-                    )),
-                    rquickjs::promise::PromiseState::Resolved => Ok(Ok(())),
-                }
-            })();
-            match outcome {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(fault_of(&ctx, store, e)),
-                Err(e) => Err(settle(&ctx, store, e)),
-            }
-        })
-    }
-}
-
-fn start_script<'js>(ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<()> {
-    let state = state(ctx)?;
-    let glue: Object = state.get("glue")?;
-    let page: Object = state.get("page")?;
-    let make_t: Function = page.get("scenario")?;
-    let t: Value = make_t.call(())?;
-    let body: Function =
-        ctx.eval_with_options(format!("(async function (mod, t) {{\n{source}\n}})"), {
-            let mut options = rquickjs::context::EvalOptions::default();
-            options.filename = Some("scenario.js".into());
-            options.strict = true;
-            options
-        })?;
-    let promise: Value = body.call((glue, t))?;
-    state.set("scenario", promise)
-}
-
-/// A scenario written in JavaScript, while it runs: the runner and the store its views and
-/// reads go through (the same steps a TOML scenario takes), and the steps recorded so far.
-struct ScriptRun {
-    runner: *mut Runner,
-    store: *mut Store<Host>,
-    exports: *const Exports,
-    steps: Vec<StepRecord>,
-    /// The step `t.step` is in, if any.
-    current: Option<usize>,
-    /// The step an exception escaped from, if one did.
-    faulted: Option<usize>,
-    /// A view that went wrong ended the scenario (as `Taken::Stop` does).
-    stopped: bool,
-    error: Option<ScenarioError>,
-}
-
-thread_local! {
-    static SCRIPT: RefCell<Option<ScriptRun>> = const { RefCell::new(None) };
-}
-
-/// What a scenario in JavaScript did: its steps, and the fault that ended it and in which step.
-pub(super) struct ScriptOutcome {
-    pub(super) steps: Vec<StepRecord>,
-    pub(super) fault: Option<(usize, Fault)>,
-}
-
-/// Runs a scenario written in JavaScript on `page`.
-pub(super) fn run_script(
-    page: &Page,
-    runner: &mut Runner,
-    store: &mut Store<Host>,
-    exports: &Exports,
-    source: &str,
-) -> Result<ScriptOutcome, ScenarioError> {
-    SCRIPT.with(|s| {
-        *s.borrow_mut() = Some(ScriptRun {
-            runner,
-            store,
-            exports,
-            steps: Vec::new(),
-            current: None,
-            faulted: None,
-            stopped: false,
-            error: None,
-        })
-    });
-    let result = page.script(store, source);
-    let run = SCRIPT
-        .with(|s| s.borrow_mut().take())
-        .expect("the script run is still there");
-    if let Some(error) = run.error {
-        return Err(error);
-    }
-    let mut steps = run.steps;
-    let fault = match result {
-        Ok(()) => None,
-        Err(_) if run.stopped => None,
-        Err(fault) => {
-            let at = match run.faulted.or(run.current) {
-                Some(i) => i,
-                None => {
-                    steps.push(StepRecord {
-                        text: "(the scenario's code between steps)".into(),
-                        result: None,
-                        problem: None,
-                    });
-                    steps.len() - 1
-                }
-            };
-            Some((at, fault))
-        }
-    };
-    Ok(ScriptOutcome { steps, fault })
-}
-
-fn with_script<'js, R>(
-    ctx: &Ctx<'js>,
-    f: impl FnOnce(&mut ScriptRun) -> rquickjs::Result<R>,
-) -> rquickjs::Result<R> {
-    SCRIPT.with(|s| match s.borrow_mut().as_mut() {
-        Some(run) => f(run),
-        None => Err(Exception::throw_type(
-            ctx,
-            "`t` is only for a scenario while it runs",
-        )),
-    })
-}
-
-/// A value of the page as a report shows it (`plain` has made it numbers, strings, booleans
-/// and lists).
-fn to_value(v: &Value<'_>) -> crate::spec::Value {
-    use crate::spec::Value as V;
-    if let Some(b) = v.as_bool() {
-        V::Bool(b)
-    } else if let Some(n) = v.as_int() {
-        V::Int(i64::from(n))
-    } else if let Some(f) = v.as_float() {
-        if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
-            V::Int(f as i64)
-        } else {
-            V::Float(f)
-        }
-    } else if let Some(s) = v.as_string() {
-        V::Str(s.to_string().unwrap_or_default())
-    } else if let Some(a) = v.as_array() {
-        V::List(a.iter::<Value>().flatten().map(|x| to_value(&x)).collect())
-    } else if v.is_null() {
-        V::Str("null".into())
-    } else {
-        V::Str("undefined".into())
-    }
-}
-
-/// A report's value as JavaScript sees it.
-fn from_value<'js>(ctx: &Ctx<'js>, v: &crate::spec::Value) -> rquickjs::Result<Value<'js>> {
-    use crate::spec::Value as V;
-    Ok(match v {
-        V::Bool(b) => Value::new_bool(ctx.clone(), *b),
-        V::Int(i) => Value::new_number(ctx.clone(), *i as f64),
-        V::Float(f) => Value::new_float(ctx.clone(), *f),
-        V::Str(s) | V::Object(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
-        V::List(items) => {
-            let a = Array::new(ctx.clone())?;
-            for (i, x) in items.iter().enumerate() {
-                a.set(i, from_value(ctx, x)?)?;
-            }
-            a.into_value()
-        }
-    })
-}
-
-/// Takes one TOML step (a view or a read) for a scenario in JavaScript.
-fn script_step<'js>(ctx: &Ctx<'js>, step: Step) -> rquickjs::Result<StepRecord> {
-    let taken = with_script(ctx, |run| {
-        let index = run.steps.len();
-        // SAFETY: `run_script` holds these borrows for as long as the script runs, and uses
-        // none of them while it does.
-        let (runner, store, exports) =
-            unsafe { (&mut *run.runner, &mut *run.store, &*run.exports) };
-        store.data_mut().step = Some(index);
-        Ok(runner.step(store, exports, &step, index))
-    })?;
-    match taken {
-        Ok(Taken::Ok(record)) => Ok(record),
-        Ok(Taken::Stop(record)) => {
-            with_script(ctx, |run| {
-                run.steps.push(record);
-                run.stopped = true;
-                Ok(())
-            })?;
-            Err(throw_uncatchable(
-                ctx,
-                "the scenario stops at a view that went wrong",
-            ))
-        }
-        Ok(Taken::Fault(text, _)) => Err(Exception::throw_internal(ctx, &format!("{text} failed"))),
-        Err(error) => {
-            let message = error.message.clone();
-            with_script(ctx, |run| {
-                run.error.get_or_insert(error);
-                Ok(())
-            })?;
-            Err(throw_uncatchable(ctx, &message))
-        }
     }
 }
 
@@ -493,7 +271,7 @@ fn interrupt() -> bool {
 }
 
 /// What a JavaScript exception out of a call the host made comes to.
-fn settle<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, e: rquickjs::Error) -> Fault {
+pub(super) fn settle<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, e: rquickjs::Error) -> Fault {
     match e {
         rquickjs::Error::Exception => {
             let value = ctx.catch();
@@ -510,7 +288,7 @@ fn settle<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, e: rquickjs::Error) -> F
 
 /// The fault a thrown value stands for: the one that ended the scenario, the trap behind a
 /// `RuntimeError`, or the value thrown.
-fn fault_of<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, value: Value<'js>) -> Fault {
+pub(super) fn fault_of<'js>(ctx: &Ctx<'js>, store: &mut Store<Host>, value: Value<'js>) -> Fault {
     if let Some(fault) = store.data().page.fatal.clone() {
         return fault;
     }
@@ -595,7 +373,7 @@ fn throw_wasm_error<'js>(
         let index = again.0;
         return rethrow_trap(ctx, index);
     }
-    let fault = classify_ctx(err, &mut store);
+    let fault = classify_data(err, store.data_mut());
     let fatal = matches!(
         fault,
         Fault::OutOfFuel | Fault::WallTimeout | Fault::StackOverflow | Fault::OutOfMemory { .. }
@@ -643,7 +421,7 @@ fn rethrow_trap<'js>(ctx: &Ctx<'js>, index: usize) -> rquickjs::Error {
     }
 }
 
-fn throw_uncatchable<'js>(ctx: &Ctx<'js>, message: &str) -> rquickjs::Error {
+pub(super) fn throw_uncatchable<'js>(ctx: &Ctx<'js>, message: &str) -> rquickjs::Error {
     let _ = Exception::throw_internal(ctx, message);
     let e = ctx.catch();
     // SAFETY: `e` is a live value of this context.
@@ -678,11 +456,6 @@ impl std::fmt::Display for TrapAgain {
 }
 
 impl std::error::Error for TrapAgain {}
-
-/// [`classify`] for a store context.
-fn classify_ctx(err: wasmtime::Error, store: &mut StoreContextMut<'_, Host>) -> Fault {
-    classify_data(err, store.data_mut())
-}
 
 fn refs<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Array<'js>> {
     state(ctx)?.get("refs")
@@ -1077,130 +850,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
             },
         )?,
     )?;
-    host.set(
-        "stepBegin",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, label: String| {
-            let index = with_script(&ctx, |run| {
-                run.steps.push(StepRecord {
-                    text: label,
-                    result: None,
-                    problem: None,
-                });
-                run.current = Some(run.steps.len() - 1);
-                Ok(run.steps.len() - 1)
-            })?;
-            with_store(|mut store| {
-                store.data_mut().step = Some(index);
-                store.data_mut().page.probed = None;
-            });
-            Ok::<_, rquickjs::Error>(index)
-        })?,
-    )?;
-    host.set(
-        "stepEnd",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>| {
-            with_script(&ctx, |run| {
-                run.current = None;
-                Ok(())
-            })
-        })?,
-    )?;
-    host.set(
-        "stepFault",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: usize| {
-            with_script(&ctx, |run| {
-                run.faulted.get_or_insert(index);
-                Ok(())
-            })
-        })?,
-    )?;
-    host.set(
-        "stepResult",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, index: usize, v: Value<'js>| {
-            with_script(&ctx, |run| {
-                if let Some(step) = run.steps.get_mut(index) {
-                    step.result = Some(to_value(&v));
-                }
-                Ok(())
-            })
-        })?,
-    )?;
-    host.set(
-        "stepProblem",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, index: usize, expected: Value<'js>, actual: Value<'js>| {
-                with_script(&ctx, |run| {
-                    if let Some(step) = run.steps.get_mut(index) {
-                        step.problem = Some(Problem::WrongValue {
-                            expected: to_value(&expected),
-                            actual: Some(to_value(&actual)),
-                        });
-                    }
-                    Ok(())
-                })
-            },
-        )?,
-    )?;
-    host.set(
-        "view",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>,
-             name: String,
-             ptr: f64,
-             len: f64,
-             elem: String|
-             -> rquickjs::Result<bool> {
-                let elem = Elem::parse(&elem)
-                    .ok_or_else(|| Exception::throw_type(&ctx, "unknown element type"))?;
-                let record = script_step(
-                    &ctx,
-                    Step::View {
-                        name,
-                        ptr: crate::spec::Value::Int(ptr as i64),
-                        len: crate::spec::Value::Int(len as i64),
-                        elem,
-                    },
-                )?;
-                with_script(&ctx, |run| {
-                    run.steps.push(record);
-                    Ok(true)
-                })
-            },
-        )?,
-    )?;
-    host.set(
-        "read",
-        Function::new(
-            ctx.clone(),
-            |ctx: Ctx<'js>, view: String, at: u32, len: u32| -> rquickjs::Result<Value<'js>> {
-                let record = script_step(
-                    &ctx,
-                    Step::Read {
-                        view,
-                        at,
-                        len,
-                        expect: None,
-                    },
-                )?;
-                let value = match &record.result {
-                    Some(v) => from_value(&ctx, v)?,
-                    None => Value::new_undefined(ctx.clone()),
-                };
-                let problem = record.problem.is_some();
-                with_script(&ctx, |run| {
-                    run.steps.push(record);
-                    Ok(())
-                })?;
-                if problem {
-                    // A stale or freed view: the step says which; the scenario goes on.
-                    return Ok(Value::new_undefined(ctx.clone()));
-                }
-                Ok(value)
-            },
-        )?,
-    )?;
+    script::natives(ctx, &host)?;
     Ok(host)
 }
 
@@ -1255,8 +905,6 @@ fn funcref<'js>(ctx: &Ctx<'js>, f: Func) -> rquickjs::Result<Value<'js>> {
         exports.len() - 1
     })
     .ok_or_else(|| no_store(ctx))?;
-    let page: Object = state(ctx)?.get("page")?;
-    let _ = page;
     Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
         call_export(&ctx, index as u32, args.0)
     })
@@ -1363,8 +1011,6 @@ fn instantiate<'js>(ctx: &Ctx<'js>, imports: Object<'js>) -> rquickjs::Result<Ar
 
 fn link_error<'js>(ctx: &Ctx<'js>, message: &str) -> rquickjs::Error {
     let made = (|| -> rquickjs::Result<Value> {
-        let page: Object = state(ctx)?.get("page")?;
-        let _ = page;
         let wa: Object = ctx.globals().get("WebAssembly")?;
         let class: rquickjs::Constructor = wa.get("LinkError")?;
         class.construct((message,))

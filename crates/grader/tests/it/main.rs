@@ -6,6 +6,7 @@
 
 mod matrix;
 mod memmap;
+mod node;
 mod results;
 mod shims;
 

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use serde_json::{Value as Json, json};
 
-use super::{fixture, grader, render, slot};
+use super::{fixture, grader, node, render, slot};
 
 /// The scenario API as the page defines it, for node: the same steps and assertions.
 const DRIVER: &str = r#"
@@ -113,38 +113,8 @@ fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/matrix")
 }
 
-fn node_available() -> bool {
-    Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run_node(dir: &Path, spec: &grader::Spec) -> Transcript {
-    let (_, submission) = fixture(dir);
-    let processed = grader()
-        .bindgen_output(&slot(dir), &submission)
-        .unwrap()
-        .expect("the matrix builds");
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("node-matrix");
-    let _ = std::fs::remove_dir_all(&work);
-    let stub = work.join("node_modules/wasm_course");
-    std::fs::create_dir_all(&stub).unwrap();
-    std::fs::write(
-        stub.join("package.json"),
-        r#"{"name":"wasm_course","type":"module","main":"index.js"}"#,
-    )
-    .unwrap();
-    std::fs::write(stub.join("index.js"), grader::js::GUEST_MODULE_STUB).unwrap();
-    std::fs::write(work.join("package.json"), r#"{"type":"module"}"#).unwrap();
-    std::fs::write(work.join("submission.js"), &processed.js).unwrap();
-    std::fs::write(work.join("submission_bg.wasm"), &processed.wasm).unwrap();
-    for (specifier, source) in &processed.snippets {
-        let path = work.join(specifier);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, source).unwrap();
-    }
-    std::fs::write(work.join("driver.mjs"), DRIVER).unwrap();
+    let work = node::workspace(dir, "matrix", DRIVER);
     let scripts: Vec<Json> = spec
         .scenarios
         .iter()
@@ -176,7 +146,7 @@ fn the_feature_matrix_passes_and_node_agrees() {
     );
     assert!(report.passed(), "{rendered}");
 
-    let node = node_available();
+    let node = node::available();
     assert!(
         node || std::env::var_os("CI").is_none(),
         "node is needed for this test in CI"

@@ -17,7 +17,7 @@ use std::process::Command;
 use grader::{Report, Verdict};
 use serde_json::{Value as Json, json};
 
-use super::{fixture, grader, slot};
+use super::{fixture, grader, node, slot};
 
 /// What one scenario did under node (or the grader), in one shape.
 type Transcript = BTreeMap<String, Json>;
@@ -79,14 +79,6 @@ await new Promise((resolve) => setTimeout(resolve, 20));
 writeFileSync(outPath, JSON.stringify(out));
 "#;
 
-/// The guest support crate's imports, as node must provide them for the module to load.
-const GUEST_STUB: &str = r#"
-export function on_alloc() {}
-export function on_dealloc() { return 1; }
-export function on_panic() {}
-export function on_log() {}
-"#;
-
 fn shims() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shims");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -96,13 +88,6 @@ fn shims() -> Vec<PathBuf> {
         .collect();
     dirs.sort();
     dirs
-}
-
-fn node_available() -> bool {
-    Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// `name: 0.123ms` → `name: <time>`: node's clock and the grader's virtual one differ.
@@ -121,27 +106,7 @@ fn blank_timings(line: &str) -> String {
 }
 
 fn run_node(dir: &Path, spec: &grader::Spec) -> Transcript {
-    let (_, submission) = fixture(dir);
-    let processed = grader()
-        .bindgen_output(&slot(dir), &submission)
-        .unwrap()
-        .unwrap_or_else(|| panic!("{}: does not build", dir.display()));
-    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("node")
-        .join(dir.file_name().unwrap());
-    let _ = std::fs::remove_dir_all(&work);
-    let stub = work.join("node_modules/wasm_course");
-    std::fs::create_dir_all(&stub).unwrap();
-    std::fs::write(
-        stub.join("package.json"),
-        r#"{"name":"wasm_course","type":"module","main":"index.js"}"#,
-    )
-    .unwrap();
-    std::fs::write(stub.join("index.js"), GUEST_STUB).unwrap();
-    std::fs::write(work.join("package.json"), r#"{"type":"module"}"#).unwrap();
-    std::fs::write(work.join("submission.js"), &processed.js).unwrap();
-    std::fs::write(work.join("submission_bg.wasm"), &processed.wasm).unwrap();
-    std::fs::write(work.join("driver.mjs"), DRIVER).unwrap();
+    let work = node::workspace(dir, &dir.file_name().unwrap().to_string_lossy(), DRIVER);
     let mut transcript = Transcript::new();
     for scenario in &spec.scenarios {
         let calls: Vec<Json> = scenario
@@ -296,7 +261,7 @@ fn compare(dir: &Path, report: &Report, node: &Transcript) -> Vec<String> {
 
 #[test]
 fn shims_agree_with_node_running_the_same_glue() {
-    let node = node_available();
+    let node = node::available();
     assert!(
         node || std::env::var_os("CI").is_none(),
         "node is needed for this test in CI"
