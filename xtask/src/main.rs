@@ -120,6 +120,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Started by cargo to record the rustc command of a student's crate (see
+    // `grader::build::record_if_asked`): that, and nothing else.
+    if let Some(code) = grader::build::record_if_asked() {
+        std::process::exit(code);
+    }
     std::panic::set_hook(Box::new(report_panic));
     // A build runs as a process tree of its own, which on Unix the terminal's Ctrl-C does not
     // reach: cancelling xtask (Ctrl-C in `watch`, a closed terminal, a cancelled CI job) ends
@@ -220,6 +225,8 @@ pub fn new_grader(root: &Path) -> anyhow::Result<Grader> {
 pub fn new_grader_seeded(root: &Path, seed: Option<u64>) -> anyhow::Result<Grader> {
     let mut options = GraderOptions::new(course::work_dir(root), course::guest_crate(root));
     options.seed = seed;
+    // Re-grades of the student's own crate skip cargo when nothing but their code changed.
+    options.rustc_recorder = std::env::current_exe().ok();
     Grader::new(options).context("starting the grader")
 }
 

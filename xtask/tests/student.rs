@@ -269,3 +269,66 @@ fn crlf_line_endings_change_no_report_and_no_diagnostic() {
     assert!(lf.2.2.contains("unknown key `titel`"), "{}", lf.2.2);
     assert_eq!(crlf.2, lf.2, "the authoring error");
 }
+
+/// A re-grade runs rustc without cargo once cargo has built the crate (the command cargo ran
+/// is recorded): it sees every edit and every compile error as cargo would, and goes back to
+/// cargo when anything else the command reads (here the guest crate) has changed.
+#[test]
+fn a_regrade_without_cargo_sees_every_edit_and_goes_back_to_cargo_when_needed() {
+    let exercise = "exercises/21-wasm-memory/03-f64-view";
+    let copy = course_of("direct", &[exercise]);
+    let dir = copy.join(exercise);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let record = target
+        .join("grader/staging/21-wasm-memory-03-f64-view-student")
+        .join(".rustc-command-stamped.json");
+    let grade = || {
+        let out = xtask(&copy, &["grade", "03-f64-view"])
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let modified = || std::fs::metadata(&record).unwrap().modified().unwrap();
+    // The starter, through cargo, which records its rustc command.
+    let (code, out) = grade();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(record.is_file(), "no command was recorded: {out}");
+    let recorded = modified();
+    // The solution, through rustc alone: the record is not written again.
+    std::fs::copy(dir.join("solution/lib.rs"), dir.join("src/lib.rs")).unwrap();
+    let (code, out) = grade();
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(modified(), recorded, "cargo ran again");
+    // A compile error, found by rustc alone, reads as cargo's would.
+    let solution = std::fs::read_to_string(dir.join("solution/lib.rs")).unwrap();
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!("{solution}\nfn broken() -> u32 {{ missing_name }}\n"),
+    )
+    .unwrap();
+    let (code, out) = grade();
+    assert_eq!(code, Some(1), "{out}");
+    let line = solution.lines().count() + 2;
+    assert!(
+        out.contains("compile-error") && out.contains(&format!("src/lib.rs:{line}:")),
+        "{out}"
+    );
+    assert!(out.contains("missing_name"), "{out}");
+    assert_eq!(modified(), recorded, "cargo ran again");
+    // The guest crate changed: cargo builds (and records) again, and the grade is right.
+    let guest = copy.join("crates/course-guest/src/lib.rs");
+    let text = std::fs::read_to_string(&guest).unwrap();
+    std::fs::write(&guest, format!("{text}\n// changed\n")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), &solution).unwrap();
+    let (code, out) = grade();
+    assert_eq!(code, Some(0), "{out}");
+    assert_ne!(
+        modified(),
+        recorded,
+        "the changed guest crate was not noticed"
+    );
+    let _ = std::fs::remove_dir_all(&copy);
+}

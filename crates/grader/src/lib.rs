@@ -78,6 +78,9 @@ pub struct GraderOptions {
     pub seed: Option<u64>,
     /// What every build may see: the sandbox for untrusted submissions (see [`sandbox`]).
     pub isolation: build::Isolation,
+    /// The grading program itself, when its `main` starts with [`build::record_if_asked`]:
+    /// a student's re-grade then runs rustc without cargo (see [`build::BuildDirs`]).
+    pub rustc_recorder: Option<PathBuf>,
 }
 
 impl GraderOptions {
@@ -89,6 +92,7 @@ impl GraderOptions {
             build_timeout: Duration::from_secs(300),
             seed: None,
             isolation: build::Isolation::default(),
+            rustc_recorder: None,
         }
     }
 }
@@ -168,6 +172,7 @@ impl Grader {
             guest_crate,
             timeout: options.build_timeout,
             isolation: options.isolation,
+            rustc_recorder: options.rustc_recorder,
         };
         Ok(Grader {
             sandbox,

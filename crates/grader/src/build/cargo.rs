@@ -57,6 +57,18 @@ pub(super) fn run_cargo(
     isolation: &Isolation,
     limit: Duration,
 ) -> Result<CargoRun, HarnessError> {
+    run_cargo_with(dir, target, args, isolation, limit, &[])
+}
+
+/// [`run_cargo`] with variables of the grader's own for an unsandboxed cargo.
+pub(super) fn run_cargo_with(
+    dir: &Path,
+    target: &Path,
+    args: &[String],
+    isolation: &Isolation,
+    limit: Duration,
+    env: &[(String, std::ffi::OsString)],
+) -> Result<CargoRun, HarnessError> {
     let mut command = match &isolation.sandbox {
         None => {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -76,7 +88,8 @@ pub(super) fn run_cargo(
                 .env_remove("RUSTFLAGS")
                 .env_remove("CARGO_ENCODED_RUSTFLAGS")
                 .env_remove("CARGO_BUILD_RUSTFLAGS")
-                .env_remove("CARGO_PROFILE_RELEASE_DEBUG");
+                .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
+                .envs(env.iter().map(|(k, v)| (k, v)));
             c
         }
         Some(sandbox) => {

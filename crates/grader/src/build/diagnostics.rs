@@ -45,6 +45,25 @@ pub(super) fn compile_failure(errors: &[CompilerError]) -> Failure {
     if first.message.starts_with("linking with") {
         return link_failure(first);
     }
+    if let Some(guard) = shown.iter().find(|e| e.message.contains(GUEST_LINK_GUARD)) {
+        // The student's last line, counted back from the appended line that needs the guard.
+        let last = guard
+            .location
+            .as_deref()
+            .and_then(|l| l.split(':').nth(1)?.parse::<usize>().ok())
+            .and_then(|line| line.checked_sub(GUEST_LINK_GUARD_USE))
+            .filter(|line| *line > 0);
+        let mut f = Failure::new(
+            Verdict::CompileError,
+            "your code does not compile: `src/lib.rs` ends with an attribute that no item follows",
+        );
+        if let Some(line) = last {
+            f = f.at(format!("src/lib.rs:{line}"));
+        }
+        return f.hint(
+            "an attribute such as `#[cfg(...)]` applies to the item after it: put that item after it, or remove the attribute (rustc says \"expected item after attributes\" for it in your own crate too)",
+        );
+    }
     let mut f = if first.message.contains("#[global_allocator]")
         && first.message.contains("course_guest")
     {

@@ -18,9 +18,12 @@ use crate::report::{Failure, Verdict};
 
 mod cargo;
 mod diagnostics;
+mod direct;
 mod staging;
 
-pub use staging::{TEMPLATE_DEPENDENCIES, TEMPLATE_FEATURES, package_name, root_package_name};
+pub use direct::record_if_asked;
+
+pub use staging::{TEMPLATE_DEPENDENCIES, TEMPLATE_FEATURES, package_name};
 
 use cargo::*;
 use diagnostics::*;
@@ -48,6 +51,10 @@ pub struct BuildDirs {
     pub timeout: Duration,
     /// What every build through these folders may see (the leak re-run's build included).
     pub isolation: Isolation,
+    /// The program that records the student crate's rustc command for cargo (the grading
+    /// program itself, which calls [`record_if_asked`] first thing): with it, a re-grade of a
+    /// student's own crate runs that command directly (see `direct.rs`).
+    pub rustc_recorder: Option<PathBuf>,
 }
 
 /// A successful build.
@@ -80,31 +87,47 @@ pub fn build(
     ensure_target()?;
     let crate_dir = dirs.staging.join(slot);
     let name = package_name(slot);
-    let root = root_package_name(slot);
     write_if_changed(
         &crate_dir.join("Cargo.toml"),
         format!(
-            "{}\n{}\n[workspace]\nmembers = [\"{ROOT_DIR}\"]\n",
+            "{}\n{}\n[workspace]\n",
             crate_manifest(Manifest::Submission(&name), &dirs.guest_crate),
             PROFILES
         )
         .as_bytes(),
     )?;
-    write_root(
-        &crate_dir.join(ROOT_DIR),
-        &root,
-        &name,
-        "..",
-        &dirs.guest_crate,
-    )?;
+    // An older grader's root crate, which a stale lockfile would still name.
+    let _ = std::fs::remove_dir_all(crate_dir.join("link"));
     stage(&crate_dir, files)?;
-    let run = run_cargo(
-        &crate_dir,
-        &dirs.target,
-        &cargo_args(profile, &[format!("--package={root}")]),
-        &dirs.isolation,
-        dirs.timeout,
-    )?;
+    // Only for a student's own crate on their own machine, and the grading profile.
+    let recorder = dirs.rustc_recorder.as_deref().filter(|_| {
+        dirs.isolation.sandbox.is_none() && !dirs.isolation.clear_env && profile == Profile::Grading
+    });
+    let direct = match recorder {
+        Some(_) => direct::try_build(&crate_dir, &name, dirs.timeout)?,
+        None => None,
+    };
+    let run = match direct {
+        Some(run) => run,
+        None => {
+            let env = recorder
+                .map(|r| direct::recording_env(r, &crate_dir, &name))
+                .unwrap_or_default();
+            let run = run_cargo_with(
+                &crate_dir,
+                &dirs.target,
+                &cargo_args(profile, &[format!("--package={name}")]),
+                &dirs.isolation,
+                dirs.timeout,
+                &env,
+            )?;
+            if recorder.is_some() {
+                // A command rustc ran, whether or not the student's code compiled.
+                direct::remember(&crate_dir, &dirs.guest_crate);
+            }
+            run
+        }
+    };
     let Some(status) = run.status else {
         return Ok(Err(timed_out(dirs.timeout)));
     };
@@ -122,7 +145,7 @@ pub fn build(
             tail(&run.stderr)
         )));
     }
-    let Some(wasm_path) = run.messages.artifacts.get(&root) else {
+    let Some(wasm_path) = run.messages.artifacts.get(&name) else {
         return Err(HarnessError::Cargo(
             "cargo reported no `.wasm` artifact".into(),
         ));
@@ -175,32 +198,25 @@ pub fn build_batch(
     let ws = dirs.staging.join(batch);
     let _ = std::fs::remove_dir_all(ws.join("m"));
     let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
-    let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
     let mut manifest = String::from(
         "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
     );
     manifest.push_str("  \"deps\",\n");
     for m in members {
-        manifest.push_str(&format!("  \"m/{}\",\n  \"{ROOT_DIR}/{}\",\n", m.id, m.id));
+        manifest.push_str(&format!("  \"m/{}\",\n", m.id));
     }
     manifest.push_str("]\n");
     manifest.push_str(PROFILES);
     write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
-    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+    // An older grader's root crates.
+    let _ = std::fs::remove_dir_all(ws.join("link"));
+    for (m, name) in members.iter().zip(&names) {
         let dir = ws.join("m").join(&m.id);
         write_if_changed(
             &dir.join("Cargo.toml"),
             crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
         )?;
         stage(&dir, &m.files)?;
-        let student = format!("../../m/{}", m.id);
-        write_root(
-            &ws.join(ROOT_DIR).join(&m.id),
-            root,
-            name,
-            &student,
-            &dirs.guest_crate,
-        )?;
     }
     // A member with the submissions' dependencies and no code of its own, built first.
     write_if_changed(
@@ -273,20 +289,20 @@ pub fn build_batch(
         dirs.timeout,
     )?;
     let mut out = Vec::new();
-    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+    for (m, name) in members.iter().zip(&names) {
         let prefix = format!("m/{}/", m.id);
         let source_root = ws.join("m").join(&m.id);
-        let mut result = member_result(&run, (name, root), &prefix, &source_root)?;
+        let mut result = member_result(&run, name, &prefix, &source_root)?;
         if result.is_none() {
             // The batch ran out of time before this member finished: alone, with its own limit.
             let single = run_cargo(
                 &ws,
                 &dirs.target,
-                &cargo_args(Profile::Grading, &one_package(&extra, root)),
+                &cargo_args(Profile::Grading, &one_package(&extra, name)),
                 isolation,
                 dirs.timeout,
             )?;
-            result = member_result(&single, (name, root), &prefix, &source_root)?;
+            result = member_result(&single, name, &prefix, &source_root)?;
         }
         out.push(match result {
             Some(result) => result,
@@ -301,20 +317,14 @@ pub fn build_batch(
 /// the member finished.
 fn member_result(
     run: &CargoRun,
-    (name, root): (&str, &str),
+    name: &str,
     prefix: &str,
     source_root: &Path,
 ) -> Result<Option<Result<Built, Failure>>, HarnessError> {
-    // Compile errors are the student's crate's; link errors the root crate's.
-    if let Some(errors) = run
-        .messages
-        .errors
-        .get(name)
-        .or_else(|| run.messages.errors.get(root))
-    {
+    if let Some(errors) = run.messages.errors.get(name) {
         return Ok(Some(Err(unprefixed(compile_failure(errors), prefix))));
     }
-    if let Some(path) = run.messages.artifacts.get(root) {
+    if let Some(path) = run.messages.artifacts.get(name) {
         let wasm = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
         return Ok(Some(Ok(Built {
             wasm,

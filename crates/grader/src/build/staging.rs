@@ -1,5 +1,5 @@
-//! What the grader writes for a build: the student's crate (their `src/`, unchanged, under a
-//! manifest of the grader's), the root crate that links it with the guest crate, the pinned
+//! What the grader writes for a build: the student's crate (their `src/` under a manifest of
+//! the grader's, with one line appended to `lib.rs` that links the guest crate), the pinned
 //! dependencies and the fixed profiles.
 
 use super::*;
@@ -20,56 +20,22 @@ pub fn package_name(slot: &str) -> String {
     format!("submission_{clean}")
 }
 
-/// The package name of a slot's root crate: the `cdylib` the grader writes, which links the
-/// student's crate and the guest support crate.
-pub fn root_package_name(slot: &str) -> String {
-    package_name(slot).replacen("submission_", "graded_", 1)
-}
+/// What the grader appends to the student's `src/lib.rs`: the line that links its support
+/// crate (the counting allocator, panic and log capture) into the module. Appended, not
+/// prepended, so every line of the student's file keeps its number.
+///
+/// An outer attribute left dangling at the end of the student's file (`#[cfg(any())]`) would
+/// attach to the next item: it attaches to the guard constant, which the link line's neighbour
+/// needs, so the file fails to compile as rustc fails it anyway ("expected item after
+/// attributes"), and the link line itself is never switched off. A module that still ends up
+/// without the allocator is caught by the accounting check (`accounting::verify`).
+pub(super) const GUEST_LINK: &str = "\n// Added by the grader: links its support crate.\nconst __WASM_COURSE_LINK: () = ();\nextern crate course_guest as _;\nconst _: () = __WASM_COURSE_LINK;\n";
 
-/// Where a slot's (or a batch's) root crates live, beside the student's sources.
-pub(super) const ROOT_DIR: &str = "link";
+/// The guard constant's name, which a compiler error about it names.
+pub(super) const GUEST_LINK_GUARD: &str = "__WASM_COURSE_LINK";
 
-/// Writes a root crate: the module the grader grades is this `cdylib`, whose only code links
-/// the student's crate (a plain library) and the guest support crate. Nothing in the
-/// student's text can unlink or replace the support crate: it is not in the student's crate.
-pub(super) fn write_root(
-    dir: &Path,
-    name: &str,
-    student: &str,
-    student_path: &str,
-    guest: &Path,
-) -> Result<(), HarnessError> {
-    let guest = guest.display().to_string().replace('\\', "/");
-    write_if_changed(
-        &dir.join("Cargo.toml"),
-        format!(
-            r#"# Written by the grader: the module it grades links the student's crate and its own.
-[package]
-name = "{name}"
-version = "0.0.0"
-edition = "2021"
-publish = false
-
-[lib]
-crate-type = ["cdylib"]
-path = "lib.rs"
-
-[dependencies]
-{student} = {{ path = "{student_path}" }}
-course-guest = {{ path = "{guest}", features = ["grading"] }}
-"#
-        )
-        .as_bytes(),
-    )?;
-    write_if_changed(
-        &dir.join("lib.rs"),
-        format!(
-            "//! Written by the grader: links the student's crate and the grader's support crate.\n\
-             extern crate course_guest as _;\nextern crate {student} as _;\n"
-        )
-        .as_bytes(),
-    )
-}
+/// Lines from the student's last line to the one that needs the guard.
+pub(super) const GUEST_LINK_GUARD_USE: usize = 5;
 
 /// The batch workspace's member that holds only the dependencies.
 pub(super) const DEPS_PACKAGE: &str = "batch_dependencies";
@@ -88,7 +54,7 @@ pub(super) fn crate_manifest(kind: Manifest<'_>, guest: &Path) -> String {
         Manifest::Submission(name) => (
             name,
             "the student's own Cargo.toml is not used",
-            "crate-type = [\"rlib\"]\n",
+            "crate-type = [\"cdylib\"]\n",
         ),
         Manifest::Dependencies => (
             DEPS_PACKAGE,
@@ -156,7 +122,13 @@ pub(super) fn stage(crate_dir: &Path, files: &[(PathBuf, String)]) -> Result<(),
     std::fs::create_dir_all(&staged_src).map_err(|e| HarnessError::io(&staged_src, e))?;
     let mut keep = std::collections::BTreeSet::new();
     for (rel, content) in files {
-        write_if_changed(&staged_src.join(rel), content.as_bytes())?;
+        if rel == Path::new("lib.rs") {
+            let newline = if content.ends_with('\n') { "" } else { "\n" };
+            let linked = format!("{content}{newline}{GUEST_LINK}");
+            write_if_changed(&staged_src.join(rel), linked.as_bytes())?;
+        } else {
+            write_if_changed(&staged_src.join(rel), content.as_bytes())?;
+        }
         keep.insert(rel.clone());
     }
     let mut staged = Vec::new();

@@ -1,0 +1,336 @@
+//! Re-grades without cargo: once cargo has built a slot, the grader runs the very rustc
+//! command cargo ran for the student's crate, as long as nothing else it depends on changed.
+//!
+//! A warm `cargo build` of one small crate spends about a third of its time in cargo itself
+//! (reading manifests and the lock file, checking every dependency's fingerprint) before rustc
+//! starts. Between two saves of a student's file, the only input that changed is the student's
+//! source, which rustc reads itself.
+//!
+//! How the command is learned: cargo runs the student's crate (its only workspace member)
+//! through `RUSTC_WORKSPACE_WRAPPER`, which is the grading program itself (see
+//! [`record_if_asked`]): it writes down the program, arguments, environment and folder, then
+//! runs rustc. After cargo succeeds, the grader stamps every input beside the source: the
+//! rustc program, each `--extern` library, the manifest and lock file, and the files of the
+//! guest crate. The next build runs the command directly only if every stamp still matches;
+//! otherwise, or if rustc ends without a compiler error to show, it is cargo's turn again.
+//!
+//! Only for a student's own crate on their own machine: sandboxed and cleared-environment
+//! builds (batches of untrusted submissions) always go through cargo.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Set by the grader for cargo's wrapper run: where to write the command down.
+const RECORD_TO: &str = "WASM_COURSE_RECORD_RUSTC";
+/// Set with it: the crate whose command is wanted.
+const RECORD_CRATE: &str = "WASM_COURSE_RECORD_CRATE";
+
+/// Variables not replayed: the jobserver cargo lent rustc is gone, and the wrapper's own.
+const NOT_REPLAYED: [&str; 5] = [
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    RECORD_TO,
+    RECORD_CRATE,
+];
+
+/// One rustc command as cargo ran it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Invocation {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+}
+
+/// An invocation and the state of everything it read besides the student's sources.
+#[derive(Debug, Serialize, Deserialize)]
+struct Recorded {
+    invocation: Invocation,
+    stamps: Vec<Stamp>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Stamp {
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok();
+    Stamp {
+        path: path.to_path_buf(),
+        len: meta.as_ref().map_or(u64::MAX, |m| m.len()),
+        modified: meta.and_then(|m| m.modified().ok()),
+    }
+}
+
+/// The wrapper's side: when this process was started by cargo as the recording wrapper, write
+/// the command down, run rustc, and return its exit code (the caller exits with it). `None`
+/// when the process was not started that way. Call it first thing in `main`.
+pub fn record_if_asked() -> Option<i32> {
+    let to = std::env::var_os(RECORD_TO)?;
+    let mut args = std::env::args_os().skip(1);
+    let program = PathBuf::from(args.next()?);
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let wanted = std::env::var(RECORD_CRATE).unwrap_or_default();
+    let text: Option<Vec<String>> = args.iter().map(|a| a.to_str().map(String::from)).collect();
+    if let Some(text) = text
+        && text
+            .windows(2)
+            .any(|w| w[0] == "--crate-name" && w[1] == wanted)
+    {
+        let invocation = Invocation {
+            program: program.clone(),
+            args: text,
+            env: std::env::vars()
+                .filter(|(k, _)| !NOT_REPLAYED.contains(&k.as_str()))
+                .collect(),
+            cwd: std::env::current_dir().unwrap_or_default(),
+        };
+        if let Ok(json) = serde_json::to_vec(&invocation) {
+            let _ = crate::engine::write_atomically(Path::new(&to), &json);
+        }
+    }
+    let status = Command::new(&program)
+        .args(&args)
+        .env_remove(RECORD_TO)
+        .env_remove(RECORD_CRATE)
+        .status();
+    Some(match status {
+        Ok(s) => s.code().unwrap_or(101),
+        Err(e) => {
+            eprintln!("error: could not run `{}`: {e}", program.display());
+            101
+        }
+    })
+}
+
+/// Where a slot's raw invocation (written by the wrapper) and its stamped record live.
+fn raw_path(crate_dir: &Path) -> PathBuf {
+    crate_dir.join(".rustc-command.json")
+}
+fn record_path(crate_dir: &Path) -> PathBuf {
+    crate_dir.join(".rustc-command-stamped.json")
+}
+
+/// The variables that make cargo record the student crate's rustc command.
+pub(super) fn recording_env(
+    recorder: &Path,
+    crate_dir: &Path,
+    name: &str,
+) -> Vec<(String, std::ffi::OsString)> {
+    let _ = std::fs::remove_file(raw_path(crate_dir));
+    vec![
+        ("RUSTC_WORKSPACE_WRAPPER".into(), recorder.into()),
+        (RECORD_TO.into(), raw_path(crate_dir).into()),
+        (RECORD_CRATE.into(), name.into()),
+    ]
+}
+
+/// Everything besides the student's sources that the command reads.
+fn inputs(invocation: &Invocation, crate_dir: &Path, guest: &Path) -> Vec<PathBuf> {
+    let mut out = vec![
+        invocation.program.clone(),
+        crate_dir.join("Cargo.toml"),
+        crate_dir.join("Cargo.lock"),
+    ];
+    for pair in invocation.args.windows(2) {
+        if pair[0] == "--extern"
+            && let Some((_, path)) = pair[1].split_once('=')
+        {
+            out.push(PathBuf::from(path));
+        }
+    }
+    let mut guest_files = Vec::new();
+    let _ = collect_rs(guest, &guest.join("src"), &mut guest_files);
+    out.push(guest.join("Cargo.toml"));
+    out.extend(guest_files.into_iter().map(|f| guest.join(f)));
+    out
+}
+
+/// After cargo built the slot: stamps what the wrapper wrote down, for the next build.
+pub(super) fn remember(crate_dir: &Path, guest: &Path) {
+    let Some(invocation) = std::fs::read(raw_path(crate_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Invocation>(&b).ok())
+    else {
+        // cargo found the crate fresh and did not run rustc: the stamped record, if any, is
+        // still what it was.
+        return;
+    };
+    let stamps = inputs(&invocation, crate_dir, guest)
+        .iter()
+        .map(|p| stamp(p))
+        .collect();
+    let recorded = Recorded { invocation, stamps };
+    if let Ok(json) = serde_json::to_vec(&recorded) {
+        let _ = crate::engine::write_atomically(&record_path(crate_dir), &json);
+    }
+    let _ = std::fs::remove_file(raw_path(crate_dir));
+}
+
+/// Forgets a slot's command: cargo builds it next.
+pub(super) fn forget(crate_dir: &Path) {
+    let _ = std::fs::remove_file(record_path(crate_dir));
+}
+
+/// The build, run directly, when every input is as stamped; `None` when cargo must build.
+pub(super) fn try_build(
+    crate_dir: &Path,
+    name: &str,
+    limit: Duration,
+) -> Result<Option<CargoRun>, HarnessError> {
+    let Some(recorded) = std::fs::read(record_path(crate_dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Recorded>(&b).ok())
+    else {
+        return Ok(None);
+    };
+    if recorded.stamps.iter().any(|s| stamp(&s.path) != *s) {
+        forget(crate_dir);
+        return Ok(None);
+    }
+    let inv = &recorded.invocation;
+    let mut command = Command::new(&inv.program);
+    command
+        .args(&inv.args)
+        .env_clear()
+        .envs(inv.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&inv.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = ::sandbox::ProcessTree::spawn(command)
+        .map_err(|e| HarnessError::Cargo(format!("could not start rustc: {e}")))?;
+    let stderr = child.take_stderr().expect("piped");
+    let crate_name = name.to_owned();
+    let reader = std::thread::spawn(move || parse_rustc(BufReader::new(stderr), &crate_name));
+    let status = child
+        .wait_timeout(limit)
+        .map_err(|e| HarnessError::Cargo(e.to_string()))?;
+    if status.is_none() {
+        child.kill();
+    }
+    let (messages, stderr) = reader.join().expect("reader thread");
+    let run = CargoRun {
+        status,
+        messages,
+        stderr,
+    };
+    match run.status {
+        // A build that ran out of time is the submission's (a `const` that never finishes).
+        None => Ok(Some(run)),
+        Some(s) if s.success() && run.messages.artifacts.contains_key(name) => Ok(Some(run)),
+        // The student's compile errors.
+        Some(_) if run.messages.errors.contains_key(name) => Ok(Some(run)),
+        // Anything else (a library rebuilt under the same name, a crash) is cargo's to judge.
+        Some(_) => {
+            forget(crate_dir);
+            Ok(None)
+        }
+    }
+}
+
+/// rustc's own JSON lines (`--error-format=json --json=artifacts`), read as cargo's would be.
+fn parse_rustc(reader: impl BufRead, name: &str) -> (Messages, String) {
+    let mut messages = Messages::default();
+    let mut other = String::new();
+    for line in reader.lines().map_while(Result::ok) {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            if other.len() < 1 << 20 {
+                other.push_str(&line);
+                other.push('\n');
+            }
+            continue;
+        };
+        match msg["$message_type"].as_str() {
+            Some("artifact") => {
+                if let Some(path) = msg["artifact"].as_str().filter(|p| p.ends_with(".wasm")) {
+                    messages
+                        .artifacts
+                        .insert(name.to_owned(), PathBuf::from(path));
+                }
+            }
+            Some("diagnostic") => {
+                // The same shape cargo wraps it in, so one reader serves both.
+                let wrapped = serde_json::json!({
+                    "reason": "compiler-message",
+                    "target": { "name": name },
+                    "message": msg,
+                });
+                let one = parse_messages(
+                    std::io::Cursor::new(wrapped.to_string().into_bytes()),
+                    || {},
+                );
+                for (k, mut v) in one.errors {
+                    let errors = messages.errors.entry(k).or_default();
+                    if errors.len() >= ERRORS_KEPT {
+                        if let Some(last) = errors.last_mut() {
+                            last.more += v.len();
+                        }
+                    } else {
+                        errors.append(&mut v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (messages, other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rustcs_lines_read_as_cargos() {
+        let lines = concat!(
+            r#"{"$message_type":"diagnostic","message":"cannot find value `x` in this scope","level":"error","spans":[{"file_name":"src/lib.rs","line_start":3,"column_start":5,"is_primary":true}],"rendered":"error[E0425]: cannot find value `x`\n"}"#,
+            "\n",
+            r#"{"$message_type":"diagnostic","message":"unused variable","level":"warning","spans":[],"rendered":"warning"}"#,
+            "\n",
+            r#"{"$message_type":"artifact","artifact":"/t/deps/s.d","emit":"dep-info"}"#,
+            "\n",
+            r#"{"$message_type":"artifact","artifact":"/t/deps/s.wasm","emit":"link"}"#,
+            "\n",
+            "not json\n",
+        );
+        let (messages, other) = parse_rustc(std::io::Cursor::new(lines), "s");
+        let errors = &messages.errors["s"];
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].location.as_deref(), Some("src/lib.rs:3:5"));
+        assert_eq!(messages.artifacts["s"], PathBuf::from("/t/deps/s.wasm"));
+        assert_eq!(other, "not json\n");
+    }
+
+    #[test]
+    fn a_changed_input_sends_the_build_back_to_cargo() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libdep.rlib");
+        std::fs::write(&lib, b"one").unwrap();
+        let recorded = Recorded {
+            invocation: Invocation {
+                program: PathBuf::from("/nonexistent/rustc"),
+                args: vec![],
+                env: vec![],
+                cwd: dir.path().to_path_buf(),
+            },
+            stamps: vec![stamp(&lib)],
+        };
+        std::fs::write(
+            record_path(dir.path()),
+            serde_json::to_vec(&recorded).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(&lib, b"longer").unwrap();
+        let run = try_build(dir.path(), "s", Duration::from_secs(5)).unwrap();
+        assert!(run.is_none());
+        assert!(!record_path(dir.path()).exists(), "the record is forgotten");
+    }
+}
