@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 /// How long a burst of events is gathered into one save (an editor writes, renames and
-/// touches in a few milliseconds).
-const SETTLE: Duration = Duration::from_millis(100);
+/// touches within a millisecond or two). Short, because it is part of every save's wait for
+/// its verdict: a burst that outlasts it costs a second grade, never a wrong screen, as
+/// `watch` grades again before showing anything when a save came in meanwhile.
+const SETTLE: Duration = Duration::from_millis(5);
 
 /// How often the fallback looks at the files.
 const POLL: Duration = Duration::from_millis(250);
@@ -64,6 +66,18 @@ impl Saves {
         }
         while self.events.recv_timeout(SETTLE).is_ok() {}
         true
+    }
+}
+
+impl Saves {
+    /// Whether a save came in since the last [`Saves::wait`] (or the watch began), without
+    /// waiting; the events are used up.
+    pub fn saved_since(&self) -> bool {
+        let mut saved = false;
+        while let Ok(event) = self.events.try_recv() {
+            saved |= event.map_or(true, |e| is_a_save(&e));
+        }
+        saved
     }
 }
 

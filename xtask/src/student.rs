@@ -1,7 +1,7 @@
 //! The student's commands: `grade`, `list`, `hint`, `watch` and `reset`.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use grader::{Render, Report, Submission};
@@ -323,10 +323,11 @@ pub fn hint(root: &Path, filter: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// Re-grades on every change under the current exercise's `src/`, moving to the next exercise
-/// not yet done each time one passes (as rustlings does). Polls modification times, which
-/// works the same on every platform and editor. On a terminal each grade replaces the last on
-/// a cleared screen (scrollback too), written once it is ready, so the previous report stays
-/// readable while the next one builds.
+/// not yet done each time one passes (as rustlings does). Saves are noticed through the
+/// system's file notifications (`saves.rs`) and graded at once; a save that came in while a
+/// grade ran is graded before anything is shown, and one that changed no file is ignored. On
+/// a terminal each grade replaces the last on a cleared screen (scrollback too), written once
+/// it is ready, so the previous report stays readable while the next one builds.
 pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     let (all, errors) = exercises(root)?;
     for e in &errors {
@@ -353,7 +354,12 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         let src = exercise.dir.join("src");
         let saves = crate::saves::Saves::watch(&src)
             .map_err(|e| anyhow::anyhow!("cannot watch `{}` for changes: {e}", src.display()))?;
+        let graded = sources(&src);
         let report = grade_one(&grader, root, exercise);
+        if saves.saved_since() && sources(&src) != graded {
+            // Saved again while it was graded: grade what is there now before showing anything.
+            continue;
+        }
         let mut screen = std::mem::take(&mut banner);
         if let Some(report) = &report {
             screen.push_str(&report.render(Render {
@@ -390,10 +396,38 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         ));
         // A harness error went to stderr: clearing now would wipe it.
         show(&mut std::io::stdout(), clear && report.is_some(), &screen)?;
-        while !saves.wait(std::time::Duration::from_secs(3600)) {}
+        // A save that changed nothing (an editor's `:w` of an unchanged buffer) keeps the
+        // screen as it is.
+        loop {
+            while !saves.wait(std::time::Duration::from_secs(3600)) {}
+            if sources(&src) != graded {
+                break;
+            }
+        }
     }
     println!("every exercise here is done: well done! `cargo xtask list` shows your progress");
     Ok(ExitCode::from(EXIT_PASS))
+}
+
+/// Every file under `src`, by path, with its bytes: what a grade takes.
+fn sources(src: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    let bytes = std::fs::read(&path).unwrap_or_default();
+                    out.push((path, bytes));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Moves the cursor home and erases the screen and the scrollback, as rustlings does.

@@ -332,3 +332,58 @@ fn a_regrade_without_cargo_sees_every_edit_and_goes_back_to_cargo_when_needed() 
     );
     let _ = std::fs::remove_dir_all(&copy);
 }
+
+/// `watch` grades each save that changed a file, and keeps the screen for a save that changed
+/// nothing (an editor writing an unchanged buffer).
+#[test]
+fn watch_grades_each_change_and_ignores_a_save_that_changed_nothing() {
+    use std::io::BufRead;
+    let exercise = "exercises/21-wasm-memory/04-memory-growth";
+    let copy = course_of("watch", &[exercise]);
+    let lib = copy.join(exercise).join("src/lib.rs");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let mut child = xtask(&copy, &["watch", "04-memory-growth"])
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, screens) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let mut screen = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            screen.push_str(&line);
+            screen.push('\n');
+            if line.contains("for changes (Ctrl-C to stop)") {
+                let _ = tx.send(std::mem::take(&mut screen));
+            }
+        }
+    });
+    let next = || {
+        screens
+            .recv_timeout(std::time::Duration::from_secs(300))
+            .expect("a screen")
+    };
+    let first = next();
+    assert!(
+        first.contains("grading 21-wasm-memory/04-memory-growth"),
+        "{first}"
+    );
+    let starter = std::fs::read_to_string(&lib).unwrap();
+    // The same bytes written again: nothing to grade.
+    std::fs::write(&lib, &starter).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    std::fs::write(
+        &lib,
+        format!("{starter}\ncompile_error!(\"seen by watch\");\n"),
+    )
+    .unwrap();
+    let second = next();
+    assert!(second.contains("seen by watch"), "{second}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&copy);
+}
