@@ -14,62 +14,69 @@ pub mod page;
 mod screen;
 pub mod site;
 
-use wasm_bindgen::prelude::*;
+// The exports exist only in the page's module: on the host (xtask, tests) this crate is a
+// plain library, and wasm-bindgen is not even compiled.
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use crate::page;
+    use wasm_bindgen::prelude::*;
 
-/// A chapter quiz on a page, as JavaScript sees it.
-#[wasm_bindgen]
-pub struct QuizPage(page::Page);
+    /// A chapter quiz on a page, as JavaScript sees it.
+    #[wasm_bindgen]
+    pub struct QuizPage(page::Page);
 
-#[wasm_bindgen]
-impl QuizPage {
-    /// Loads the quiz `source` (the file `name`.toml) and what the browser kept of an earlier
-    /// visit. Throws the quiz's diagnostics, as the terminal shows them, when it is invalid.
-    #[wasm_bindgen(constructor)]
-    pub fn new(name: &str, source: &str, saved: Option<String>) -> Result<QuizPage, JsError> {
-        page::Page::new(name, source, saved.as_deref())
-            .map(QuizPage)
-            .map_err(|e| JsError::new(&e))
-    }
+    #[wasm_bindgen]
+    impl QuizPage {
+        /// Loads the quiz `source` (the file `name`.toml) and what the browser kept of an earlier
+        /// visit. Throws the quiz's diagnostics, as the terminal shows them, when it is invalid.
+        #[wasm_bindgen(constructor)]
+        pub fn new(name: &str, source: &str, saved: Option<String>) -> Result<QuizPage, JsError> {
+            page::Page::new(name, source, saved.as_deref())
+                .map(QuizPage)
+                .map_err(|e| JsError::new(&e))
+        }
 
-    /// The screen to show, as HTML.
-    pub fn screen(&self) -> String {
-        self.0.screen()
-    }
+        /// The screen to show, as HTML.
+        pub fn screen(&self) -> String {
+            self.0.screen()
+        }
 
-    /// `asking N`, `review` or `done`.
-    pub fn stage(&self) -> String {
-        self.0.stage_name()
-    }
+        /// `asking N`, `review` or `done`.
+        pub fn stage(&self) -> String {
+            self.0.stage_name()
+        }
 
-    /// Answers the question asked with a form's fields, a JSON list of `[name, value]`. Returns
-    /// nothing when taken, else a JSON `{ "message", "field" }` saying what is missing.
-    pub fn submit(&mut self, fields: &str) -> Option<String> {
-        let fields: Vec<(String, String)> = serde_json::from_str(fields).unwrap_or_default();
-        self.0.submit(&fields).err().map(|invalid| {
-            serde_json::json!({ "message": invalid.message, "field": invalid.field }).to_string()
-        })
-    }
+        /// Answers the question asked with a form's fields, a JSON list of `[name, value]`. Returns
+        /// nothing when taken, else a JSON `{ "message", "field" }` saying what is missing.
+        pub fn submit(&mut self, fields: &str) -> Option<String> {
+            let fields: Vec<(String, String)> = serde_json::from_str(fields).unwrap_or_default();
+            self.0.submit(&fields).err().map(|invalid| {
+                serde_json::json!({ "message": invalid.message, "field": invalid.field })
+                    .to_string()
+            })
+        }
 
-    pub fn retry(&mut self) {
-        self.0.retry();
-    }
+        pub fn retry(&mut self) {
+            self.0.retry();
+        }
 
-    #[wasm_bindgen(js_name = giveUp)]
-    pub fn give_up(&mut self) {
-        self.0.give_up();
-    }
+        #[wasm_bindgen(js_name = giveUp)]
+        pub fn give_up(&mut self) {
+            self.0.give_up();
+        }
 
-    pub fn restart(&mut self) {
-        self.0.restart();
-    }
+        pub fn restart(&mut self) {
+            self.0.restart();
+        }
 
-    /// What to keep in `localStorage` (JSON).
-    pub fn saved(&self) -> String {
-        self.0.saved()
-    }
+        /// What to keep in `localStorage` (JSON).
+        pub fn saved(&self) -> String {
+            self.0.saved()
+        }
 
-    /// The answers so far, as the answers file `cargo xtask quiz --answers` reads.
-    pub fn export(&self) -> String {
-        self.0.export()
+        /// The answers so far, as the answers file `cargo xtask quiz --answers` reads.
+        pub fn export(&self) -> String {
+            self.0.export()
+        }
     }
 }

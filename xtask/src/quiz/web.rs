@@ -32,7 +32,16 @@ pub fn build_engine(root: &Path) -> anyhow::Result<Engine> {
     grader::build::ensure_target().map_err(|e| anyhow::anyhow!("{e}"))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut child = Command::new(cargo)
-        .args(["build", "--package", PACKAGE, "--lib", "--target"])
+        // The library as the page's `cdylib`; on the host it is a plain library.
+        .args([
+            "rustc",
+            "--package",
+            PACKAGE,
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--target",
+        ])
         .arg(grader::build::TARGET)
         .args([
             "--profile",
