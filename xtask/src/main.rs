@@ -225,8 +225,6 @@ pub fn new_grader(root: &Path) -> anyhow::Result<Grader> {
 pub fn new_grader_seeded(root: &Path, seed: Option<u64>) -> anyhow::Result<Grader> {
     let mut options = GraderOptions::new(course::work_dir(root), course::guest_crate(root));
     options.seed = seed;
-    // Re-grades of the student's own crate skip cargo when nothing but their code changed.
-    options.rustc_recorder = std::env::current_exe().ok();
     Grader::new(options).context("starting the grader")
 }
 

@@ -78,8 +78,9 @@ pub struct GraderOptions {
     pub seed: Option<u64>,
     /// What every build may see: the sandbox for untrusted submissions (see [`sandbox`]).
     pub isolation: build::Isolation,
-    /// The grading program itself, when its `main` starts with [`build::record_if_asked`]:
-    /// a student's re-grade then runs rustc without cargo (see [`build::BuildDirs`]).
+    /// The grading program itself, when its `main` starts with [`build::record_if_asked`]
+    /// (the default then): a student's re-grade runs rustc without cargo (see
+    /// [`build::BuildDirs`]).
     pub rustc_recorder: Option<PathBuf>,
 }
 
@@ -92,7 +93,7 @@ impl GraderOptions {
             build_timeout: Duration::from_secs(300),
             seed: None,
             isolation: build::Isolation::default(),
-            rustc_recorder: None,
+            rustc_recorder: build::recorder(),
         }
     }
 }

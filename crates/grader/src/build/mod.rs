@@ -21,7 +21,7 @@ mod diagnostics;
 mod direct;
 mod staging;
 
-pub use direct::record_if_asked;
+pub use direct::{record_if_asked, recorder};
 
 pub use staging::{TEMPLATE_DEPENDENCIES, TEMPLATE_FEATURES, package_name};
 
