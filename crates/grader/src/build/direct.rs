@@ -211,6 +211,12 @@ pub(super) fn try_build(
         return Ok(None);
     }
     let inv = &recorded.invocation;
+    // cargo's lock on the profile's folder, held while rustc writes there: a cargo (or
+    // another grader) building the same folder waits, as cargo would make it. When another
+    // holds it now, cargo's turn: it waits for the lock, and says so.
+    let Some(lock) = profile_lock(inv) else {
+        return Ok(None);
+    };
     let mut command = Command::new(&inv.program);
     command
         .args(&inv.args)
@@ -232,6 +238,7 @@ pub(super) fn try_build(
         child.kill();
     }
     let (messages, stderr) = reader.join().expect("reader thread");
+    drop(lock);
     let run = CargoRun {
         status,
         messages,
@@ -249,6 +256,26 @@ pub(super) fn try_build(
             Ok(None)
         }
     }
+}
+
+/// cargo's lock on the folder the command writes to (`<target>/<triple>/<profile>/.cargo-lock`),
+/// taken without waiting.
+fn profile_lock(inv: &Invocation) -> Option<std::fs::File> {
+    let out_dir = inv
+        .args
+        .windows(2)
+        .find(|w| w[0] == "--out-dir")
+        .map(|w| PathBuf::from(&w[1]))?;
+    let lock = out_dir.parent()?.join(".cargo-lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock)
+        .ok()?;
+    file.try_lock().ok()?;
+    Some(file)
 }
 
 /// rustc's own JSON lines (`--error-format=json --json=artifacts`), read as cargo's would be.
@@ -332,7 +359,10 @@ mod tests {
         let recorded = Recorded {
             invocation: Invocation {
                 program: PathBuf::from("/nonexistent/rustc"),
-                args: vec![],
+                args: vec![
+                    "--out-dir".into(),
+                    dir.path().join("deps").display().to_string(),
+                ],
                 env: vec![],
                 cwd: dir.path().to_path_buf(),
             },
@@ -347,5 +377,23 @@ mod tests {
         let run = try_build(dir.path(), "s", Duration::from_secs(5)).unwrap();
         assert!(run.is_none());
         assert!(!record_path(dir.path()).exists(), "the record is forgotten");
+    }
+
+    #[test]
+    fn a_folder_cargo_is_building_is_left_to_cargo() {
+        let dir = tempfile::tempdir().unwrap();
+        let inv = Invocation {
+            program: PathBuf::from("rustc"),
+            args: vec![
+                "--out-dir".into(),
+                dir.path().join("deps").display().to_string(),
+            ],
+            env: vec![],
+            cwd: dir.path().to_path_buf(),
+        };
+        let held = profile_lock(&inv).expect("the lock is free");
+        assert!(profile_lock(&inv).is_none(), "taken twice");
+        drop(held);
+        assert!(profile_lock(&inv).is_some());
     }
 }
