@@ -212,8 +212,8 @@ pub(super) fn try_build(
     }
     let inv = &recorded.invocation;
     // cargo's lock on the profile's folder, held while rustc writes there: a cargo (or
-    // another grader) building the same folder waits, as cargo would make it. When another
-    // holds it now, cargo's turn: it waits for the lock, and says so.
+    // another grader) building the same folder waits, and this build waits for theirs, as
+    // cargo would.
     let Some(lock) = profile_lock(inv) else {
         return Ok(None);
     };
@@ -259,7 +259,7 @@ pub(super) fn try_build(
 }
 
 /// cargo's lock on the folder the command writes to (`<target>/<triple>/<profile>/.cargo-lock`),
-/// taken without waiting.
+/// once whoever holds it lets go. `None` when it cannot be taken at all.
 fn profile_lock(inv: &Invocation) -> Option<std::fs::File> {
     let out_dir = inv
         .args
@@ -274,7 +274,7 @@ fn profile_lock(inv: &Invocation) -> Option<std::fs::File> {
         .truncate(false)
         .open(lock)
         .ok()?;
-    file.try_lock().ok()?;
+    file.lock().ok()?;
     Some(file)
 }
 
@@ -380,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_cargo_is_building_is_left_to_cargo() {
+    fn the_build_waits_for_cargos_lock_on_its_folder() {
         let dir = tempfile::tempdir().unwrap();
         let inv = Invocation {
             program: PathBuf::from("rustc"),
@@ -392,8 +392,12 @@ mod tests {
             cwd: dir.path().to_path_buf(),
         };
         let held = profile_lock(&inv).expect("the lock is free");
-        assert!(profile_lock(&inv).is_none(), "taken twice");
+        let other = std::fs::File::open(dir.path().join(".cargo-lock")).unwrap();
+        assert!(
+            other.try_lock().is_err(),
+            "cargo could take the folder meanwhile"
+        );
         drop(held);
-        assert!(profile_lock(&inv).is_some());
+        assert!(other.try_lock().is_ok());
     }
 }
