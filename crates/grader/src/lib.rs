@@ -36,7 +36,7 @@ pub mod size;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use error::HarnessError;
@@ -185,6 +185,21 @@ impl Grader {
         isolation: &build::Isolation,
     ) -> Result<Vec<Result<build::Built, Failure>>, HarnessError> {
         build::build_batch(&self.dirs, batch, members, jobs, isolation)
+    }
+
+    /// Writes batch `batch`'s generated workspace for `members` without building it, and
+    /// returns its folder (see [`build::write_batch`]).
+    pub fn write_batch(
+        &self,
+        batch: &str,
+        members: &[build::Member],
+    ) -> Result<PathBuf, HarnessError> {
+        build::write_batch(&self.dirs, batch, members)
+    }
+
+    /// The target directory every build of this grader goes to.
+    pub fn target_dir(&self) -> &Path {
+        &self.dirs.target
     }
 
     /// Frees the space the build of batch members `ids` took (see [`build::discard`]).

@@ -172,45 +172,9 @@ pub fn build_batch(
     isolation: &Isolation,
 ) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
     ensure_target()?;
-    let ws = dirs.staging.join(batch);
-    let _ = std::fs::remove_dir_all(ws.join("m"));
+    let ws = write_batch(dirs, batch, members)?;
     let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
     let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
-    let mut manifest = String::from(
-        "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
-    );
-    manifest.push_str("  \"deps\",\n");
-    for m in members {
-        manifest.push_str(&format!("  \"m/{}\",\n  \"{ROOT_DIR}/{}\",\n", m.id, m.id));
-    }
-    manifest.push_str("]\n");
-    manifest.push_str(PROFILES);
-    write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
-    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
-        let dir = ws.join("m").join(&m.id);
-        write_if_changed(
-            &dir.join("Cargo.toml"),
-            crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
-        )?;
-        stage(&dir, &m.files)?;
-        let student = format!("../../m/{}", m.id);
-        write_root(
-            &ws.join(ROOT_DIR).join(&m.id),
-            root,
-            name,
-            &student,
-            &dirs.guest_crate,
-        )?;
-    }
-    // A member with the submissions' dependencies and no code of its own, built first.
-    write_if_changed(
-        &ws.join("deps/Cargo.toml"),
-        crate_manifest(Manifest::Dependencies, &dirs.guest_crate).as_bytes(),
-    )?;
-    write_if_changed(
-        &ws.join("deps/src/lib.rs"),
-        b"//! Empty: building this crate compiles the submissions' dependencies.\n",
-    )?;
     // The grader resolves dependencies itself (online, before any submission code is
     // compiled); the build then runs offline and locked.
     if isolation.sandbox.is_some() {
@@ -294,6 +258,59 @@ pub fn build_batch(
         });
     }
     Ok(out)
+}
+
+/// Writes the generated workspace of batch `batch` (see [`build_batch`]) for `members`,
+/// without building it, and returns its folder: each member's crate under `m/`, its root crate
+/// under `link/`, and a member with the submissions' dependencies and no code of its own.
+/// Members of an earlier call are removed from the workspace.
+pub fn write_batch(
+    dirs: &BuildDirs,
+    batch: &str,
+    members: &[Member],
+) -> Result<PathBuf, HarnessError> {
+    let ws = dirs.staging.join(batch);
+    for old in ["m", ROOT_DIR] {
+        let _ = std::fs::remove_dir_all(ws.join(old));
+    }
+    let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+    let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
+    let mut manifest = String::from(
+        "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
+    );
+    manifest.push_str("  \"deps\",\n");
+    for m in members {
+        manifest.push_str(&format!("  \"m/{}\",\n  \"{ROOT_DIR}/{}\",\n", m.id, m.id));
+    }
+    manifest.push_str("]\n");
+    manifest.push_str(PROFILES);
+    write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
+    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+        let dir = ws.join("m").join(&m.id);
+        write_if_changed(
+            &dir.join("Cargo.toml"),
+            crate_manifest(Manifest::Submission(name), &dirs.guest_crate).as_bytes(),
+        )?;
+        stage(&dir, &m.files)?;
+        let student = format!("../../m/{}", m.id);
+        write_root(
+            &ws.join(ROOT_DIR).join(&m.id),
+            root,
+            name,
+            &student,
+            &dirs.guest_crate,
+        )?;
+    }
+    // A member with the submissions' dependencies and no code of its own, built first.
+    write_if_changed(
+        &ws.join("deps/Cargo.toml"),
+        crate_manifest(Manifest::Dependencies, &dirs.guest_crate).as_bytes(),
+    )?;
+    write_if_changed(
+        &ws.join("deps/src/lib.rs"),
+        b"//! Empty: building this crate compiles the submissions' dependencies.\n",
+    )?;
+    Ok(ws)
 }
 
 /// What a cargo run made of one member: its module, its compile errors, the compiler's crash
