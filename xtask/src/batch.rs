@@ -443,6 +443,12 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     // another's files, even one whose name and sources it knows.
     let nonce = random_hex();
     let member_id = |p: &Pending<'_>| format!("s{}", &sha(&[&nonce, &p.key])[..24]);
+    let chunks: Vec<&[Pending<'_>]> = pending.chunks(CHUNK).collect();
+    // The dependencies are resolved, fetched and built once, before the first chunk; every
+    // chunk's build starts from the lock file made then.
+    let prepared = (!chunks.is_empty())
+        .then(|| grader.prepare_batch(&batch, jobs, &isolation))
+        .transpose()?;
     let build_chunk = |chunk: &[Pending<'_>]| {
         let members: Vec<Member> = chunk
             .iter()
@@ -451,9 +457,11 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                 files: p.intake.files.clone(),
             })
             .collect();
-        grader.build_batch(&batch, &members, jobs, &isolation)
+        prepared
+            .as_ref()
+            .expect("prepared when there are chunks")
+            .build(&members)
     };
-    let chunks: Vec<&[Pending<'_>]> = pending.chunks(CHUNK).collect();
     // The next chunk builds while this one is graded: cargo's serial stretches (resolving,
     // linking) leave cores to the graders.
     std::thread::scope(|outer| -> anyhow::Result<()> {

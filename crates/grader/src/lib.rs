@@ -187,6 +187,17 @@ impl Grader {
         build::build_batch(&self.dirs, batch, members, jobs, isolation)
     }
 
+    /// Prepares batch `batch` to be built in chunks: its dependencies resolved, fetched and
+    /// built once (see [`build::Batch`]).
+    pub fn prepare_batch(
+        &self,
+        batch: &str,
+        jobs: usize,
+        isolation: &build::Isolation,
+    ) -> Result<build::Batch, HarnessError> {
+        build::Batch::prepare(&self.dirs, batch, jobs, isolation)
+    }
+
     /// Writes batch `batch`'s generated workspace for `members` without building it, and
     /// returns its folder (see [`build::write_batch`]).
     pub fn write_batch(

@@ -7,6 +7,7 @@
 //! cargo's incremental build stays warm. One shared target directory means wasm-bindgen and
 //! friends compile once.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -163,7 +164,8 @@ pub struct Isolation {
 /// dependencies compile once and cargo builds members in parallel up to `jobs`. A member that
 /// fails to compile does not stop the others (`--keep-going`). When the whole batch outlives
 /// its time limit (a `const` that never finishes evaluating, say), what did not finish is built
-/// again one member at a time, each with its own limit.
+/// again one member at a time, each with its own limit. To build a batch in chunks, prepare it
+/// once with [`Batch::prepare`] and build each chunk with [`Batch::build`].
 pub fn build_batch(
     dirs: &BuildDirs,
     batch: &str,
@@ -171,93 +173,208 @@ pub fn build_batch(
     jobs: usize,
     isolation: &Isolation,
 ) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
-    ensure_target()?;
-    let ws = write_batch(dirs, batch, members)?;
-    let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
-    let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
-    // The grader resolves dependencies itself (online, before any submission code is
-    // compiled); the build then runs offline and locked.
-    if isolation.sandbox.is_some() {
-        let lock = run_cargo(
+    Batch::prepare(dirs, batch, jobs, isolation)?.build(members)
+}
+
+/// A batch's generated workspace with its dependencies resolved, fetched and built, once:
+/// every chunk of submissions built through it starts from the same lock file.
+#[derive(Debug)]
+pub struct Batch {
+    dirs: BuildDirs,
+    name: String,
+    ws: PathBuf,
+    jobs: usize,
+    isolation: Isolation,
+    /// The workspace's lock file with the dependencies' member alone: the registry's packages
+    /// as the grader resolved them. A chunk's build adds only its own path members to it.
+    lock: Vec<u8>,
+    /// The registry's packages in `lock`, which no chunk's build may change.
+    registry: BTreeSet<String>,
+}
+
+impl Batch {
+    /// Writes batch `batch`'s workspace without submissions, resolves and fetches the
+    /// dependencies (outside the sandbox, before any submission's code is compiled, when
+    /// `isolation` has one) and builds them, with a limit of their own: on a cold target
+    /// directory js-sys alone can compile for longer than a submission's build may take.
+    pub fn prepare(
+        dirs: &BuildDirs,
+        batch: &str,
+        jobs: usize,
+        isolation: &Isolation,
+    ) -> Result<Batch, HarnessError> {
+        ensure_target()?;
+        let ws = write_batch(dirs, batch, &[])?;
+        // The grader resolves dependencies itself (online, before any submission code is
+        // compiled); builds then run offline.
+        if isolation.sandbox.is_some() {
+            let lock = run_cargo(
+                &ws,
+                &dirs.target,
+                &["generate-lockfile".into()],
+                &Isolation::default(),
+                dirs.timeout,
+            )?;
+            if !lock.status.is_some_and(|s| s.success()) {
+                return Err(HarnessError::Cargo(format!(
+                    "could not resolve the batch's dependencies:\n{}",
+                    tail(&lock.stderr)
+                )));
+            }
+            let fetch = run_cargo(
+                &ws,
+                &dirs.target,
+                &["fetch".into(), "--locked".into()],
+                &Isolation::default(),
+                dirs.timeout,
+            )?;
+            if !fetch.status.is_some_and(|s| s.success()) {
+                return Err(HarnessError::Cargo(format!(
+                    "could not fetch the batch's dependencies:\n{}",
+                    tail(&fetch.stderr)
+                )));
+            }
+        }
+        let mut args = batch_args(jobs, isolation);
+        if isolation.sandbox.is_some() {
+            args.push("--locked".to_owned());
+        }
+        let warm = run_cargo(
             &ws,
             &dirs.target,
-            &["generate-lockfile".into()],
-            &Isolation::default(),
-            dirs.timeout,
+            &cargo_args(Profile::Grading, &args),
+            isolation,
+            DEPENDENCY_LIMIT.max(dirs.timeout),
         )?;
-        if !lock.status.is_some_and(|s| s.success()) {
+        if !warm.status.is_some_and(|s| s.success()) {
             return Err(HarnessError::Cargo(format!(
-                "could not resolve the batch's dependencies:\n{}",
-                tail(&lock.stderr)
+                "could not build the submissions' dependencies:\n{}",
+                tail(&warm.stderr)
             )));
         }
-        let fetch = run_cargo(
-            &ws,
-            &dirs.target,
-            &["fetch".into(), "--locked".into()],
-            &Isolation::default(),
-            dirs.timeout,
-        )?;
-        if !fetch.status.is_some_and(|s| s.success()) {
-            return Err(HarnessError::Cargo(format!(
-                "could not fetch the batch's dependencies:\n{}",
-                tail(&fetch.stderr)
-            )));
-        }
+        let path = ws.join("Cargo.lock");
+        let lock = std::fs::read(&path).map_err(|e| HarnessError::io(&path, e))?;
+        let registry = registry_packages(&lock).ok_or_else(|| {
+            HarnessError::Cargo(format!("cargo wrote an unreadable `{}`", path.display()))
+        })?;
+        Ok(Batch {
+            dirs: dirs.clone(),
+            name: batch.to_owned(),
+            ws,
+            jobs,
+            isolation: isolation.clone(),
+            lock,
+            registry,
+        })
     }
-    let mut extra = vec![
+
+    /// Builds `members` as the batch's only submissions, every member at once within the
+    /// batch's wall-clock limit (see [`build_batch`]). One chunk at a time: the workspace is
+    /// the batch's.
+    pub fn build(&self, members: &[Member]) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
+        let (dirs, ws, isolation) = (&self.dirs, &self.ws, &self.isolation);
+        write_batch(dirs, &self.name, members)?;
+        let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+        let roots: Vec<String> = members.iter().map(|m| root_package_name(&m.id)).collect();
+        // Not `--locked`: cargo adds the chunk's path members to the lock file, and offline it
+        // reaches only what the grader fetched, its registry packages already chosen there.
+        let extra = batch_args(self.jobs, isolation);
+        self.write_lock()?;
+        let run = run_cargo(
+            ws,
+            &dirs.target,
+            &cargo_args(Profile::Grading, &extra),
+            isolation,
+            dirs.timeout,
+        )?;
+        if run.status.is_some() {
+            self.check_lock()?;
+        }
+        let mut out = Vec::new();
+        for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
+            let prefix = format!("m/{}/", m.id);
+            let source_root = ws.join("m").join(&m.id);
+            let mut result = member_result(&run, (name, root), &prefix, &source_root)?;
+            if result.is_none() {
+                // The batch ran out of time before this member finished: alone, with its own
+                // limit.
+                self.write_lock()?;
+                let single = run_cargo(
+                    ws,
+                    &dirs.target,
+                    &cargo_args(Profile::Grading, &one_package(&extra, root)),
+                    isolation,
+                    dirs.timeout,
+                )?;
+                if single.status.is_some() {
+                    self.check_lock()?;
+                }
+                result = member_result(&single, (name, root), &prefix, &source_root)?;
+            }
+            out.push(match result {
+                Some(result) => result,
+                None => Err(timed_out(dirs.timeout)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fails unless the lock file a finished build left holds the registry's packages the
+    /// grader resolved, and no other: what the submissions were built with was chosen outside
+    /// the sandbox.
+    fn check_lock(&self) -> Result<(), HarnessError> {
+        let path = self.ws.join("Cargo.lock");
+        let lock = std::fs::read(&path).map_err(|e| HarnessError::io(&path, e))?;
+        if registry_packages(&lock).as_ref() != Some(&self.registry) {
+            return Err(HarnessError::Cargo(format!(
+                "the batch's build changed the dependencies the grader resolved in `{}`",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Puts back the lock file of the dependencies alone, whatever an earlier build (another
+    /// chunk's, or one stopped at its limit) left.
+    fn write_lock(&self) -> Result<(), HarnessError> {
+        let path = self.ws.join("Cargo.lock");
+        std::fs::write(&path, &self.lock).map_err(|e| HarnessError::io(&path, e))
+    }
+}
+
+/// The packages from a registry that lock file `lock` holds (name, version, source and
+/// checksum), or `None` when it is not a lock file.
+fn registry_packages(lock: &[u8]) -> Option<BTreeSet<String>> {
+    let lock: toml::Table = toml::from_str(std::str::from_utf8(lock).ok()?).ok()?;
+    let packages = match lock.get("package") {
+        Some(packages) => packages.as_array()?.as_slice(),
+        None => &[],
+    };
+    let field = |p: &toml::Value, key: &str| p.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    Some(
+        packages
+            .iter()
+            .filter(|p| field(p, "source").is_some())
+            .map(|p| {
+                ["name", "version", "source", "checksum"]
+                    .map(|key| field(p, key).unwrap_or_default())
+                    .join(" ")
+            })
+            .collect(),
+    )
+}
+
+/// The arguments of every build of a batch's whole workspace.
+fn batch_args(jobs: usize, isolation: &Isolation) -> Vec<String> {
+    let mut args = vec![
         "--workspace".to_owned(),
         "--keep-going".to_owned(),
         format!("--jobs={}", jobs.max(1)),
     ];
     if isolation.sandbox.is_some() {
-        extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
+        args.push("--offline".to_owned());
     }
-    // The dependencies first, with a limit of their own: on a cold target directory js-sys
-    // alone can compile for longer than a submission's build may take.
-    let warm = run_cargo(
-        &ws,
-        &dirs.target,
-        &cargo_args(Profile::Grading, &one_package(&extra, DEPS_PACKAGE)),
-        isolation,
-        DEPENDENCY_LIMIT.max(dirs.timeout),
-    )?;
-    if !warm.status.is_some_and(|s| s.success()) {
-        return Err(HarnessError::Cargo(format!(
-            "could not build the submissions' dependencies:\n{}",
-            tail(&warm.stderr)
-        )));
-    }
-    // Then every member at once, within the batch's wall-clock limit.
-    let run = run_cargo(
-        &ws,
-        &dirs.target,
-        &cargo_args(Profile::Grading, &extra),
-        isolation,
-        dirs.timeout,
-    )?;
-    let mut out = Vec::new();
-    for ((m, name), root) in members.iter().zip(&names).zip(&roots) {
-        let prefix = format!("m/{}/", m.id);
-        let source_root = ws.join("m").join(&m.id);
-        let mut result = member_result(&run, (name, root), &prefix, &source_root)?;
-        if result.is_none() {
-            // The batch ran out of time before this member finished: alone, with its own limit.
-            let single = run_cargo(
-                &ws,
-                &dirs.target,
-                &cargo_args(Profile::Grading, &one_package(&extra, root)),
-                isolation,
-                dirs.timeout,
-            )?;
-            result = member_result(&single, (name, root), &prefix, &source_root)?;
-        }
-        out.push(match result {
-            Some(result) => result,
-            None => Err(timed_out(dirs.timeout)),
-        });
-    }
-    Ok(out)
+    args
 }
 
 /// Writes the generated workspace of batch `batch` (see [`build_batch`]) for `members`,
@@ -645,6 +762,37 @@ mod tests {
             run.stderr
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A chunk's build may add its own members to the batch's lock file, never change what
+    /// came from the registry.
+    #[test]
+    fn a_lock_files_registry_packages_ignore_path_members() {
+        let base = r#"version = 4
+
+[[package]]
+name = "batch_dependencies"
+version = "0.0.0"
+dependencies = ["cfg-if"]
+
+[[package]]
+name = "cfg-if"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
+"#;
+        let packages = registry_packages(base.as_bytes()).unwrap();
+        assert_eq!(packages.len(), 1);
+        let with_members = format!(
+            "{base}\n[[package]]\nname = \"submission_s1\"\nversion = \"0.0.0\"\ndependencies = [\"cfg-if\"]\n"
+        );
+        assert_eq!(
+            registry_packages(with_members.as_bytes()),
+            Some(packages.clone())
+        );
+        let other = base.replace("1.0.0", "1.0.5");
+        assert_ne!(registry_packages(other.as_bytes()), Some(packages));
+        assert_eq!(registry_packages(b"version = 4\n[[package]\n"), None);
     }
 
     #[test]
