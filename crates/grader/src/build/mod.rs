@@ -498,7 +498,11 @@ fn compiler_stopped(stderr: &str, name: &str) -> Failure {
 /// incremental state and cached diagnostics), so a batch's target directory holds one chunk's
 /// worth at a time however many submissions it grades.
 pub fn discard(dirs: &BuildDirs, ids: &[String]) {
-    let names: Vec<String> = ids.iter().map(|id| package_name(id)).collect();
+    // The student's crate and the root crate that links it.
+    let names: Vec<String> = ids
+        .iter()
+        .flat_map(|id| [package_name(id), root_package_name(id)])
+        .collect();
     let mine = |file: &std::ffi::OsStr| {
         let file = file.to_string_lossy();
         names.iter().any(|n| file.contains(n.as_str()))
@@ -793,6 +797,47 @@ checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
         let other = base.replace("1.0.0", "1.0.5");
         assert_ne!(registry_packages(other.as_bytes()), Some(packages));
         assert_eq!(registry_packages(b"version = 4\n[[package]\n"), None);
+    }
+
+    /// A graded chunk leaves nothing of its members in the target directory, whichever crate
+    /// (the student's or the root that links it) and whichever output.
+    #[test]
+    fn discard_removes_every_output_of_its_members_only() {
+        let dir = std::env::temp_dir().join(format!("grader-discard-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dirs = BuildDirs {
+            staging: dir.join("staging"),
+            target: dir.join("target"),
+            guest_crate: dir.join("guest"),
+            timeout: Duration::from_secs(1),
+            isolation: Isolation::default(),
+        };
+        let release = dirs.target.join(TARGET).join("release");
+        let outputs = |id: &str| {
+            let (name, root) = (package_name(id), root_package_name(id));
+            vec![
+                release.join(format!("{root}.wasm")),
+                release.join(format!("deps/{root}-0123.wasm")),
+                release.join(format!("deps/lib{name}-0123.rlib")),
+                release.join(format!(".fingerprint/{name}-0123/lib")),
+                release.join(format!(".fingerprint/{root}-0123/lib")),
+                release.join(format!("incremental/{name}-0123/s-1/query-cache.bin")),
+                release.join(format!("incremental/{root}-0123/s-1/query-cache.bin")),
+                dirs.staging.join(id).join("src/lib.rs"),
+            ]
+        };
+        for path in outputs("sgone").iter().chain(&outputs("skept")) {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        discard(&dirs, &["sgone".to_owned()]);
+        for path in outputs("sgone") {
+            assert!(!path.exists(), "{} is left", path.display());
+        }
+        for path in outputs("skept") {
+            assert!(path.exists(), "{} is gone", path.display());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
