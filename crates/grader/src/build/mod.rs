@@ -495,8 +495,8 @@ fn compiler_stopped(stderr: &str, name: &str) -> Failure {
 }
 
 /// Removes what building members `ids` left behind (their staged crates, compiled code,
-/// incremental state and cached diagnostics), so a batch's target directory holds one chunk's
-/// worth at a time however many submissions it grades.
+/// incremental state and cached diagnostics, and what a stopped rustc left), so a batch's
+/// target directory holds one chunk's worth at a time however many submissions it grades.
 pub fn discard(dirs: &BuildDirs, ids: &[String]) {
     // The student's crate and the root crate that links it.
     let names: Vec<String> = ids
@@ -526,6 +526,33 @@ pub fn discard(dirs: &BuildDirs, ids: &[String]) {
                     std::fs::remove_file(&path)
                 };
             }
+        }
+        remove_leftovers(&profile.path());
+    }
+}
+
+/// Removes the folders rustc leaves in a profile's `deps` when it is stopped while writing a
+/// crate's metadata (`rmeta` and six random characters): a submission that hits the file-size
+/// limit leaves one as large as the limit. Only while no cargo builds into the profile (cargo
+/// holds this lock for a whole build); else a later call removes them.
+fn remove_leftovers(profile: &Path) {
+    let Ok(lock) = std::fs::File::open(profile.join(".cargo-lock")) else {
+        return;
+    };
+    if lock.try_lock().is_err() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(profile.join("deps")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.len() == "rmeta".len() + 6
+            && name.starts_with("rmeta")
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -830,6 +857,13 @@ checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
         }
+        // What rustc leaves when it is stopped writing metadata, removed only while no cargo
+        // builds into the profile.
+        let leftover = release.join("deps/rmetaAb3xYz/full.rmeta");
+        std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+        std::fs::write(&leftover, "").unwrap();
+        let building = std::fs::File::create(release.join(".cargo-lock")).unwrap();
+        building.lock().unwrap();
         discard(&dirs, &["sgone".to_owned()]);
         for path in outputs("sgone") {
             assert!(!path.exists(), "{} is left", path.display());
@@ -837,6 +871,16 @@ checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
         for path in outputs("skept") {
             assert!(path.exists(), "{} is gone", path.display());
         }
+        assert!(leftover.exists(), "removed during a build");
+        drop(building);
+        discard(&dirs, &[]);
+        assert!(!leftover.exists(), "left after the build");
+        assert!(
+            release
+                .join("deps")
+                .join(format!("lib{}-0123.rlib", package_name("skept")))
+                .exists()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
