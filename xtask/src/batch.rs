@@ -435,6 +435,8 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     );
     options.build_timeout = std::time::Duration::from_secs(args.build_timeout);
     options.isolation = isolation.clone();
+    // Each module is graded once: a copy on disk would only be written.
+    options.module_cache = false;
     let grader = grader::Grader::new(options)?;
     let journal = Mutex::new(journal);
     // One batch workspace per results folder: the journal's lock keeps two runs out of it.

@@ -78,6 +78,9 @@ pub struct GraderOptions {
     pub seed: Option<u64>,
     /// What every build may see: the sandbox for untrusted submissions (see [`sandbox`]).
     pub isolation: build::Isolation,
+    /// Keep compiled modules on disk for later runs (unchanged code re-graded, the course's
+    /// own modules). A batch grades each module once, so its modules are kept in memory only.
+    pub module_cache: bool,
 }
 
 impl GraderOptions {
@@ -89,6 +92,7 @@ impl GraderOptions {
             build_timeout: Duration::from_secs(300),
             seed: None,
             isolation: build::Isolation::default(),
+            module_cache: true,
         }
     }
 }
@@ -160,7 +164,8 @@ impl Grader {
             .map_err(|e| HarnessError::io(&options.guest_crate, e))?;
         let work = std::path::absolute(&options.work_dir)
             .map_err(|e| HarnessError::io(&options.work_dir, e))?;
-        let sandbox = Sandbox::new(options.limits, Some(work.join("modules")))
+        let cache_dir = options.module_cache.then(|| work.join("modules"));
+        let sandbox = Sandbox::new(options.limits, cache_dir)
             .map_err(|e| HarnessError::Engine(format!("{e:#}")))?;
         let dirs = build::BuildDirs {
             staging: work.join("staging"),
@@ -213,9 +218,11 @@ impl Grader {
         &self.dirs.target
     }
 
-    /// Frees the space the build of batch members `ids` took (see [`build::discard`]).
+    /// Frees the space the build of batch members `ids` took (see [`build::discard`]), and
+    /// the compiled modules kept in memory.
     pub fn discard(&self, ids: &[String]) {
         build::discard(&self.dirs, ids);
+        self.sandbox.forget_modules();
     }
 
     /// Grades one submission against one exercise's spec. `slot` names the staging folder (one
