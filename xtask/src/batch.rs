@@ -522,14 +522,13 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     })
 }
 
-/// Writes `path` whole or not at all: a reader never sees half a file, and a crash leaves the
-/// old one.
+/// Writes `path` whole or not at all: a reader never sees half a file. Not synced: result
+/// files are written again from the journal by any later run.
 fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(content)?;
-    file.sync_data()?;
     drop(file);
     std::fs::rename(&temporary, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temporary);
