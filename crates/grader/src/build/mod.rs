@@ -32,6 +32,10 @@ pub const TARGET: &str = "wasm32-unknown-unknown";
 /// The wasm-bindgen version the grader's bindgen step understands; student crates must use it.
 pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
 
+/// In the staging folder, the lock file of the dependencies as the last batch prepared resolved
+/// them: a new staged crate's lock file starts as a copy of it.
+const DEPENDENCIES_LOCK: &str = "dependencies.lock";
+
 /// How long the pinned dependencies of a batch may compile: they are the grader's, not a
 /// submission's, so the batch's limit is not theirs.
 const DEPENDENCY_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -99,6 +103,14 @@ pub fn build(
         &dirs.guest_crate,
     )?;
     stage(&crate_dir, files)?;
+    // A new slot starts from the lock file a batch resolved, when there is one (the leak
+    // re-run's build of a batch member): cargo then only adds the slot's own packages.
+    let lock = crate_dir.join("Cargo.lock");
+    if !lock.exists()
+        && let Ok(resolved) = std::fs::read(dirs.staging.join(DEPENDENCIES_LOCK))
+    {
+        std::fs::write(&lock, resolved).map_err(|e| HarnessError::io(&lock, e))?;
+    }
     let run = run_cargo(
         &crate_dir,
         &dirs.target,
@@ -257,6 +269,8 @@ impl Batch {
         let registry = registry_packages(&lock).ok_or_else(|| {
             HarnessError::Cargo(format!("cargo wrote an unreadable `{}`", path.display()))
         })?;
+        let resolved = dirs.staging.join(DEPENDENCIES_LOCK);
+        std::fs::write(&resolved, &lock).map_err(|e| HarnessError::io(&resolved, e))?;
         Ok(Batch {
             dirs: dirs.clone(),
             name: batch.to_owned(),
