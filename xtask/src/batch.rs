@@ -27,8 +27,17 @@ use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS};
 /// Changes whenever grading could change a verdict; part of every journal key.
 pub const GRADER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+journal2");
 
-/// Submissions built in one cargo invocation; verdicts reach the journal after each.
+/// About how many submissions one cargo invocation builds (see `chunk_len`); verdicts reach
+/// the journal chunk by chunk.
 const CHUNK: usize = 32;
+
+/// How many submissions each chunk of a batch of `n` holds: chunks of equal sizes, as many as
+/// make them closest to `CHUNK` (from ¾ to 1½ times it, unless the batch is smaller), so no
+/// chunk is a small remainder that costs a cargo run of its own.
+fn chunk_len(n: usize) -> usize {
+    let count = ((n + CHUNK / 2) / CHUNK).max(1);
+    n.div_ceil(count).max(1)
+}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BatchArgs {
@@ -435,6 +444,8 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     );
     options.build_timeout = std::time::Duration::from_secs(args.build_timeout);
     options.isolation = isolation.clone();
+    // Each module is graded once: a copy on disk would only be written.
+    options.module_cache = false;
     let grader = grader::Grader::new(options)?;
     let journal = Mutex::new(journal);
     // One batch workspace per results folder: the journal's lock keeps two runs out of it.
@@ -443,6 +454,12 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     // another's files, even one whose name and sources it knows.
     let nonce = random_hex();
     let member_id = |p: &Pending<'_>| format!("s{}", &sha(&[&nonce, &p.key])[..24]);
+    let chunks: Vec<&[Pending<'_>]> = pending.chunks(chunk_len(pending.len())).collect();
+    // The dependencies are resolved, fetched and built once, before the first chunk; every
+    // chunk's build starts from the lock file made then.
+    let prepared = (!chunks.is_empty())
+        .then(|| grader.prepare_batch(&batch, jobs, &isolation))
+        .transpose()?;
     let build_chunk = |chunk: &[Pending<'_>]| {
         let members: Vec<Member> = chunk
             .iter()
@@ -451,9 +468,11 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
                 files: p.intake.files.clone(),
             })
             .collect();
-        grader.build_batch(&batch, &members, jobs, &isolation)
+        prepared
+            .as_ref()
+            .expect("prepared when there are chunks")
+            .build(&members)
     };
-    let chunks: Vec<&[Pending<'_>]> = pending.chunks(CHUNK).collect();
     // The next chunk builds while this one is graded: cargo's serial stretches (resolving,
     // linking) leave cores to the graders.
     std::thread::scope(|outer| -> anyhow::Result<()> {
@@ -512,14 +531,13 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     })
 }
 
-/// Writes `path` whole or not at all: a reader never sees half a file, and a crash leaves the
-/// old one.
+/// Writes `path` whole or not at all: a reader never sees half a file. Not synced: result
+/// files are written again from the journal by any later run.
 fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&temporary)?;
     file.write_all(content)?;
-    file.sync_data()?;
     drop(file);
     std::fs::rename(&temporary, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temporary);
@@ -843,6 +861,29 @@ mod tests {
         assert_eq!(partition("2/4").unwrap(), (2, 4));
         assert!(partition("5/4").is_err());
         assert!(partition("0/4").is_err());
+    }
+
+    #[test]
+    fn chunks_are_even_and_near_the_chunk_size() {
+        assert_eq!(chunk_len(0), 1);
+        assert_eq!(chunk_len(5), 5);
+        assert_eq!(chunk_len(CHUNK), CHUNK);
+        // 100 is three chunks (34, 34 and 32), not three of 32 and one of 4.
+        assert_eq!(chunk_len(100), 34);
+        for n in 1..2000 {
+            let len = chunk_len(n);
+            let count = n.div_ceil(len);
+            let last = n - (count - 1) * len;
+            assert!(len * 2 < CHUNK * 3, "{n}: chunks of {len}");
+            assert!(
+                n < CHUNK * 3 / 2 || len * 4 >= CHUNK * 3,
+                "{n}: chunks of {len}"
+            );
+            assert!(
+                len - last < count,
+                "{n}: {count} chunks of {len}, the last of {last}"
+            );
+        }
     }
 
     #[test]

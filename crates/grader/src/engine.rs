@@ -211,6 +211,12 @@ impl Sandbox {
         })
     }
 
+    /// Drops the compiled modules kept in memory (those on disk stay): a batch's graded
+    /// chunk's modules are not needed again.
+    pub fn forget_modules(&self) {
+        self.modules.lock().expect("cache lock").clear();
+    }
+
     pub fn engine(&self, detail: Detail) -> &Engine {
         match detail {
             Detail::Names => &self.names,

@@ -36,7 +36,7 @@ pub mod size;
 pub mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use error::HarnessError;
@@ -82,6 +82,9 @@ pub struct GraderOptions {
     /// (the default then): a student's re-grade runs rustc without cargo (see
     /// [`build::BuildDirs`]).
     pub rustc_recorder: Option<PathBuf>,
+    /// Keep compiled modules on disk for later runs (unchanged code re-graded, the course's
+    /// own modules). A batch grades each module once, so its modules are kept in memory only.
+    pub module_cache: bool,
 }
 
 impl GraderOptions {
@@ -94,6 +97,7 @@ impl GraderOptions {
             seed: None,
             isolation: build::Isolation::default(),
             rustc_recorder: build::recorder(),
+            module_cache: true,
         }
     }
 }
@@ -165,7 +169,8 @@ impl Grader {
             .map_err(|e| HarnessError::io(&options.guest_crate, e))?;
         let work = std::path::absolute(&options.work_dir)
             .map_err(|e| HarnessError::io(&options.work_dir, e))?;
-        let sandbox = Sandbox::new(options.limits, Some(work.join("modules")))
+        let cache_dir = options.module_cache.then(|| work.join("modules"));
+        let sandbox = Sandbox::new(options.limits, cache_dir)
             .map_err(|e| HarnessError::Engine(format!("{e:#}")))?;
         let dirs = build::BuildDirs {
             staging: work.join("staging"),
@@ -193,9 +198,37 @@ impl Grader {
         build::build_batch(&self.dirs, batch, members, jobs, isolation)
     }
 
-    /// Frees the space the build of batch members `ids` took (see [`build::discard`]).
+    /// Prepares batch `batch` to be built in chunks: its dependencies resolved, fetched and
+    /// built once (see [`build::Batch`]).
+    pub fn prepare_batch(
+        &self,
+        batch: &str,
+        jobs: usize,
+        isolation: &build::Isolation,
+    ) -> Result<build::Batch, HarnessError> {
+        build::Batch::prepare(&self.dirs, batch, jobs, isolation)
+    }
+
+    /// Writes batch `batch`'s generated workspace for `members` without building it, and
+    /// returns its folder (see [`build::write_batch`]).
+    pub fn write_batch(
+        &self,
+        batch: &str,
+        members: &[build::Member],
+    ) -> Result<PathBuf, HarnessError> {
+        build::write_batch(&self.dirs, batch, members)
+    }
+
+    /// The target directory every build of this grader goes to.
+    pub fn target_dir(&self) -> &Path {
+        &self.dirs.target
+    }
+
+    /// Frees the space the build of batch members `ids` took (see [`build::discard`]), and
+    /// the compiled modules kept in memory.
     pub fn discard(&self, ids: &[String]) {
         build::discard(&self.dirs, ids);
+        self.sandbox.forget_modules();
     }
 
     /// Grades one submission against one exercise's spec. `slot` names the staging folder (one

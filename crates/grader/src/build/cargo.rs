@@ -94,10 +94,14 @@ pub(super) fn run_cargo_with(
         }
         Some(sandbox) => {
             // The crate's folder is read-only once its lock file exists (a batch's workspace,
-            // locked by the grader); a staged crate without one has cargo write it, offline.
+            // its dependencies locked by the grader), but for the lock file, where cargo adds
+            // the workspace's own path packages; a staged crate without one has cargo write
+            // it, offline.
             let (mut read_only, mut writable) = (isolation.read_only.clone(), vec![]);
-            if dir.join("Cargo.lock").is_file() {
+            let lock = dir.join("Cargo.lock");
+            if lock.is_file() {
                 read_only.push(dir.to_path_buf());
+                writable.push(lock);
             } else {
                 writable.push(dir.to_path_buf());
             }

@@ -7,6 +7,7 @@
 //! cargo's incremental build stays warm. One shared target directory means wasm-bindgen and
 //! friends compile once.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,6 +34,10 @@ pub const TARGET: &str = "wasm32-unknown-unknown";
 
 /// The wasm-bindgen version the grader's bindgen step understands; student crates must use it.
 pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
+
+/// In the staging folder, the lock file of the dependencies as the last batch prepared resolved
+/// them: a new staged crate's lock file starts as a copy of it.
+const DEPENDENCIES_LOCK: &str = "dependencies.lock";
 
 /// How long the pinned dependencies of a batch may compile: they are the grader's, not a
 /// submission's, so the batch's limit is not theirs.
@@ -99,6 +104,14 @@ pub fn build(
     // An older grader's root crate, which a stale lockfile would still name.
     let _ = std::fs::remove_dir_all(crate_dir.join("link"));
     stage(&crate_dir, files)?;
+    // A new slot starts from the lock file a batch resolved, when there is one (the leak
+    // re-run's build of a batch member): cargo then only adds the slot's own packages.
+    let lock = crate_dir.join("Cargo.lock");
+    if !lock.exists()
+        && let Ok(resolved) = std::fs::read(dirs.staging.join(DEPENDENCIES_LOCK))
+    {
+        std::fs::write(&lock, resolved).map_err(|e| HarnessError::io(&lock, e))?;
+    }
     // Only for a student's own crate on their own machine, and the grading profile.
     let recorder = dirs.rustc_recorder.as_deref().filter(|_| {
         dirs.isolation.sandbox.is_none() && !dirs.isolation.clear_env && profile == Profile::Grading
@@ -186,7 +199,8 @@ pub struct Isolation {
 /// dependencies compile once and cargo builds members in parallel up to `jobs`. A member that
 /// fails to compile does not stop the others (`--keep-going`). When the whole batch outlives
 /// its time limit (a `const` that never finishes evaluating, say), what did not finish is built
-/// again one member at a time, each with its own limit.
+/// again one member at a time, each with its own limit. To build a batch in chunks, prepare it
+/// once with [`Batch::prepare`] and build each chunk with [`Batch::build`].
 pub fn build_batch(
     dirs: &BuildDirs,
     batch: &str,
@@ -194,9 +208,225 @@ pub fn build_batch(
     jobs: usize,
     isolation: &Isolation,
 ) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
-    ensure_target()?;
+    Batch::prepare(dirs, batch, jobs, isolation)?.build(members)
+}
+
+/// A batch's generated workspace with its dependencies resolved, fetched and built, once:
+/// every chunk of submissions built through it starts from the same lock file.
+#[derive(Debug)]
+pub struct Batch {
+    dirs: BuildDirs,
+    name: String,
+    ws: PathBuf,
+    jobs: usize,
+    isolation: Isolation,
+    /// The workspace's lock file with the dependencies' member alone: the registry's packages
+    /// as the grader resolved them. A chunk's build adds only its own path members to it.
+    lock: Vec<u8>,
+    /// The registry's packages in `lock`, which no chunk's build may change.
+    registry: BTreeSet<String>,
+}
+
+impl Batch {
+    /// Writes batch `batch`'s workspace without submissions, resolves and fetches the
+    /// dependencies (outside the sandbox, before any submission's code is compiled, when
+    /// `isolation` has one) and builds them, with a limit of their own: on a cold target
+    /// directory js-sys alone can compile for longer than a submission's build may take.
+    pub fn prepare(
+        dirs: &BuildDirs,
+        batch: &str,
+        jobs: usize,
+        isolation: &Isolation,
+    ) -> Result<Batch, HarnessError> {
+        ensure_target()?;
+        let ws = write_batch(dirs, batch, &[])?;
+        // The grader resolves dependencies itself (online, before any submission code is
+        // compiled); builds then run offline.
+        if isolation.sandbox.is_some() {
+            let lock = run_cargo(
+                &ws,
+                &dirs.target,
+                &["generate-lockfile".into()],
+                &Isolation::default(),
+                dirs.timeout,
+            )?;
+            if !lock.status.is_some_and(|s| s.success()) {
+                return Err(HarnessError::Cargo(format!(
+                    "could not resolve the batch's dependencies:\n{}",
+                    tail(&lock.stderr)
+                )));
+            }
+            let fetch = run_cargo(
+                &ws,
+                &dirs.target,
+                &["fetch".into(), "--locked".into()],
+                &Isolation::default(),
+                dirs.timeout,
+            )?;
+            if !fetch.status.is_some_and(|s| s.success()) {
+                return Err(HarnessError::Cargo(format!(
+                    "could not fetch the batch's dependencies:\n{}",
+                    tail(&fetch.stderr)
+                )));
+            }
+        }
+        let mut args = batch_args(jobs, isolation);
+        if isolation.sandbox.is_some() {
+            args.push("--locked".to_owned());
+        }
+        let warm = run_cargo(
+            &ws,
+            &dirs.target,
+            &cargo_args(Profile::Grading, &args),
+            isolation,
+            DEPENDENCY_LIMIT.max(dirs.timeout),
+        )?;
+        if !warm.status.is_some_and(|s| s.success()) {
+            return Err(HarnessError::Cargo(format!(
+                "could not build the submissions' dependencies:\n{}",
+                tail(&warm.stderr)
+            )));
+        }
+        let path = ws.join("Cargo.lock");
+        let lock = std::fs::read(&path).map_err(|e| HarnessError::io(&path, e))?;
+        let registry = registry_packages(&lock).ok_or_else(|| {
+            HarnessError::Cargo(format!("cargo wrote an unreadable `{}`", path.display()))
+        })?;
+        let resolved = dirs.staging.join(DEPENDENCIES_LOCK);
+        std::fs::write(&resolved, &lock).map_err(|e| HarnessError::io(&resolved, e))?;
+        Ok(Batch {
+            dirs: dirs.clone(),
+            name: batch.to_owned(),
+            ws,
+            jobs,
+            isolation: isolation.clone(),
+            lock,
+            registry,
+        })
+    }
+
+    /// Builds `members` as the batch's only submissions, every member at once within the
+    /// batch's wall-clock limit (see [`build_batch`]). One chunk at a time: the workspace is
+    /// the batch's.
+    pub fn build(&self, members: &[Member]) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
+        let (dirs, ws, isolation) = (&self.dirs, &self.ws, &self.isolation);
+        write_batch(dirs, &self.name, members)?;
+        let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+        // Not `--locked`: cargo adds the chunk's path members to the lock file, and offline it
+        // reaches only what the grader fetched, its registry packages already chosen there.
+        let extra = batch_args(self.jobs, isolation);
+        self.write_lock()?;
+        let run = run_cargo(
+            ws,
+            &dirs.target,
+            &cargo_args(Profile::Grading, &extra),
+            isolation,
+            dirs.timeout,
+        )?;
+        if run.status.is_some() {
+            self.check_lock()?;
+        }
+        let mut out = Vec::new();
+        for (m, name) in members.iter().zip(&names) {
+            let prefix = format!("m/{}/", m.id);
+            let source_root = ws.join("m").join(&m.id);
+            let mut result = member_result(&run, name, &prefix, &source_root)?;
+            if result.is_none() {
+                // The batch ran out of time before this member finished: alone, with its own
+                // limit.
+                self.write_lock()?;
+                let single = run_cargo(
+                    ws,
+                    &dirs.target,
+                    &cargo_args(Profile::Grading, &one_package(&extra, name)),
+                    isolation,
+                    dirs.timeout,
+                )?;
+                if single.status.is_some() {
+                    self.check_lock()?;
+                }
+                result = member_result(&single, name, &prefix, &source_root)?;
+            }
+            out.push(match result {
+                Some(result) => result,
+                None => Err(timed_out(dirs.timeout)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fails unless the lock file a finished build left holds the registry's packages the
+    /// grader resolved, and no other: what the submissions were built with was chosen outside
+    /// the sandbox.
+    fn check_lock(&self) -> Result<(), HarnessError> {
+        let path = self.ws.join("Cargo.lock");
+        let lock = std::fs::read(&path).map_err(|e| HarnessError::io(&path, e))?;
+        if registry_packages(&lock).as_ref() != Some(&self.registry) {
+            return Err(HarnessError::Cargo(format!(
+                "the batch's build changed the dependencies the grader resolved in `{}`",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Puts back the lock file of the dependencies alone, whatever an earlier build (another
+    /// chunk's, or one stopped at its limit) left.
+    fn write_lock(&self) -> Result<(), HarnessError> {
+        let path = self.ws.join("Cargo.lock");
+        std::fs::write(&path, &self.lock).map_err(|e| HarnessError::io(&path, e))
+    }
+}
+
+/// The packages from a registry that lock file `lock` holds (name, version, source and
+/// checksum), or `None` when it is not a lock file.
+fn registry_packages(lock: &[u8]) -> Option<BTreeSet<String>> {
+    let lock: toml::Table = toml::from_str(std::str::from_utf8(lock).ok()?).ok()?;
+    let packages = match lock.get("package") {
+        Some(packages) => packages.as_array()?.as_slice(),
+        None => &[],
+    };
+    let field = |p: &toml::Value, key: &str| p.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    Some(
+        packages
+            .iter()
+            .filter(|p| field(p, "source").is_some())
+            .map(|p| {
+                ["name", "version", "source", "checksum"]
+                    .map(|key| field(p, key).unwrap_or_default())
+                    .join(" ")
+            })
+            .collect(),
+    )
+}
+
+/// The arguments of every build of a batch's whole workspace.
+fn batch_args(jobs: usize, isolation: &Isolation) -> Vec<String> {
+    let mut args = vec![
+        "--workspace".to_owned(),
+        "--keep-going".to_owned(),
+        format!("--jobs={}", jobs.max(1)),
+    ];
+    if isolation.sandbox.is_some() {
+        args.push("--offline".to_owned());
+    }
+    args
+}
+
+/// Writes the generated workspace of batch `batch` (see [`build_batch`]) for `members`,
+/// without building it, and returns its folder: each member's crate under `m/`, and a member
+/// with the submissions' dependencies and no code of its own.
+/// Members of an earlier call are removed from the workspace.
+pub fn write_batch(
+    dirs: &BuildDirs,
+    batch: &str,
+    members: &[Member],
+) -> Result<PathBuf, HarnessError> {
     let ws = dirs.staging.join(batch);
-    let _ = std::fs::remove_dir_all(ws.join("m"));
+    // `link/` held an older grader's root crates.
+    for old in ["m", "link"] {
+        let _ = std::fs::remove_dir_all(ws.join(old));
+    }
     let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
     let mut manifest = String::from(
         "# Written by the grader for one batch of submissions.\n[workspace]\nresolver = \"2\"\nmembers = [\n",
@@ -208,8 +438,6 @@ pub fn build_batch(
     manifest.push_str("]\n");
     manifest.push_str(PROFILES);
     write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
-    // An older grader's root crates.
-    let _ = std::fs::remove_dir_all(ws.join("link"));
     for (m, name) in members.iter().zip(&names) {
         let dir = ws.join("m").join(&m.id);
         write_if_changed(
@@ -227,89 +455,7 @@ pub fn build_batch(
         &ws.join("deps/src/lib.rs"),
         b"//! Empty: building this crate compiles the submissions' dependencies.\n",
     )?;
-    // The grader resolves dependencies itself (online, before any submission code is
-    // compiled); the build then runs offline and locked.
-    if isolation.sandbox.is_some() {
-        let lock = run_cargo(
-            &ws,
-            &dirs.target,
-            &["generate-lockfile".into()],
-            &Isolation::default(),
-            dirs.timeout,
-        )?;
-        if !lock.status.is_some_and(|s| s.success()) {
-            return Err(HarnessError::Cargo(format!(
-                "could not resolve the batch's dependencies:\n{}",
-                tail(&lock.stderr)
-            )));
-        }
-        let fetch = run_cargo(
-            &ws,
-            &dirs.target,
-            &["fetch".into(), "--locked".into()],
-            &Isolation::default(),
-            dirs.timeout,
-        )?;
-        if !fetch.status.is_some_and(|s| s.success()) {
-            return Err(HarnessError::Cargo(format!(
-                "could not fetch the batch's dependencies:\n{}",
-                tail(&fetch.stderr)
-            )));
-        }
-    }
-    let mut extra = vec![
-        "--workspace".to_owned(),
-        "--keep-going".to_owned(),
-        format!("--jobs={}", jobs.max(1)),
-    ];
-    if isolation.sandbox.is_some() {
-        extra.extend(["--offline".to_owned(), "--locked".to_owned()]);
-    }
-    // The dependencies first, with a limit of their own: on a cold target directory js-sys
-    // alone can compile for longer than a submission's build may take.
-    let warm = run_cargo(
-        &ws,
-        &dirs.target,
-        &cargo_args(Profile::Grading, &one_package(&extra, DEPS_PACKAGE)),
-        isolation,
-        DEPENDENCY_LIMIT.max(dirs.timeout),
-    )?;
-    if !warm.status.is_some_and(|s| s.success()) {
-        return Err(HarnessError::Cargo(format!(
-            "could not build the submissions' dependencies:\n{}",
-            tail(&warm.stderr)
-        )));
-    }
-    // Then every member at once, within the batch's wall-clock limit.
-    let run = run_cargo(
-        &ws,
-        &dirs.target,
-        &cargo_args(Profile::Grading, &extra),
-        isolation,
-        dirs.timeout,
-    )?;
-    let mut out = Vec::new();
-    for (m, name) in members.iter().zip(&names) {
-        let prefix = format!("m/{}/", m.id);
-        let source_root = ws.join("m").join(&m.id);
-        let mut result = member_result(&run, name, &prefix, &source_root)?;
-        if result.is_none() {
-            // The batch ran out of time before this member finished: alone, with its own limit.
-            let single = run_cargo(
-                &ws,
-                &dirs.target,
-                &cargo_args(Profile::Grading, &one_package(&extra, name)),
-                isolation,
-                dirs.timeout,
-            )?;
-            result = member_result(&single, name, &prefix, &source_root)?;
-        }
-        out.push(match result {
-            Some(result) => result,
-            None => Err(timed_out(dirs.timeout)),
-        });
-    }
-    Ok(out)
+    Ok(ws)
 }
 
 /// What a cargo run made of one member: its module, its compile errors, the compiler's crash
@@ -371,8 +517,8 @@ fn compiler_stopped(stderr: &str, name: &str) -> Failure {
 }
 
 /// Removes what building members `ids` left behind (their staged crates, compiled code,
-/// incremental state and cached diagnostics), so a batch's target directory holds one chunk's
-/// worth at a time however many submissions it grades.
+/// incremental state and cached diagnostics, and what a stopped rustc left), so a batch's
+/// target directory holds one chunk's worth at a time however many submissions it grades.
 pub fn discard(dirs: &BuildDirs, ids: &[String]) {
     let names: Vec<String> = ids.iter().map(|id| package_name(id)).collect();
     let mine = |file: &std::ffi::OsStr| {
@@ -398,6 +544,33 @@ pub fn discard(dirs: &BuildDirs, ids: &[String]) {
                     std::fs::remove_file(&path)
                 };
             }
+        }
+        remove_leftovers(&profile.path());
+    }
+}
+
+/// Removes the folders rustc leaves in a profile's `deps` when it is stopped while writing a
+/// crate's metadata (`rmeta` and six random characters): a submission that hits the file-size
+/// limit leaves one as large as the limit. Only while no cargo builds into the profile (cargo
+/// holds this lock for a whole build); else a later call removes them.
+fn remove_leftovers(profile: &Path) {
+    let Ok(lock) = std::fs::File::open(profile.join(".cargo-lock")) else {
+        return;
+    };
+    if lock.try_lock().is_err() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(profile.join("deps")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.len() == "rmeta".len() + 6
+            && name.starts_with("rmeta")
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -636,6 +809,93 @@ mod tests {
             run.status.is_some_and(|s| s.success()),
             "stopped after {limit:?} of waiting:\n{}",
             run.stderr
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A chunk's build may add its own members to the batch's lock file, never change what
+    /// came from the registry.
+    #[test]
+    fn a_lock_files_registry_packages_ignore_path_members() {
+        let base = r#"version = 4
+
+[[package]]
+name = "batch_dependencies"
+version = "0.0.0"
+dependencies = ["cfg-if"]
+
+[[package]]
+name = "cfg-if"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
+"#;
+        let packages = registry_packages(base.as_bytes()).unwrap();
+        assert_eq!(packages.len(), 1);
+        let with_members = format!(
+            "{base}\n[[package]]\nname = \"submission_s1\"\nversion = \"0.0.0\"\ndependencies = [\"cfg-if\"]\n"
+        );
+        assert_eq!(
+            registry_packages(with_members.as_bytes()),
+            Some(packages.clone())
+        );
+        let other = base.replace("1.0.0", "1.0.5");
+        assert_ne!(registry_packages(other.as_bytes()), Some(packages));
+        assert_eq!(registry_packages(b"version = 4\n[[package]\n"), None);
+    }
+
+    /// A graded chunk leaves nothing of its members in the target directory, whichever output.
+    #[test]
+    fn discard_removes_every_output_of_its_members_only() {
+        let dir = std::env::temp_dir().join(format!("grader-discard-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dirs = BuildDirs {
+            staging: dir.join("staging"),
+            target: dir.join("target"),
+            guest_crate: dir.join("guest"),
+            timeout: Duration::from_secs(1),
+            isolation: Isolation::default(),
+            rustc_recorder: None,
+        };
+        let release = dirs.target.join(TARGET).join("release");
+        let outputs = |id: &str| {
+            let name = package_name(id);
+            vec![
+                release.join(format!("{name}.wasm")),
+                release.join(format!("deps/{name}.wasm")),
+                release.join(format!("deps/{name}.d")),
+                release.join(format!(".fingerprint/{name}-0123/lib")),
+                release.join(format!("incremental/{name}-0123/s-1/query-cache.bin")),
+                dirs.staging.join(id).join("src/lib.rs"),
+            ]
+        };
+        for path in outputs("sgone").iter().chain(&outputs("skept")) {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        // What rustc leaves when it is stopped writing metadata, removed only while no cargo
+        // builds into the profile.
+        let leftover = release.join("deps/rmetaAb3xYz/full.rmeta");
+        std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+        std::fs::write(&leftover, "").unwrap();
+        let building = std::fs::File::create(release.join(".cargo-lock")).unwrap();
+        building.lock().unwrap();
+        discard(&dirs, &["sgone".to_owned()]);
+        for path in outputs("sgone") {
+            assert!(!path.exists(), "{} is left", path.display());
+        }
+        for path in outputs("skept") {
+            assert!(path.exists(), "{} is gone", path.display());
+        }
+        assert!(leftover.exists(), "removed during a build");
+        drop(building);
+        discard(&dirs, &[]);
+        assert!(!leftover.exists(), "left after the build");
+        assert!(
+            release
+                .join("deps")
+                .join(format!("{}.wasm", package_name("skept")))
+                .exists()
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
