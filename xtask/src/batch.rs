@@ -78,6 +78,8 @@ pub struct Outcome {
     pub graded: usize,
     pub reused: usize,
     pub code: u8,
+    /// Every submission's grade, for the table `run` prints.
+    pub rows: Vec<GradebookRow>,
 }
 
 /// One line of the journal.
@@ -306,6 +308,7 @@ impl Journal {
 pub fn run(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let outcome = grade_all(root, filter, args)?;
+    print_table(&outcome.rows);
     eprintln!(
         "graded {} and reused {} from the journal in {:.1} s; results in `{}`",
         outcome.graded,
@@ -523,11 +526,12 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     progress.finish();
     let journal = journal.into_inner().expect("journal");
     let entries = latest(&journal.entries, &chosen, &submissions_named);
-    let code = write_results(&out, &entries, &chosen, &specs)?;
+    let (code, rows) = write_results(&out, &entries, &chosen, &specs)?;
     Ok(Outcome {
         graded: total,
         reused: skipped,
         code,
+        rows,
     })
 }
 
@@ -625,13 +629,14 @@ fn latest(entries: &[Entry], chosen: &[&Exercise], names: &[String]) -> Vec<Entr
     by.into_values().collect()
 }
 
-/// Every result file, from journal entries only: the same entries give the same files.
+/// Every result file, from journal entries only: the same entries give the same files. Returns
+/// the exit code and the gradebook's rows.
 fn write_results(
     out: &Path,
     entries: &[Entry],
     chosen: &[&Exercise],
     specs: &[Spec],
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<(u8, Vec<GradebookRow>)> {
     let spec_of: BTreeMap<&str, &Spec> = chosen.iter().map(|e| e.id.as_str()).zip(specs).collect();
     // Every output names a submission by its key; two submissions whose keys meet (a name
     // chosen to look like another's key) are told apart and reported.
@@ -723,24 +728,29 @@ fn write_results(
             .open(path)?;
         f.write_all(summary.as_bytes())?;
     }
-    println!(
-        "{:<28} {:<40} {:>7}  verdict",
-        "submission", "exercise", "score"
-    );
-    for r in &rows {
-        println!(
-            "{:<28} {:<40} {:>6.0}%  {}",
-            r.submission, r.exercise, r.percent, r.verdict
-        );
-    }
     let all_passed = rows.iter().all(|r| r.verdict == "pass");
-    Ok(if rows.is_empty() {
+    let code = if rows.is_empty() {
         EXIT_HARNESS
     } else if all_passed {
         EXIT_PASS
     } else {
         EXIT_FAIL
-    })
+    };
+    Ok((code, rows))
+}
+
+/// The grades as a table, on standard output.
+fn print_table(rows: &[GradebookRow]) {
+    println!(
+        "{:<28} {:<40} {:>7}  verdict",
+        "submission", "exercise", "score"
+    );
+    for r in rows {
+        println!(
+            "{:<28} {:<40} {:>6.0}%  {}",
+            r.submission, r.exercise, r.percent, r.verdict
+        );
+    }
 }
 
 /// A progress bar with an ETA on a terminal; plain lines in CI or when piped.
@@ -833,9 +843,9 @@ pub fn merge(
         }
     }
     let entries = latest(&journal.entries, &chosen, &[]);
-    Ok(ExitCode::from(write_results(
-        &out, &entries, &chosen, &specs,
-    )?))
+    let (code, rows) = write_results(&out, &entries, &chosen, &specs)?;
+    print_table(&rows);
+    Ok(ExitCode::from(code))
 }
 
 // Its submissions include symlinks; off Linux it proves that `--hidden` is refused.
