@@ -14,7 +14,7 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 /// touches within a millisecond or two). Short, because it is part of every save's wait for
 /// its verdict: a burst that outlasts it costs a second grade, never a wrong screen, as
 /// `watch` grades again before showing anything when a save came in meanwhile.
-const SETTLE: Duration = Duration::from_millis(5);
+const SETTLE: Duration = Duration::from_millis(2);
 
 /// How often the fallback looks at the files.
 const POLL: Duration = Duration::from_millis(250);
