@@ -15,7 +15,9 @@
 //! otherwise, or if rustc ends without a compiler error to show, it is cargo's turn again.
 //!
 //! Only for a student's own crate on their own machine: sandboxed and cleared-environment
-//! builds (batches of untrusted submissions) always go through cargo.
+//! builds (batches of untrusted submissions) always go through cargo. Of the environment, only
+//! what cargo sets for rustc is recorded ([`REPLAYED`]): no token or secret of the caller's
+//! environment is written to disk.
 
 use std::time::SystemTime;
 
@@ -28,14 +30,27 @@ const RECORD_TO: &str = "WASM_COURSE_RECORD_RUSTC";
 /// Set with it: the crate whose command is wanted.
 const RECORD_CRATE: &str = "WASM_COURSE_RECORD_CRATE";
 
-/// Variables not replayed: the jobserver cargo lent rustc is gone, and the wrapper's own.
-const NOT_REPLAYED: [&str; 5] = [
-    "CARGO_MAKEFLAGS",
-    "MAKEFLAGS",
-    "MFLAGS",
-    RECORD_TO,
-    RECORD_CRATE,
+/// The variables cargo sets for rustc, which are recorded and set again when the command is
+/// replayed; the rest of the environment is the grader's own at that time, as cargo's would
+/// be. Nothing else of the environment (tokens, secrets) is written to disk.
+const REPLAYED: [&str; 11] = [
+    "CARGO",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+    // Where the proc macros' libraries are found.
+    "LD_LIBRARY_PATH",
+    "DYLD_FALLBACK_LIBRARY_PATH",
+    "PATH",
 ];
+
+fn replayed(name: &str) -> bool {
+    REPLAYED.contains(&name) || name.starts_with("CARGO_PKG_")
+}
 
 /// One rustc command as cargo ran it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -102,9 +117,7 @@ pub fn record_if_asked() -> Option<i32> {
         let invocation = Invocation {
             program: program.clone(),
             args: text,
-            env: std::env::vars()
-                .filter(|(k, _)| !NOT_REPLAYED.contains(&k.as_str()))
-                .collect(),
+            env: std::env::vars().filter(|(k, _)| replayed(k)).collect(),
             cwd: std::env::current_dir().unwrap_or_default(),
         };
         if let Ok(json) = serde_json::to_vec(&invocation) {
@@ -220,7 +233,10 @@ pub(super) fn try_build(
     let mut command = Command::new(&inv.program);
     command
         .args(&inv.args)
-        .env_clear()
+        // As `run_cargo` runs cargo: the caller's flags never reach the submission's build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.cwd)
         .stdin(Stdio::null())
@@ -329,6 +345,27 @@ fn parse_rustc(reader: impl BufRead, name: &str) -> (Messages, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_cargo_sets_for_rustc_is_recorded() {
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "LD_LIBRARY_PATH",
+            "PATH",
+        ] {
+            assert!(replayed(name), "{name}");
+        }
+        for name in [
+            "CARGO_REGISTRY_TOKEN",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "CARGO_MAKEFLAGS",
+            "HOME",
+        ] {
+            assert!(!replayed(name), "{name}");
+        }
+    }
 
     #[test]
     fn rustcs_lines_read_as_cargos() {
