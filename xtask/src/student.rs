@@ -1,7 +1,7 @@
 //! The student's commands: `grade`, `list`, `hint`, `watch` and `reset`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use grader::{Render, Report, Submission};
@@ -354,9 +354,9 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         let src = exercise.dir.join("src");
         let saves = crate::saves::Saves::watch(&src)
             .map_err(|e| anyhow::anyhow!("cannot watch `{}` for changes: {e}", src.display()))?;
-        let graded = sources(&src);
+        let graded = sources(&exercise.dir);
         let report = grade_one(&grader, root, exercise);
-        if saves.saved_since() && sources(&src) != graded {
+        if saves.saved_since() && sources(&exercise.dir) != graded {
             // Saved again while it was graded: grade what is there now before showing anything.
             continue;
         }
@@ -400,7 +400,7 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
         // screen as it is.
         loop {
             while !saves.wait(std::time::Duration::from_secs(3600)) {}
-            if sources(&src) != graded {
+            if sources(&exercise.dir) != graded {
                 break;
             }
         }
@@ -409,25 +409,10 @@ pub fn watch(root: &Path, filter: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(EXIT_PASS))
 }
 
-/// Every file under `src`, by path, with its bytes: what a grade takes.
-fn sources(src: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![src.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => {
-                    let bytes = std::fs::read(&path).unwrap_or_default();
-                    out.push((path, bytes));
-                }
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
+/// What a grade of the crate in `dir` takes (its `src/` files), or why it is refused: two
+/// saves that leave this the same grade the same.
+fn sources(dir: &Path) -> Result<grader::intake::Intake, grader::intake::Refusal> {
+    grader::intake::take(dir, None, &grader::intake::Caps::default())
 }
 
 /// Moves the cursor home and erases the screen and the scrollback, as rustlings does.
