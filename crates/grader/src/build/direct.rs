@@ -296,7 +296,8 @@ fn profile_lock(inv: &Invocation) -> Option<std::fs::File> {
 
 /// rustc's own JSON lines (`--error-format=json --json=artifacts`), read as cargo's would be.
 fn parse_rustc(reader: impl BufRead, name: &str) -> (Messages, String) {
-    let mut messages = Messages::default();
+    // Each line in the shape cargo wraps it in, so one reader (and its caps) serves both.
+    let mut as_cargo = String::new();
     let mut other = String::new();
     for line in reader.lines().map_while(Result::ok) {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -306,40 +307,24 @@ fn parse_rustc(reader: impl BufRead, name: &str) -> (Messages, String) {
             }
             continue;
         };
-        match msg["$message_type"].as_str() {
-            Some("artifact") => {
-                if let Some(path) = msg["artifact"].as_str().filter(|p| p.ends_with(".wasm")) {
-                    messages
-                        .artifacts
-                        .insert(name.to_owned(), PathBuf::from(path));
-                }
-            }
-            Some("diagnostic") => {
-                // The same shape cargo wraps it in, so one reader serves both.
-                let wrapped = serde_json::json!({
-                    "reason": "compiler-message",
-                    "target": { "name": name },
-                    "message": msg,
-                });
-                let one = parse_messages(
-                    std::io::Cursor::new(wrapped.to_string().into_bytes()),
-                    || {},
-                );
-                for (k, mut v) in one.errors {
-                    let errors = messages.errors.entry(k).or_default();
-                    if errors.len() >= ERRORS_KEPT {
-                        if let Some(last) = errors.last_mut() {
-                            last.more += v.len();
-                        }
-                    } else {
-                        errors.append(&mut v);
-                    }
-                }
-            }
-            _ => {}
-        }
+        let wrapped = match msg["$message_type"].as_str() {
+            Some("artifact") => serde_json::json!({
+                "reason": "compiler-artifact",
+                "target": { "name": name },
+                "filenames": [msg["artifact"]],
+                "fresh": false,
+            }),
+            Some("diagnostic") => serde_json::json!({
+                "reason": "compiler-message",
+                "target": { "name": name },
+                "message": msg,
+            }),
+            _ => continue,
+        };
+        as_cargo.push_str(&wrapped.to_string());
+        as_cargo.push('\n');
     }
-    (messages, other)
+    (parse_messages(std::io::Cursor::new(as_cargo), || {}), other)
 }
 
 #[cfg(test)]
