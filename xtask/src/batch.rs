@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -463,65 +464,84 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     let prepared = (!chunks.is_empty())
         .then(|| grader.prepare_batch(&batch, jobs, &isolation))
         .transpose()?;
-    let build_chunk = |chunk: &[Pending<'_>]| {
-        let members: Vec<Member> = chunk
-            .iter()
-            .map(|p| Member {
-                id: member_id(p),
-                files: p.intake.files.clone(),
-            })
-            .collect();
-        prepared
-            .as_ref()
-            .expect("prepared when there are chunks")
-            .build(&members)
-    };
-    // The next chunk builds while this one is graded: cargo's serial stretches (resolving,
-    // linking) leave cores to the graders.
-    std::thread::scope(|outer| -> anyhow::Result<()> {
-        let mut building = chunks.first().map(|c| outer.spawn(|| build_chunk(c)));
-        for (i, chunk) in chunks.iter().enumerate() {
-            let built = building
-                .take()
-                .expect("one build per chunk")
-                .join()
-                .expect("the build thread panicked")?;
-            building = chunks.get(i + 1).map(|c| outer.spawn(|| build_chunk(c)));
-            let next = Mutex::new(chunk.iter().zip(built));
-            std::thread::scope(|scope| -> anyhow::Result<()> {
-                let workers: Vec<_> = (0..jobs.max(1))
-                    .map(|_| {
-                        scope.spawn(|| -> anyhow::Result<()> {
-                            loop {
-                                let Some((p, built)) = next.lock().expect("queue").next() else {
-                                    return Ok(());
-                                };
-                                let report = match built {
-                                    Ok(built) => grade_one(&grader, p, &member_id(p), built.wasm)?,
-                                    Err(failure) => {
-                                        compile_report(&p.exercise.id, p.spec, failure, &p.intake)
-                                    }
-                                };
-                                progress.tick(&key_of(&p.submission), &p.exercise.id, &report);
-                                let entry = Entry {
-                                    key: p.key.clone(),
-                                    submission: p.submission.clone(),
-                                    exercise: p.exercise.id.clone(),
-                                    report,
-                                };
-                                journal.lock().expect("journal").append(entry)?;
-                            }
-                        })
+    // One thread builds the chunks, one after another; the graders take each module as soon as
+    // cargo has written it, so grading overlaps the build it comes from. A bounded queue: the
+    // builds wait for graders that fall behind rather than fill memory with modules.
+    let (built_tx, built_rx) =
+        mpsc::sync_channel::<(usize, usize, Result<grader::build::Built, grader::Failure>)>(CHUNK);
+    // Taken away by a grader that fails, so the builder's next send fails and the batch ends.
+    let built_rx = Mutex::new(Some(built_rx));
+    // Members of each chunk not graded yet: the last one graded frees the chunk's space.
+    let ungraded: Vec<AtomicUsize> = chunks.iter().map(|c| AtomicUsize::new(c.len())).collect();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let builder = scope.spawn(|| -> anyhow::Result<()> {
+            let built_tx = built_tx;
+            for (k, chunk) in chunks.iter().enumerate() {
+                let members: Vec<Member> = chunk
+                    .iter()
+                    .map(|p| Member {
+                        id: member_id(p),
+                        files: p.intake.files.clone(),
                     })
                     .collect();
-                for w in workers {
-                    w.join().expect("a grading worker panicked")?;
+                let prepared = prepared.as_ref().expect("prepared when there are chunks");
+                let mut stopped = false;
+                prepared.build_each(&members, &mut |i, result| {
+                    stopped |= built_tx.send((k, i, result)).is_err();
+                })?;
+                if stopped {
+                    // A grader failed (a journal that cannot be written): its error ends the
+                    // batch.
+                    break;
                 }
-                Ok(())
-            })?;
-            grader.discard(&chunk.iter().map(member_id).collect::<Vec<_>>());
+            }
+            Ok(())
+        });
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    let graded = (|| -> anyhow::Result<()> {
+                        loop {
+                            let next = match built_rx.lock().expect("queue").as_ref() {
+                                Some(queue) => queue.recv(),
+                                None => return Ok(()),
+                            };
+                            let Ok((k, i, built)) = next else {
+                                return Ok(());
+                            };
+                            let p = &chunks[k][i];
+                            let report = match built {
+                                Ok(built) => grade_one(&grader, p, &member_id(p), built)?,
+                                Err(failure) => {
+                                    compile_report(&p.exercise.id, p.spec, failure, &p.intake)
+                                }
+                            };
+                            progress.tick(&key_of(&p.submission), &p.exercise.id, &report);
+                            let entry = Entry {
+                                key: p.key.clone(),
+                                submission: p.submission.clone(),
+                                exercise: p.exercise.id.clone(),
+                                report,
+                            };
+                            journal.lock().expect("journal").append(entry)?;
+                            if ungraded[k].fetch_sub(1, Ordering::AcqRel) == 1 {
+                                grader
+                                    .discard(&chunks[k].iter().map(member_id).collect::<Vec<_>>());
+                            }
+                        }
+                    })();
+                    if graded.is_err() {
+                        built_rx.lock().expect("queue").take();
+                    }
+                    graded
+                })
+            })
+            .collect();
+        let built = builder.join().expect("the build thread panicked");
+        for w in workers {
+            w.join().expect("a grading worker panicked")?;
         }
-        Ok(())
+        built
     })?;
     progress.finish();
     let journal = journal.into_inner().expect("journal");
@@ -554,11 +574,11 @@ fn grade_one(
     grader: &grader::Grader,
     p: &Pending<'_>,
     slot: &str,
-    raw: Vec<u8>,
+    built: grader::build::Built,
 ) -> anyhow::Result<Report> {
     let submission = Submission::Built {
         intake: p.intake.clone(),
-        raw,
+        built,
     };
     let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         grader.grade(&p.exercise.id, slot, &submission, p.spec)

@@ -788,7 +788,8 @@ fn bare_batch_build(root: &Path, subs: &Path) -> anyhow::Result<f64> {
         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .args([
                 "build",
-                "--release",
+                "--profile",
+                grader::build::BATCH_PROFILE.name(),
                 "--target",
                 grader::build::TARGET,
                 "--workspace",

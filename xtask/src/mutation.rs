@@ -207,7 +207,7 @@ pub fn check(root: &Path, chosen: &[&Exercise]) -> anyhow::Result<Run> {
                                         files: member.files.clone(),
                                         ignored: Vec::new(),
                                     },
-                                    raw: built.wasm,
+                                    built,
                                 },
                                 &exercise.spec(),
                             )?),

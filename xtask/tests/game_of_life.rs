@@ -95,5 +95,19 @@ fn the_game_of_life_class_gets_the_grades_its_mistakes_deserve() {
         "{}\n\ngradebook:\n{csv}\n{stderr}",
         mismatches.join("\n")
     );
+    // A leak's source line comes from the module the batch built, with line tables: the
+    // report names the line that allocates each leaked generation.
+    let leaks =
+        std::fs::read_to_string(out.join("submissions/linus-leaks-ticks/junit.xml")).unwrap();
+    let source = std::fs::read_to_string(submissions.join("linus-leaks-ticks/src/lib.rs")).unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.contains("Box::leak("))
+        .expect("the leaking line")
+        + 1;
+    assert!(
+        leaks.contains(&format!("src/lib.rs:{line}")),
+        "the leak is not located at src/lib.rs:{line}:\n{leaks}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -275,6 +275,11 @@ pub fn custom_sections(wasm: &[u8]) -> Option<Vec<&[u8]>> {
     )
 }
 
+/// Whether a wasm binary carries DWARF line tables (a `.debug_line` section).
+pub fn has_line_tables(wasm: &[u8]) -> bool {
+    custom_sections(wasm).is_some_and(|names| names.contains(&&b".debug_line"[..]))
+}
+
 /// Drops the `.debug_*` custom sections from a wasm binary. Anything that does not parse as
 /// sections is returned unchanged, for wasm-bindgen to report.
 pub fn strip_debug(wasm: &[u8]) -> Vec<u8> {

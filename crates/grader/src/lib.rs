@@ -54,10 +54,11 @@ use run::{RunRecord, SiteCapture};
 pub enum Submission {
     /// A crate folder whose `src/` is the student's code; taken through [`intake`].
     Crate(PathBuf),
-    /// Sources already taken, and the raw module `build::build_batch` made of them.
+    /// Sources already taken, and what `build::build_batch` made of them: the raw module, with
+    /// line tables when the batch's profile has them (a leak's line then needs no rebuild).
     Built {
         intake: intake::Intake,
-        raw: Vec<u8>,
+        built: build::Built,
     },
     /// A module file: raw rustc output (bindgen runs on it), an already processed module, or a
     /// `.wat` text module.
@@ -115,9 +116,8 @@ struct Loaded {
     module: wasmtime::Module,
     /// The raw module, to explain a signature mismatch with its TypeScript.
     raw: Option<Vec<u8>>,
-    /// The staging slot and the student's `src/`, to build with line tables when a leak needs
-    /// its source line.
-    source: Option<(String, Vec<(PathBuf, String)>)>,
+    /// Where the module with line tables comes from when a leak needs its source line.
+    lines: Option<LinesFrom>,
     /// Where the module puts its stack and static data, for the memory map.
     layout: Option<memmap::Layout>,
     /// The JavaScript glue's imports, which the grader's shims run.
@@ -127,6 +127,15 @@ struct Loaded {
     facts: run::ModuleFacts,
     /// The module graded, as bytes, for its size budget.
     wasm: Vec<u8>,
+}
+
+/// Where a leak's source line is read from.
+enum LinesFrom {
+    /// The raw module carries DWARF line tables (a batch builds its members with them), whose
+    /// file names start with this folder: nothing is built again.
+    Raw(PathBuf),
+    /// The staging slot and the student's `src/`, built again with line tables.
+    Rebuild(String, Vec<(PathBuf, String)>),
 }
 
 /// Addresses below this are the dangling pointers of empty buffers, not stack frames.
@@ -330,7 +339,7 @@ impl Grader {
                     Err(_) => return Ok(None),
                 }
             }
-            Submission::Built { raw, .. } => raw.clone(),
+            Submission::Built { built, .. } => built.wasm.clone(),
             Submission::Module(path) => {
                 std::fs::read(path).map_err(|e| HarnessError::io(path, e))?
             }
@@ -557,18 +566,24 @@ impl Grader {
     /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
     /// names start with); built once per grade, and only when a scenario leaks.
     fn lines_module(&self, loaded: &Loaded) -> Option<LinesModule> {
-        let (slot, files) = loaded.source.as_ref()?;
-        let built = build::build(&self.dirs, slot, files, build::Profile::Lines)
-            .ok()?
-            .ok()?;
-        let processed = bindgen::process(&built.wasm, true, false).ok()?;
+        let rebuilt;
+        let (raw, source_root) = match loaded.lines.as_ref()? {
+            LinesFrom::Raw(root) => (loaded.raw.as_ref()?, root),
+            LinesFrom::Rebuild(slot, files) => {
+                rebuilt = build::build(&self.dirs, slot, files, build::Profile::Lines)
+                    .ok()?
+                    .ok()?;
+                (&rebuilt.wasm, &rebuilt.source_root)
+            }
+        };
+        let processed = bindgen::process(raw, true, false).ok()?;
         let module = self.sandbox.module(&processed.wasm, Detail::Lines).ok()?;
-        let layout = memmap::Layout::parse(&processed.wasm)
-            .map(|l| l.or(memmap::Layout::parse(&built.wasm)));
+        let layout =
+            memmap::Layout::parse(&processed.wasm).map(|l| l.or(memmap::Layout::parse(raw)));
         let (_, facts) = module_facts(&processed.wasm, layout.as_ref());
         Some((
             module,
-            slashed(&built.source_root),
+            slashed(source_root),
             js::Glue::with_snippets(&processed.js, processed.snippets.clone()),
             facts,
         ))
@@ -703,7 +718,7 @@ impl Grader {
         notes: &mut Vec<String>,
     ) -> Result<Result<Loaded, CheckResult>, HarnessError> {
         let t = Instant::now();
-        let mut files = None;
+        let mut lines = None;
         let (wasm, origin) = match submission {
             Submission::Crate(dir) => {
                 let taken = match intake::take(dir, None, &intake::Caps::default()) {
@@ -712,7 +727,7 @@ impl Grader {
                 };
                 notes.extend(ignored_notes(&taken));
                 let built = build::build(&self.dirs, slot, &taken.files, build::Profile::Grading)?;
-                files = Some(taken.files);
+                lines = Some(LinesFrom::Rebuild(slot.to_owned(), taken.files));
                 match built {
                     Ok(built) => {
                         timings.build_fresh = built.fresh;
@@ -724,10 +739,14 @@ impl Grader {
                     }
                 }
             }
-            Submission::Built { intake, raw } => {
+            Submission::Built { intake, built } => {
                 notes.extend(ignored_notes(intake));
-                files = Some(intake.files.clone());
-                (raw.clone(), "your crate".to_owned())
+                lines = Some(if bindgen::has_line_tables(&built.wasm) {
+                    LinesFrom::Raw(built.source_root.clone())
+                } else {
+                    LinesFrom::Rebuild(slot.to_owned(), intake.files.clone())
+                });
+                (built.wasm.clone(), "your crate".to_owned())
             }
             Submission::Module(path) => {
                 let bytes = std::fs::read(path).map_err(|e| HarnessError::io(path, e))?;
@@ -795,7 +814,6 @@ impl Grader {
             }
         };
         timings.compile = t.elapsed();
-        let source = files.map(|f| (slot.to_owned(), f));
         // wasm-bindgen drops the `__heap_base` and `__data_end` exports rustc's module has.
         let layout = memmap::Layout::parse(&processed)
             .map(|l| l.or(raw.then(|| memmap::Layout::parse(&wasm)).flatten()));
@@ -817,7 +835,7 @@ impl Grader {
         Ok(Ok(Loaded {
             module,
             raw: raw.then_some(wasm),
-            source,
+            lines,
             layout,
             glue,
             accounting: verified.accounting,

@@ -33,10 +33,7 @@ pub(super) fn cargo_args(profile: Profile, extra: &[String]) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec();
-    args.push(match profile {
-        Profile::Grading => "release".into(),
-        Profile::Lines => "grading-lines".into(),
-    });
+    args.push(profile.name().into());
     args.extend(extra.iter().cloned());
     args
 }
@@ -57,7 +54,24 @@ pub(super) fn run_cargo(
     isolation: &Isolation,
     limit: Duration,
 ) -> Result<CargoRun, HarnessError> {
-    run_cargo_with(dir, target, args, isolation, limit, &[])
+    run_cargo_with(dir, target, args, isolation, limit, &[], None)
+}
+
+/// A module cargo has written: the crate's name, the `.wasm` file, and whether cargo found it
+/// up to date.
+pub(super) type Artifact = (String, PathBuf, bool);
+
+/// [`run_cargo`], telling `artifacts` of each module as soon as cargo reports it, while the
+/// rest still builds.
+pub(super) fn run_cargo_streaming(
+    dir: &Path,
+    target: &Path,
+    args: &[String],
+    isolation: &Isolation,
+    limit: Duration,
+    artifacts: std::sync::mpsc::Sender<Artifact>,
+) -> Result<CargoRun, HarnessError> {
+    run_cargo_with(dir, target, args, isolation, limit, &[], Some(artifacts))
 }
 
 /// [`run_cargo`] with variables of the grader's own for an unsandboxed cargo.
@@ -68,6 +82,7 @@ pub(super) fn run_cargo_with(
     isolation: &Isolation,
     limit: Duration,
     env: &[(String, std::ffi::OsString)],
+    artifacts: Option<std::sync::mpsc::Sender<Artifact>>,
 ) -> Result<CargoRun, HarnessError> {
     let mut command = match &isolation.sandbox {
         None => {
@@ -136,9 +151,16 @@ pub(super) fn run_cargo_with(
     let waiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let unblocked = waiting.clone();
     let reader = std::thread::spawn(move || {
-        parse_messages(BufReader::new(stdout), || {
-            unblocked.store(false, std::sync::atomic::Ordering::Relaxed);
-        })
+        parse_messages(
+            BufReader::new(stdout),
+            || unblocked.store(false, std::sync::atomic::Ordering::Relaxed),
+            |name, wasm, fresh| {
+                if let Some(to) = &artifacts {
+                    // A listener that has gone only misses the early news.
+                    let _ = to.send((name.to_owned(), wasm.to_path_buf(), fresh));
+                }
+            },
+        )
     });
     let blocked = waiting.clone();
     let err_reader = std::thread::spawn(move || {
@@ -237,7 +259,13 @@ pub(super) fn crate_of(msg: &serde_json::Value) -> String {
     name.replace('-', "_")
 }
 
-pub(super) fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) -> Messages {
+/// Reads cargo's JSON messages. `on_line` is called for every line, `on_artifact` for each
+/// module as it is reported.
+pub(super) fn parse_messages(
+    reader: impl BufRead,
+    mut on_line: impl FnMut(),
+    mut on_artifact: impl FnMut(&str, &Path, bool),
+) -> Messages {
     let mut out = Messages {
         fresh: true,
         ..Messages::default()
@@ -285,7 +313,9 @@ pub(super) fn parse_messages(reader: impl BufRead, mut on_line: impl FnMut()) ->
                         .filter_map(|f| f.as_str())
                         .find(|f| f.ends_with(".wasm"))
                 {
-                    out.artifacts.insert(crate_of(&msg), PathBuf::from(wasm));
+                    let name = crate_of(&msg);
+                    on_artifact(&name, Path::new(wasm), msg["fresh"] == true);
+                    out.artifacts.insert(name, PathBuf::from(wasm));
                 }
             }
             _ => {}

@@ -324,7 +324,10 @@ fn parse_rustc(reader: impl BufRead, name: &str) -> (Messages, String) {
         as_cargo.push_str(&wrapped.to_string());
         as_cargo.push('\n');
     }
-    (parse_messages(std::io::Cursor::new(as_cargo), || {}), other)
+    (
+        parse_messages(std::io::Cursor::new(as_cargo), || {}, |_, _, _| {}),
+        other,
+    )
 }
 
 #[cfg(test)]

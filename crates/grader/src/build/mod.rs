@@ -72,13 +72,29 @@ pub struct Built {
     pub fresh: bool,
 }
 
+/// A batch's members are built with line tables: a leak's source line is then read from the
+/// module graded, not from a second build of each leaking member. Debug info does not change
+/// the code rustc emits, so fuel counts are those of the student's own build.
+pub const BATCH_PROFILE: Profile = Profile::Lines;
+
 /// Which of the staged crate's two profiles to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// The grading build: no debug info, so it compiles and links fast.
     Grading,
-    /// The same code with DWARF line tables, built only to find a leak's source line.
+    /// The same code with DWARF line tables: a batch's build, and a student's crate built
+    /// again to find a leak's source line.
     Lines,
+}
+
+impl Profile {
+    /// The profile's name in the staged crate's manifest, as cargo's `--profile` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Grading => "release",
+            Profile::Lines => "grading-lines",
+        }
+    }
 }
 
 /// Builds a submission's source files in staging slot `slot`, in a crate of its own so the
@@ -133,6 +149,7 @@ pub fn build(
                 &dirs.isolation,
                 dirs.timeout,
                 &env,
+                None,
             )?;
             if recorder.is_some() {
                 // A command rustc ran, whether or not the student's code compiled.
@@ -277,7 +294,7 @@ impl Batch {
         let warm = run_cargo(
             &ws,
             &dirs.target,
-            &cargo_args(Profile::Grading, &args),
+            &cargo_args(BATCH_PROFILE, &args),
             isolation,
             DEPENDENCY_LIMIT.max(dirs.timeout),
         )?;
@@ -306,31 +323,89 @@ impl Batch {
     }
 
     /// Builds `members` as the batch's only submissions, every member at once within the
-    /// batch's wall-clock limit (see [`build_batch`]). One chunk at a time: the workspace is
-    /// the batch's.
+    /// batch's wall-clock limit (see [`build_batch`]), and returns their results in order.
     pub fn build(&self, members: &[Member]) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
+        let mut out: Vec<(usize, Result<Built, Failure>)> = Vec::with_capacity(members.len());
+        self.build_each(members, &mut |i, result| out.push((i, result)))?;
+        out.sort_by_key(|(i, _)| *i);
+        let mut results = Vec::with_capacity(out.len());
+        for (_, result) in out {
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// [`Batch::build`], handing each member's result to `done` (with the member's index) as
+    /// soon as it is known: a module as soon as cargo has written it, while the others still
+    /// build; compile errors and members built again alone after the batch ran out of time,
+    /// once cargo has finished. One chunk at a time: the workspace is the batch's.
+    pub fn build_each(
+        &self,
+        members: &[Member],
+        done: &mut (dyn FnMut(usize, Result<Built, Failure>) + Send),
+    ) -> Result<(), HarnessError> {
         let (dirs, ws, isolation) = (&self.dirs, &self.ws, &self.isolation);
         write_batch(dirs, &self.name, members)?;
         let names: Vec<String> = members.iter().map(|m| package_name(&m.id)).collect();
+        let index: std::collections::BTreeMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let source_root = |i: usize| ws.join("m").join(&members[i].id);
         // Not `--locked`: cargo adds the chunk's path members to the lock file, and offline it
         // reaches only what the grader fetched, its registry packages already chosen there.
         let extra = batch_args(self.jobs, isolation);
         self.write_lock()?;
-        let run = run_cargo(
-            ws,
-            &dirs.target,
-            &cargo_args(Profile::Grading, &extra),
-            isolation,
-            dirs.timeout,
-        )?;
+        let (artifacts, reported) = std::sync::mpsc::channel::<Artifact>();
+        let mut delivered = vec![false; members.len()];
+        let run = std::thread::scope(|scope| {
+            let forwarder = scope.spawn(|| {
+                // Cargo writes the lock file before it compiles anything: checked once, before
+                // the first module is handed on, as the whole build's is after it.
+                let mut trusted = None;
+                for (name, wasm, fresh) in reported {
+                    let Some(&i) = index.get(name.as_str()) else {
+                        continue;
+                    };
+                    if !*trusted.get_or_insert_with(|| self.check_lock().is_ok()) {
+                        continue;
+                    }
+                    // A module that cannot be read now is read again, and its error reported,
+                    // once cargo has finished.
+                    if let Ok(wasm) = std::fs::read(&wasm) {
+                        delivered[i] = true;
+                        let built = Built {
+                            wasm,
+                            source_root: source_root(i),
+                            fresh,
+                        };
+                        done(i, Ok(built));
+                    }
+                }
+            });
+            let run = run_cargo_streaming(
+                ws,
+                &dirs.target,
+                &cargo_args(BATCH_PROFILE, &extra),
+                isolation,
+                dirs.timeout,
+                artifacts,
+            );
+            forwarder
+                .join()
+                .expect("the forwarding thread does not panic");
+            run
+        })?;
         if run.status.is_some() {
             self.check_lock()?;
         }
-        let mut out = Vec::new();
-        for (m, name) in members.iter().zip(&names) {
+        for (i, (m, name)) in members.iter().zip(&names).enumerate() {
+            if delivered[i] {
+                continue;
+            }
             let prefix = format!("m/{}/", m.id);
-            let source_root = ws.join("m").join(&m.id);
-            let mut result = member_result(&run, name, &prefix, &source_root)?;
+            let mut result = member_result(&run, name, &prefix, &source_root(i))?;
             if result.is_none() {
                 // The batch ran out of time before this member finished: alone, with its own
                 // limit.
@@ -338,21 +413,24 @@ impl Batch {
                 let single = run_cargo(
                     ws,
                     &dirs.target,
-                    &cargo_args(Profile::Grading, &one_package(&extra, name)),
+                    &cargo_args(BATCH_PROFILE, &one_package(&extra, name)),
                     isolation,
                     dirs.timeout,
                 )?;
                 if single.status.is_some() {
                     self.check_lock()?;
                 }
-                result = member_result(&single, name, &prefix, &source_root)?;
+                result = member_result(&single, name, &prefix, &source_root(i))?;
             }
-            out.push(match result {
-                Some(result) => result,
-                None => Err(timed_out(dirs.timeout)),
-            });
+            done(
+                i,
+                match result {
+                    Some(result) => result,
+                    None => Err(timed_out(dirs.timeout)),
+                },
+            );
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Fails unless the lock file a finished build left holds the registry's packages the
@@ -651,7 +729,7 @@ mod tests {
 {"reason":"compiler-message","message":{"level":"warning","message":"unused","rendered":"","spans":[]}}
 {"reason":"compiler-message","message":{"level":"error","message":"aborting due to 1 previous error","rendered":"error: aborting","spans":[]}}
 {"reason":"build-finished","success":false}"#;
-        let m = parse_messages(json.as_bytes(), || {});
+        let m = parse_messages(json.as_bytes(), || {}, |_, _, _| {});
         let errors = m.errors.values().next().unwrap();
         assert_eq!(errors.len(), 2);
         let f = compile_failure(errors);
@@ -674,7 +752,7 @@ mod tests {
     #[test]
     fn a_headline_names_the_students_files_not_the_staging_folder() {
         let json = r#"{"reason":"compiler-message","package_id":"path+file:///course/target/grader/staging/slot#submission_slot@0.0.0","message":{"level":"error","message":"couldn't read `/course/target/grader/staging/slot/src/data.txt`: No such file or directory (os error 2)","rendered":"error: couldn't read `/course/target/grader/staging/slot/src/data.txt`\n --> /course/target/grader/staging/slot/src/lib.rs:1:17\n","spans":[{"file_name":"/course/target/grader/staging/slot/src/lib.rs","line_start":1,"column_start":17,"is_primary":true}]}}"#;
-        let m = parse_messages(json.as_bytes(), || {});
+        let m = parse_messages(json.as_bytes(), || {}, |_, _, _| {});
         let f = compile_failure(m.errors.values().next().unwrap());
         assert_eq!(
             f.message,

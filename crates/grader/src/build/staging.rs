@@ -99,8 +99,9 @@ default = ["console_error_panic_hook"]
 
 /// One fixed profile: fuel budgets depend on the optimisation level, so it must be the same on
 /// every machine. No debug info, so std's DWARF is stripped and linking stays fast; incremental
-/// keeps re-grades fast. `grading-lines` is the same code with line tables, built only to find
-/// the source line of a leak.
+/// keeps re-grades fast. `grading-lines` is the same code with line tables: a batch builds
+/// with it, and a student's crate is built with it again only to find the source line of a
+/// leak.
 pub(super) const PROFILES: &str = r#"
 [profile.release]
 opt-level = 2

@@ -207,6 +207,54 @@ fn a_leak_is_traced_to_the_students_source_line() {
 }
 
 #[test]
+fn a_batch_member_s_leak_is_located_from_the_module_graded_without_a_second_build() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/leak/mem-forget");
+    let (spec, _) = fixture(&dir);
+    let intake = grader::intake::take(&dir, None, &grader::intake::Caps::default()).unwrap();
+    let member = grader::build::Member {
+        id: format!("lines{}", std::process::id()),
+        files: intake.files.clone(),
+    };
+    let built = grader()
+        .build_batch(
+            "leak-lines",
+            &[member],
+            2,
+            &grader::build::Isolation::default(),
+        )
+        .unwrap()
+        .pop()
+        .unwrap()
+        .expect("the fixture builds");
+    assert!(grader::bindgen::has_line_tables(&built.wasm));
+    // A grader that cannot build anything (its guest crate is missing): the line can only
+    // come from the module.
+    let no_builds = Grader::new(GraderOptions::new(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("grader-without-builds"),
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("no-such-guest-crate"),
+    ))
+    .unwrap();
+    let report = no_builds
+        .grade(
+            "leak-lines",
+            "leak-lines",
+            &Submission::Built { intake, built },
+            &spec,
+        )
+        .unwrap();
+    let leak = report
+        .failures()
+        .find(|f| f.verdict == Verdict::Leak)
+        .expect("a leak");
+    assert_eq!(
+        leak.location.as_deref(),
+        Some("src/lib.rs:5"),
+        "{}",
+        render(&report)
+    );
+}
+
+#[test]
 fn a_scenario_that_names_an_unknown_export_is_a_harness_error() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wrong-result/off-by-one");
     let (mut spec, submission) = fixture(&dir);
