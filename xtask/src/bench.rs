@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// Submissions in the generated batch graded as CI would (0 to skip)
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// How many times the batch and its bare build are measured, one after the other
+    #[arg(long, default_value_t = 3)]
+    batch_rounds: usize,
     /// Also build the JavaScript engine's crates from nothing in a scratch target folder and
     /// time it (about half a minute)
     #[arg(long)]
@@ -60,6 +63,8 @@ struct MutantFigures {
 #[derive(Debug, Serialize)]
 struct BatchFigures {
     submissions: usize,
+    /// Rounds of a batch then its bare build; the figures below are their medians.
+    rounds: usize,
     seconds: f64,
     submissions_per_minute: f64,
     /// A bare `cargo build --release --target wasm32-unknown-unknown --workspace --keep-going`
@@ -67,7 +72,7 @@ struct BatchFigures {
     /// a batch out (its profile and dependencies, the dependencies already built, every member
     /// new to cargo), unsandboxed: in seconds.
     bare_build_seconds: f64,
-    /// The batch's wall time ÷ that bare build (target ≤ 1.15).
+    /// The batch's wall time ÷ that bare build, in the same round (target ≤ 1.15).
     ratio_to_bare_build: f64,
     /// The grading process's own peak resident memory (cargo and rustc are separate processes).
     peak_memory_mib: f64,
@@ -376,7 +381,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let shims = shim_bench(root, &grader, args.rounds, args.engine_build)?;
     let batch = if args.batch > 0 {
-        Some(batch_bench(root, exercise, args.batch)?)
+        Some(batch_bench(root, exercise, args.batch, args.batch_rounds)?)
     } else {
         None
     };
@@ -673,6 +678,7 @@ fn batch_bench(
     root: &Path,
     exercise: &course::Exercise,
     size: usize,
+    rounds: usize,
 ) -> anyhow::Result<BatchFigures> {
     let work = course::work_dir(root).join("bench-batch");
     let _ = std::fs::remove_dir_all(&work);
@@ -709,48 +715,70 @@ fn batch_bench(
         }
         v
     };
-    // Unique per run, so no build is found in cargo's cache from an earlier run.
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    for i in 0..size {
-        let (kind, code) = &variants[i % variants.len()];
-        let dir = subs.join(format!("student-{i:04}-{kind}"));
-        std::fs::create_dir_all(dir.join("src"))?;
-        // Each submission differs, so each is built for real.
-        std::fs::write(
-            dir.join("src/lib.rs"),
-            format!("{code}\n// submission {i} of run {nonce}\n"),
-        )?;
-    }
-    let args = crate::batch::BatchArgs {
-        submissions: Some(subs.clone()),
-        hidden: None,
-        out: work.join("grades"),
-        partition: None,
-        jobs: None,
-        build_timeout: 60,
-    };
-    let start = Instant::now();
-    let outcome = crate::batch::grade_all(root, Some(&exercise.id), &args)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let journal = std::fs::read(work.join("grades/journal.jsonl"))?;
+    let mut batches = Vec::new();
+    let mut bares = Vec::new();
+    let mut ratios = Vec::new();
     let mut verdicts = std::collections::BTreeMap::new();
-    for entry in crate::batch::read_lines(&journal).0 {
-        *verdicts
-            .entry(entry.report.verdict().name().to_owned())
-            .or_insert(0) += 1;
+    for round in 0..rounds.max(1) {
+        let _ = std::fs::remove_dir_all(&work);
+        // Unique per round, so no build is found in cargo's cache from an earlier one.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for i in 0..size {
+            let (kind, code) = &variants[i % variants.len()];
+            let dir = subs.join(format!("student-{i:04}-{kind}"));
+            std::fs::create_dir_all(dir.join("src"))?;
+            // Each submission differs, so each is built for real.
+            std::fs::write(
+                dir.join("src/lib.rs"),
+                format!("{code}\n// submission {i} of run {nonce}\n"),
+            )?;
+        }
+        let batch = || -> anyhow::Result<f64> {
+            let args = crate::batch::BatchArgs {
+                submissions: Some(subs.clone()),
+                hidden: None,
+                out: work.join("grades"),
+                partition: None,
+                jobs: None,
+                build_timeout: 60,
+            };
+            let start = Instant::now();
+            let outcome = crate::batch::grade_all(root, Some(&exercise.id), &args)?;
+            if outcome.graded != size {
+                bail!("the bench's batch graded {} of {size}", outcome.graded);
+            }
+            Ok(start.elapsed().as_secs_f64())
+        };
+        // Which goes first alternates, so neither always meets the other's leftovers.
+        let (seconds, bare) = if round % 2 == 0 {
+            let seconds = batch()?;
+            (seconds, bare_batch_build(root, &subs)?)
+        } else {
+            let bare = bare_batch_build(root, &subs)?;
+            (batch()?, bare)
+        };
+        batches.push(seconds);
+        bares.push(bare);
+        ratios.push(seconds / bare);
+        verdicts.clear();
+        let journal = std::fs::read(work.join("grades/journal.jsonl"))?;
+        for entry in crate::batch::read_lines(&journal).0 {
+            *verdicts
+                .entry(entry.report.verdict().name().to_owned())
+                .or_insert(0) += 1;
+        }
     }
-    let per_minute = outcome.graded.max(size) as f64 / seconds * 60.0;
-    let peak_memory_mib = peak_rss_mib();
-    let bare = bare_batch_build(root, &subs)?;
+    let seconds = median(batches);
     Ok(BatchFigures {
         submissions: size,
+        rounds: rounds.max(1),
         seconds,
-        submissions_per_minute: per_minute,
-        bare_build_seconds: bare,
-        ratio_to_bare_build: seconds / bare,
-        peak_memory_mib,
+        submissions_per_minute: size as f64 / seconds * 60.0,
+        bare_build_seconds: median(bares),
+        ratio_to_bare_build: median(ratios),
+        peak_memory_mib: peak_rss_mib(),
         verdicts,
     })
 }
@@ -1111,8 +1139,8 @@ fn print_table(f: &Figures) {
     }
     if let Some(b) = &f.batch {
         println!(
-            "batch: {} generated submissions, graded as CI does",
-            b.submissions
+            "batch: {} generated submissions, graded as CI does (median of {} rounds)",
+            b.submissions, b.rounds
         );
         println!("  took                         {:>9.1} s", b.seconds);
         println!(

@@ -39,6 +39,46 @@ pub const WASM_BINDGEN_VERSION: &str = "=0.2.130";
 /// them: a new staged crate's lock file starts as a copy of it.
 const DEPENDENCIES_LOCK: &str = "dependencies.lock";
 
+/// In the staging folder, beside [`DEPENDENCIES_LOCK`]: a digest of the batch workspace's
+/// manifests that lock file was resolved for.
+const RESOLVED_FOR: &str = "dependencies.lock.for";
+
+/// A digest of the manifests of a batch workspace without members: what its resolution
+/// depends on.
+fn manifests_key(ws: &Path) -> Result<String, HarnessError> {
+    let mut parts = Vec::new();
+    for path in [ws.join("Cargo.toml"), ws.join("deps").join("Cargo.toml")] {
+        let text = std::fs::read_to_string(&path).map_err(|e| HarnessError::io(&path, e))?;
+        parts.push(text);
+    }
+    Ok(crate::intake::digest(parts.iter().map(String::as_str)))
+}
+
+/// Puts the lock file the last batch resolved into `ws` when it was resolved for the same
+/// manifests (`key`). Whether it did.
+fn reuse_resolution(dirs: &BuildDirs, ws: &Path, key: &str) -> bool {
+    let same = std::fs::read_to_string(dirs.staging.join(RESOLVED_FOR)).is_ok_and(|k| k == key);
+    same && std::fs::read(dirs.staging.join(DEPENDENCIES_LOCK))
+        .and_then(|lock| std::fs::write(ws.join("Cargo.lock"), lock))
+        .is_ok()
+}
+
+/// `cargo fetch --locked` in `ws`, outside the sandbox. `Ok(Err(stderr))` when it failed.
+fn fetch_locked(dirs: &BuildDirs, ws: &Path) -> Result<Result<(), String>, HarnessError> {
+    let fetch = run_cargo(
+        ws,
+        &dirs.target,
+        &["fetch".into(), "--locked".into()],
+        &Isolation::default(),
+        dirs.timeout,
+    )?;
+    Ok(if fetch.status.is_some_and(|s| s.success()) {
+        Ok(())
+    } else {
+        Err(fetch.stderr)
+    })
+}
+
 /// How long the pinned dependencies of a batch may compile: they are the grader's, not a
 /// submission's, so the batch's limit is not theirs.
 const DEPENDENCY_LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -120,8 +160,8 @@ pub fn build(
     // An older grader's root crate, which a stale lockfile would still name.
     let _ = std::fs::remove_dir_all(crate_dir.join("link"));
     stage(&crate_dir, files)?;
-    // A new slot starts from the lock file a batch resolved, when there is one (the leak
-    // re-run's build of a batch member): cargo then only adds the slot's own packages.
+    // A new slot starts from the lock file a batch resolved, when there is one: cargo then
+    // only adds the slot's own packages.
     let lock = crate_dir.join("Cargo.lock");
     if !lock.exists()
         && let Ok(resolved) = std::fs::read(dirs.staging.join(DEPENDENCIES_LOCK))
@@ -258,33 +298,32 @@ impl Batch {
         ensure_target()?;
         let ws = write_batch(dirs, batch, &[])?;
         // The grader resolves dependencies itself (online, before any submission code is
-        // compiled); builds then run offline.
+        // compiled); builds then run offline. A workspace whose manifests are those the last
+        // resolution was made for keeps its lock file: the same versions, and no trip to the
+        // registry, as long as the registry's cache still has them.
+        let key = manifests_key(&ws)?;
         if isolation.sandbox.is_some() {
-            let lock = run_cargo(
-                &ws,
-                &dirs.target,
-                &["generate-lockfile".into()],
-                &Isolation::default(),
-                dirs.timeout,
-            )?;
-            if !lock.status.is_some_and(|s| s.success()) {
-                return Err(HarnessError::Cargo(format!(
-                    "could not resolve the batch's dependencies:\n{}",
-                    tail(&lock.stderr)
-                )));
-            }
-            let fetch = run_cargo(
-                &ws,
-                &dirs.target,
-                &["fetch".into(), "--locked".into()],
-                &Isolation::default(),
-                dirs.timeout,
-            )?;
-            if !fetch.status.is_some_and(|s| s.success()) {
-                return Err(HarnessError::Cargo(format!(
-                    "could not fetch the batch's dependencies:\n{}",
-                    tail(&fetch.stderr)
-                )));
+            let reused = reuse_resolution(dirs, &ws, &key) && fetch_locked(dirs, &ws)?.is_ok();
+            if !reused {
+                let lock = run_cargo(
+                    &ws,
+                    &dirs.target,
+                    &["generate-lockfile".into()],
+                    &Isolation::default(),
+                    dirs.timeout,
+                )?;
+                if !lock.status.is_some_and(|s| s.success()) {
+                    return Err(HarnessError::Cargo(format!(
+                        "could not resolve the batch's dependencies:\n{}",
+                        tail(&lock.stderr)
+                    )));
+                }
+                if let Err(stderr) = fetch_locked(dirs, &ws)? {
+                    return Err(HarnessError::Cargo(format!(
+                        "could not fetch the batch's dependencies:\n{}",
+                        tail(&stderr)
+                    )));
+                }
             }
         }
         let mut args = batch_args(jobs, isolation);
@@ -309,8 +348,17 @@ impl Batch {
         let registry = registry_packages(&lock).ok_or_else(|| {
             HarnessError::Cargo(format!("cargo wrote an unreadable `{}`", path.display()))
         })?;
-        let resolved = dirs.staging.join(DEPENDENCIES_LOCK);
-        std::fs::write(&resolved, &lock).map_err(|e| HarnessError::io(&resolved, e))?;
+        // Whole files, so a batch prepared beside this one never reads half of one; the key
+        // is taken away while the lock file changes, so a key never names another lock file.
+        let _ = std::fs::remove_file(dirs.staging.join(RESOLVED_FOR));
+        for (name, bytes) in [
+            (DEPENDENCIES_LOCK, &lock[..]),
+            (RESOLVED_FOR, key.as_bytes()),
+        ] {
+            let path = dirs.staging.join(name);
+            crate::engine::write_atomically(&path, bytes)
+                .map_err(|e| HarnessError::io(&path, e))?;
+        }
         Ok(Batch {
             dirs: dirs.clone(),
             name: batch.to_owned(),
