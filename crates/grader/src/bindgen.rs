@@ -235,16 +235,16 @@ fn run_bindgen(raw: &[u8], keep_debug: bool, typescript: bool) -> Result<Process
 }
 
 /// One section of a wasm binary.
-struct Section<'a> {
+pub(crate) struct Section<'a> {
     /// Its whole extent in the binary, header included.
-    range: std::ops::Range<usize>,
+    pub(crate) range: std::ops::Range<usize>,
     /// A custom section's name.
-    name: Option<&'a str>,
+    pub(crate) name: Option<&'a str>,
 }
 
 /// Every section of a wasm binary, in order. `None` when the bytes do not parse as a sequence
 /// of sections.
-fn sections(wasm: &[u8]) -> Option<Vec<Section<'_>>> {
+pub(crate) fn sections(wasm: &[u8]) -> Option<Vec<Section<'_>>> {
     let mut out = Vec::new();
     // Sections follow one another from the end of the 8-byte header.
     let mut start = 8;

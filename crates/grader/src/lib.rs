@@ -21,6 +21,7 @@ pub mod bindgen;
 pub mod build;
 mod check;
 mod dlmalloc;
+pub mod dwarf;
 pub mod engine;
 mod error;
 pub mod heap;
@@ -576,14 +577,16 @@ impl Grader {
                 (&rebuilt.wasm, &rebuilt.source_root)
             }
         };
-        let processed = bindgen::process(raw, true, false).ok()?;
+        let root = slashed(source_root);
+        let student = dwarf::student_units(raw, &root);
+        let processed = bindgen::process(student.as_deref().unwrap_or(raw), true, false).ok()?;
         let module = self.sandbox.module(&processed.wasm, Detail::Lines).ok()?;
         let layout =
             memmap::Layout::parse(&processed.wasm).map(|l| l.or(memmap::Layout::parse(raw)));
         let (_, facts) = module_facts(&processed.wasm, layout.as_ref());
         Some((
             module,
-            slashed(source_root),
+            root,
             js::Glue::with_snippets(&processed.js, processed.snippets.clone()),
             facts,
         ))

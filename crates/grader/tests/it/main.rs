@@ -227,6 +227,18 @@ fn a_batch_member_s_leak_is_located_from_the_module_graded_without_a_second_buil
         .unwrap()
         .expect("the fixture builds");
     assert!(grader::bindgen::has_line_tables(&built.wasm));
+    // Only the student's compile units are left for wasm-bindgen to rewrite: std's DWARF, most
+    // of the module's, is not carried into the module whose lines are read.
+    let root = built.source_root.to_string_lossy().replace('\\', "/");
+    let cut = grader::dwarf::student_units(&built.wasm, &root).expect("std's units are cut");
+    let whole = grader::bindgen::process(&built.wasm, true, false).unwrap();
+    let student = grader::bindgen::process(&cut, true, false).unwrap();
+    assert!(
+        student.wasm.len() * 4 < whole.wasm.len(),
+        "{} bytes with the student's units, {} with all",
+        student.wasm.len(),
+        whole.wasm.len()
+    );
     // A grader that cannot build anything (its guest crate is missing): the line can only
     // come from the module.
     let no_builds = Grader::new(GraderOptions::new(
