@@ -462,7 +462,7 @@ pub fn grade_all(root: &Path, filter: Option<&str>, args: &BatchArgs) -> anyhow:
     // The dependencies are resolved, fetched and built once, before the first chunk; every
     // chunk's build starts from the lock file made then.
     let prepared = (!chunks.is_empty())
-        .then(|| grader.prepare_batch(&batch, jobs, &isolation))
+        .then(|| grader.prepare_batch(&batch, jobs, &isolation, grader::build::BATCH_PROFILE))
         .transpose()?;
     // One thread builds the chunks, one after another; the graders take each module as soon as
     // cargo has written it, so grading overlaps the build it comes from. A bounded queue: the

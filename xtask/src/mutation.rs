@@ -184,7 +184,16 @@ pub fn check(root: &Path, chosen: &[&Exercise]) -> anyhow::Result<Run> {
     );
     // The mutants are the course's own code: built with the grader's environment, like the
     // solutions `check` builds.
-    let built = grader.build_batch(&batch, &members, jobs, &Isolation::default())?;
+    // Without line tables: few mutants leak, and building those few again with them (for the
+    // re-run that tells wasm-bindgen's own blocks from leaks) costs less than linking line
+    // tables into every mutant.
+    let built = grader.build_batch(
+        &batch,
+        &members,
+        jobs,
+        &Isolation::default(),
+        grader::build::Profile::Grading,
+    )?;
     let next = Mutex::new(members.iter().zip(&owners).zip(built).enumerate());
     let reports: Mutex<BTreeMap<usize, Result<Report, grader::Failure>>> = Default::default();
     std::thread::scope(|scope| -> anyhow::Result<()> {

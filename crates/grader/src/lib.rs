@@ -204,8 +204,9 @@ impl Grader {
         members: &[build::Member],
         jobs: usize,
         isolation: &build::Isolation,
+        profile: build::Profile,
     ) -> Result<Vec<Result<build::Built, Failure>>, HarnessError> {
-        build::build_batch(&self.dirs, batch, members, jobs, isolation)
+        build::build_batch(&self.dirs, batch, members, jobs, isolation, profile)
     }
 
     /// Prepares batch `batch` to be built in chunks: its dependencies resolved, fetched and
@@ -215,8 +216,9 @@ impl Grader {
         batch: &str,
         jobs: usize,
         isolation: &build::Isolation,
+        profile: build::Profile,
     ) -> Result<build::Batch, HarnessError> {
-        build::Batch::prepare(&self.dirs, batch, jobs, isolation)
+        build::Batch::prepare(&self.dirs, batch, jobs, isolation, profile)
     }
 
     /// Writes batch `batch`'s generated workspace for `members` without building it, and

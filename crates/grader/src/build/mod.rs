@@ -112,9 +112,10 @@ pub struct Built {
     pub fresh: bool,
 }
 
-/// A batch's members are built with line tables: a leak's source line is then read from the
-/// module graded, not from a second build of each leaking member. Debug info does not change
-/// the code rustc emits, so fuel counts are those of the student's own build.
+/// The profile a class's batch is built with: line tables, so a leak's source line is read from
+/// the module graded, not from a second build of each leaking member (a tenth of a class's
+/// submissions may leak; linking the line tables costs about a tenth more). Debug info does
+/// not change the code rustc emits, so fuel counts are those of the student's own build.
 pub const BATCH_PROFILE: Profile = Profile::Lines;
 
 /// Which of the staged crate's two profiles to build.
@@ -264,8 +265,9 @@ pub fn build_batch(
     members: &[Member],
     jobs: usize,
     isolation: &Isolation,
+    profile: Profile,
 ) -> Result<Vec<Result<Built, Failure>>, HarnessError> {
-    Batch::prepare(dirs, batch, jobs, isolation)?.build(members)
+    Batch::prepare(dirs, batch, jobs, isolation, profile)?.build(members)
 }
 
 /// A batch's generated workspace with its dependencies resolved, fetched and built, once:
@@ -277,6 +279,7 @@ pub struct Batch {
     ws: PathBuf,
     jobs: usize,
     isolation: Isolation,
+    profile: Profile,
     /// The workspace's lock file with the dependencies' member alone: the registry's packages
     /// as the grader resolved them. A chunk's build adds only its own path members to it.
     lock: Vec<u8>,
@@ -294,6 +297,7 @@ impl Batch {
         batch: &str,
         jobs: usize,
         isolation: &Isolation,
+        profile: Profile,
     ) -> Result<Batch, HarnessError> {
         ensure_target()?;
         let ws = write_batch(dirs, batch, &[])?;
@@ -333,7 +337,7 @@ impl Batch {
         let warm = run_cargo(
             &ws,
             &dirs.target,
-            &cargo_args(BATCH_PROFILE, &args),
+            &cargo_args(profile, &args),
             isolation,
             DEPENDENCY_LIMIT.max(dirs.timeout),
         )?;
@@ -365,6 +369,7 @@ impl Batch {
             ws,
             jobs,
             isolation: isolation.clone(),
+            profile,
             lock,
             registry,
         })
@@ -435,7 +440,7 @@ impl Batch {
             let run = run_cargo_streaming(
                 ws,
                 &dirs.target,
-                &cargo_args(BATCH_PROFILE, &extra),
+                &cargo_args(self.profile, &extra),
                 isolation,
                 dirs.timeout,
                 artifacts,
@@ -461,7 +466,7 @@ impl Batch {
                 let single = run_cargo(
                     ws,
                     &dirs.target,
-                    &cargo_args(BATCH_PROFILE, &one_package(&extra, name)),
+                    &cargo_args(self.profile, &one_package(&extra, name)),
                     isolation,
                     dirs.timeout,
                 )?;

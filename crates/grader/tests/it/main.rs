@@ -221,6 +221,7 @@ fn a_batch_member_s_leak_is_located_from_the_module_graded_without_a_second_buil
             &[member],
             2,
             &grader::build::Isolation::default(),
+            grader::build::BATCH_PROFILE,
         )
         .unwrap()
         .pop()
