@@ -115,7 +115,8 @@ pub struct Grader {
 /// The module and what else later steps need from the build.
 struct Loaded {
     module: wasmtime::Module,
-    /// The raw module, to explain a signature mismatch with its TypeScript.
+    /// The raw module, to explain a signature mismatch with its TypeScript, and, when it has
+    /// line tables (a batch member), to find a leak's source line.
     raw: Option<Vec<u8>>,
     /// Where the module with line tables comes from when a leak needs its source line.
     lines: Option<LinesFrom>,
@@ -566,8 +567,10 @@ impl Grader {
         })
     }
 
-    /// The module built with DWARF line tables, with the staged crate's path (which DWARF file
-    /// names start with); built once per grade, and only when a scenario leaks.
+    /// The module with DWARF line tables (a batch member's own, or the student's crate built
+    /// again with them), its DWARF cut to the student's units, with the staged crate's path
+    /// (which DWARF file names start with); made once per grade, and only when a scenario
+    /// leaks.
     fn lines_module(&self, loaded: &Loaded) -> Option<LinesModule> {
         let rebuilt;
         let (raw, source_root) = match loaded.lines.as_ref()? {
