@@ -240,6 +240,8 @@ pub(crate) struct Section<'a> {
     pub(crate) range: std::ops::Range<usize>,
     /// A custom section's name.
     pub(crate) name: Option<&'a str>,
+    /// A custom section's payload, after its name.
+    pub(crate) data: &'a [u8],
 }
 
 /// Every section of a wasm binary, in order. `None` when the bytes do not parse as a sequence
@@ -250,19 +252,33 @@ pub(crate) fn sections(wasm: &[u8]) -> Option<Vec<Section<'_>>> {
     let mut start = 8;
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let payload = payload.ok()?;
-        let name = match &payload {
-            wasmparser::Payload::CustomSection(c) => Some(c.name()),
-            _ => None,
+        let (name, data) = match &payload {
+            wasmparser::Payload::CustomSection(c) => (Some(c.name()), c.data()),
+            _ => (None, &[][..]),
         };
         if let Some((_, range)) = payload.as_section() {
             out.push(Section {
                 range: start..range.end,
                 name,
+                data,
             });
             start = range.end;
         }
     }
     Some(out)
+}
+
+/// Appends `n` as an unsigned LEB128, as wasm writes sizes and counts.
+pub(crate) fn push_leb128(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 /// The custom sections' names of a wasm binary, or `None` when it does not parse as sections.

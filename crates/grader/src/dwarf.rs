@@ -37,7 +37,7 @@ pub fn student_units(wasm: &[u8], root: &str) -> Option<Vec<u8>> {
         sections
             .iter()
             .find(|s| s.name == Some(name))
-            .map_or(&[][..], |s| custom_payload(&wasm[s.range.clone()], name))
+            .map_or(&[][..], |s| s.data)
     };
     if !custom(".debug_types").is_empty() {
         return None;
@@ -145,42 +145,14 @@ fn refers_within(
     Some(true)
 }
 
-/// A custom section's payload after its name, given the whole section (id, size, name, payload).
-fn custom_payload<'a>(section: &'a [u8], name: &str) -> &'a [u8] {
-    let mut at = 1;
-    // The section's size.
-    while section.get(at).is_some_and(|b| b & 0x80 != 0) {
-        at += 1;
-    }
-    at += 1;
-    // The name's length, then the name.
-    while section.get(at).is_some_and(|b| b & 0x80 != 0) {
-        at += 1;
-    }
-    at += 1 + name.len();
-    section.get(at..).unwrap_or_default()
-}
-
 fn push_custom(out: &mut Vec<u8>, name: &str, payload: &[u8]) {
     let mut body = Vec::new();
-    leb128(&mut body, name.len());
+    crate::bindgen::push_leb128(&mut body, name.len() as u64);
     body.extend_from_slice(name.as_bytes());
     body.extend_from_slice(payload);
     out.push(0);
-    leb128(out, body.len());
+    crate::bindgen::push_leb128(out, body.len() as u64);
     out.extend_from_slice(&body);
-}
-
-fn leb128(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 #[cfg(test)]
@@ -195,10 +167,7 @@ mod tests {
         let sections = crate::bindgen::sections(&module).unwrap();
         assert_eq!(sections.len(), 1);
         assert_eq!(sections[0].name, Some(".debug_info"));
-        assert_eq!(
-            custom_payload(&module[sections[0].range.clone()], ".debug_info"),
-            &payload[..]
-        );
+        assert_eq!(sections[0].data, &payload[..]);
     }
 
     #[test]

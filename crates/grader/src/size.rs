@@ -258,16 +258,7 @@ fn without_custom_sections(wasm: &[u8]) -> wasmparser::Result<Vec<u8>> {
         }
         if let Some((id, range)) = payload.as_section() {
             out.push(id);
-            let mut len = range.len() as u64;
-            loop {
-                let byte = (len & 0x7f) as u8;
-                len >>= 7;
-                if len == 0 {
-                    out.push(byte);
-                    break;
-                }
-                out.push(byte | 0x80);
-            }
+            crate::bindgen::push_leb128(&mut out, range.len() as u64);
             out.extend_from_slice(&wasm[range]);
         }
     }

@@ -183,20 +183,26 @@ fn grading_twice_gives_identical_reports_and_a_warm_build() {
     assert_eq!(second.percent(), 100.0);
 }
 
-#[test]
-fn a_leak_is_traced_to_the_students_source_line() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/leak/mem-forget");
-    let report = grade(&dir);
+/// The report's leak, which must be located at `location`.
+fn leak_at<'r>(report: &'r Report, location: &str) -> &'r grader::Failure {
     let leak = report
         .failures()
         .find(|f| f.verdict == Verdict::Leak)
         .expect("a leak");
     assert_eq!(
         leak.location.as_deref(),
-        Some("src/lib.rs:5"),
+        Some(location),
         "{}",
-        render(&report)
+        render(report)
     );
+    leak
+}
+
+#[test]
+fn a_leak_is_traced_to_the_students_source_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/leak/mem-forget");
+    let report = grade(&dir);
+    let leak = leak_at(&report, "src/lib.rs:5");
     assert!(
         leak.details
             .iter()
@@ -255,16 +261,7 @@ fn a_batch_member_s_leak_is_located_from_the_module_graded_without_a_second_buil
             &spec,
         )
         .unwrap();
-    let leak = report
-        .failures()
-        .find(|f| f.verdict == Verdict::Leak)
-        .expect("a leak");
-    assert_eq!(
-        leak.location.as_deref(),
-        Some("src/lib.rs:5"),
-        "{}",
-        render(&report)
-    );
+    leak_at(&report, "src/lib.rs:5");
 }
 
 #[test]
