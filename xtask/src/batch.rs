@@ -28,8 +28,9 @@ use crate::{EXIT_FAIL, EXIT_HARNESS, EXIT_PASS};
 /// Changes whenever grading could change a verdict; part of every journal key.
 pub const GRADER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+journal2");
 
-/// About how many submissions one cargo invocation builds (see `chunk_len`); verdicts reach
-/// the journal chunk by chunk.
+/// About how many submissions one cargo invocation builds (see `chunk_len`); a chunk's
+/// outputs are removed once all of its members are graded, so the target directory holds about
+/// one chunk. Verdicts reach the journal member by member, as cargo writes each module.
 const CHUNK: usize = 32;
 
 /// How many submissions each chunk of a batch of `n` holds: chunks of equal sizes, as many as
