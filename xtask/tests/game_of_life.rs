@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn fresh(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gol-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::fresh("gol", name)
 }
 
 /// Each submission and what it must get: (earned, possible, percent, verdict), as the gradebook

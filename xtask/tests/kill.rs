@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 fn fresh(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kill-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::fresh("kill", name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -22,19 +23,8 @@ fn journal_lines(out: &Path) -> Vec<String> {
 }
 
 fn grade(subs: &Path, out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args([
-        "grade",
-        "01-copy-in-copy-out",
-        "--jobs",
-        "1",
-        "--submissions",
-    ])
-    .arg(subs)
-    .arg("--out")
-    .arg(out)
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    let mut c = common::batch(subs, out);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
 

@@ -2,27 +2,13 @@
 //! same manifests starts from that lock file and needs no registry.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::batch;
+
+mod common;
 
 fn fresh(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("resolution-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn batch(subs: &Path, out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    c.args([
-        "grade",
-        "01-copy-in-copy-out",
-        "--jobs",
-        "1",
-        "--submissions",
-    ])
-    .arg(subs)
-    .arg("--out")
-    .arg(out);
-    c
+    common::fresh("resolution", name)
 }
 
 #[test]
