@@ -335,6 +335,30 @@ impl ShadowHeap {
 mod tests {
     use super::*;
 
+    /// The guest places a block at the smallest odd multiple of its alignment that leaves a
+    /// whole red zone before it: aligned as asked, never more.
+    #[test]
+    fn placement_is_the_least_odd_multiple_past_the_red_zone() {
+        use course_guest::abi::{RED_ZONE, placement};
+        for shift in 0..20 {
+            let align = 1usize << shift;
+            let (lead, system_align) = placement(align);
+            assert!(lead >= RED_ZONE, "{align}: {lead}");
+            assert_eq!(lead % align, 0, "{align}: {lead}");
+            assert_eq!((lead / align) % 2, 1, "{align}: {lead} is an even multiple");
+            assert!(
+                lead < RED_ZONE + 2 * align,
+                "{align}: {lead} is not the least"
+            );
+            assert!(
+                system_align >= 8 && system_align > align,
+                "{align}: {system_align}"
+            );
+            assert_eq!((system_align + lead) % (2 * align), align % (2 * align));
+        }
+        assert_eq!(placement(0), placement(1));
+    }
+
     fn site() -> Site {
         Site::default()
     }
