@@ -6,7 +6,7 @@ use super::*;
 /// At most this many log lines are kept per scenario, each cut at [`LOG_LINE_BYTES`].
 pub const LOG_LINES: usize = 50;
 
-pub const LOG_LINE_BYTES: usize = 500;
+pub const LOG_LINE_BYTES: usize = course_guest::abi::LOG_LINE_BYTES;
 
 /// A panic message longer than this is cut.
 pub const PANIC_BYTES: usize = 2_000;
