@@ -20,8 +20,10 @@
 pub mod abi {
     /// The import module every grader import lives in.
     pub const MODULE: &str = "wasm_course";
-    /// `on_alloc(ptr: i32, size: i32, align: i32)`: called after every successful allocation,
-    /// with the address the program sees (see [`placement`]).
+    /// `on_alloc(ptr: i32, size: i32, align: i32, fresh: i32)`: called after every successful
+    /// allocation, with the address the program sees (see [`placement`]). `fresh` is 1 when the
+    /// block's bytes are new and not yet written (the host fills them with [`FRESH_BYTE`]), 0
+    /// when they are zeroed or already hold data (a failed reallocation's old block).
     pub const ON_ALLOC: &str = "on_alloc";
     /// `on_dealloc(ptr: i32, size: i32, align: i32) -> i32`: called before every deallocation.
     /// The host answers 1 when the free is sound and 0 when it is a misuse (double free, unknown
@@ -63,6 +65,10 @@ pub mod abi {
     /// that reads through a dangling pointer reads this, not the old data that would make it
     /// look right.
     pub const FREED_BYTE: u8 = 0xDD;
+    /// What a new block holds until the program writes it (unless it asked for zeroed memory):
+    /// code that reads memory it never wrote reads this, not the zeros of a fresh page that
+    /// would make it look right.
+    pub const FRESH_BYTE: u8 = 0xCD;
 
     /// Where a block asked for with alignment `align` is placed inside the system allocation
     /// that holds it: `(lead, system_align)`. The system allocation is aligned to
@@ -116,7 +122,7 @@ mod grading {
 
     #[link(wasm_import_module = "wasm_course")]
     unsafe extern "C" {
-        fn on_alloc(ptr: *mut u8, size: usize, align: usize);
+        fn on_alloc(ptr: *mut u8, size: usize, align: usize, fresh: i32);
         fn on_dealloc(ptr: *mut u8, size: usize, align: usize) -> i32;
         fn on_panic(ptr: *const u8, len: usize);
         fn on_log(ptr: *const u8, len: usize);
@@ -151,8 +157,9 @@ mod grading {
             return base;
         }
         let ptr = base.wrapping_add(crate::abi::placement(align).0);
-        // SAFETY: a host import; it records the block and writes its red zones.
-        unsafe { on_alloc(ptr, size, align) };
+        // SAFETY: a host import; it records the block and writes its red zones (and, unless
+        // zeroed, fills it).
+        unsafe { on_alloc(ptr, size, align, i32::from(!zeroed)) };
         ptr
     }
 
@@ -200,8 +207,8 @@ mod grading {
         }
         let (Some(old), Some(new)) = (system_layout(size, align), system_layout(new_size, align))
         else {
-            // SAFETY: a host import; the old block is still live.
-            unsafe { on_alloc(ptr, size, align) };
+            // SAFETY: a host import; the old block is still live, its data kept.
+            unsafe { on_alloc(ptr, size, align, 0) };
             return core::ptr::null_mut();
         };
         let lead = crate::abi::placement(align).0;
@@ -210,12 +217,14 @@ mod grading {
         // SAFETY: host imports; they record the blocks.
         unsafe {
             if base.is_null() {
-                // The old block is still live when a reallocation fails.
-                on_alloc(ptr, size, align);
+                // The old block is still live when a reallocation fails, its data kept.
+                on_alloc(ptr, size, align, 0);
                 return base;
             }
             let moved = base.wrapping_add(lead);
-            on_alloc(moved, new_size, align);
+            // Filled as fresh, then the old data copied in: past it, a grown block holds
+            // `FRESH_BYTE`.
+            on_alloc(moved, new_size, align, 1);
             // SAFETY: both blocks are live and distinct; the copy stays inside both.
             core::ptr::copy_nonoverlapping(ptr, moved, size.min(new_size));
             ptr.write_bytes(crate::abi::FREED_BYTE, size);

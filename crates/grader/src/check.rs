@@ -334,17 +334,51 @@ fn problem_check(problem: &Problem) -> CheckName {
     }
 }
 
+/// What a wrong result made of the bytes the grader fills memory with says: the code read
+/// memory it allocated and never wrote, or memory it had freed. Recognised as bytes, and as
+/// 32-bit words, unsigned and signed.
+fn filler_hint(actual: &str) -> Option<String> {
+    let shows = |byte: u8| {
+        let word = u32::from_ne_bytes([byte; 4]);
+        [
+            format!("{byte}, {byte}"),
+            word.to_string(),
+            (word as i32).to_string(),
+        ]
+        .iter()
+        .any(|pattern| actual.contains(pattern.as_str()))
+    };
+    use course_guest::abi::{FREED_BYTE, FRESH_BYTE};
+    if shows(FRESH_BYTE) {
+        Some(format!(
+            "{FRESH_BYTE} ({FRESH_BYTE:#X}) is what the grader fills new memory with until the program writes it: the result holds memory that was allocated but never written (`Vec::with_capacity` and `set_len`, say), which in a browser is whatever was there before"
+        ))
+    } else if shows(FREED_BYTE) {
+        Some(format!(
+            "{FREED_BYTE} ({FREED_BYTE:#X}) is what the grader fills freed memory with: the result was read from memory after it was freed"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Results, expected panics, and any fault.
 pub(crate) fn behaviour(record: &RunRecord) -> CheckResult {
     for (i, step) in record.steps.iter().enumerate() {
         let failure = match &step.problem {
-            Some(Problem::WrongValue { expected, actual }) => Failure::new(
-                Verdict::WrongResult,
-                match actual {
-                    Some(a) => format!("`{}` gave {a}, expected {expected}", step.text),
-                    None => format!("`{}` returned nothing, expected {expected}", step.text),
-                },
-            ),
+            Some(Problem::WrongValue { expected, actual }) => {
+                let failure = Failure::new(
+                    Verdict::WrongResult,
+                    match actual {
+                        Some(a) => format!("`{}` gave {a}, expected {expected}", step.text),
+                        None => format!("`{}` returned nothing, expected {expected}", step.text),
+                    },
+                );
+                match actual.as_ref().and_then(|a| filler_hint(&a.to_string())) {
+                    Some(hint) => failure.hint(hint),
+                    None => failure,
+                }
+            }
             Some(Problem::MissingPanic { expected }) => Failure::new(
                 Verdict::MissingPanic,
                 format!("`{}` returned normally, but it should panic", step.text),
@@ -975,6 +1009,28 @@ mod tests {
             Some("static with(size: number): Buffer")
         );
         assert_eq!(ts_declaration(TS, None, "proc"), None);
+    }
+
+    #[test]
+    fn results_made_of_filler_bytes_are_explained() {
+        assert!(
+            filler_hint("[205, 205, 205, 205]")
+                .unwrap()
+                .contains("never written")
+        );
+        assert!(filler_hint("3452816845").unwrap().contains("never written"));
+        assert!(
+            filler_hint("-572662307")
+                .unwrap()
+                .contains("after it was freed")
+        );
+        assert!(
+            filler_hint("[221, 221]")
+                .unwrap()
+                .contains("after it was freed")
+        );
+        assert_eq!(filler_hint("[205, 0, 221]"), None);
+        assert_eq!(filler_hint("1020"), None);
     }
 
     #[test]

@@ -201,10 +201,19 @@ pub(super) fn guest_import(
         let f = match name {
             abi::ON_ALLOC => Func::new(&mut *store, ty, move |mut caller, args, _| {
                 let (p, size, align) = (ptr(&args[0]), ptr(&args[1]), ptr(&args[2]));
+                // A module built with an older guest reports no `fresh`: nothing is filled.
+                let fresh = args.get(3).and_then(Val::i32) == Some(1);
                 let id = caller.data().heap.allocations + 1;
                 let (site, runtime) = site_and_runtime(&caller, id);
                 if let Some(memory) = guest_memory(&mut caller) {
-                    fill_red_zones(memory.data_mut(&mut caller), p, size);
+                    let data = memory.data_mut(&mut caller);
+                    fill_red_zones(data, p, size);
+                    if fresh
+                        && let Some(block) =
+                            data.get_mut(p as usize..(p as usize).saturating_add(size as usize))
+                    {
+                        block.fill(course_guest::abi::FRESH_BYTE);
+                    }
                 }
                 let host = caller.data_mut();
                 if runtime {
