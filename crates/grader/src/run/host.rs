@@ -42,8 +42,22 @@ pub(super) struct JsHost {
 /// so `performance.now()` and `Date.now()` are deterministic.
 pub const FUEL_PER_MS: f64 = 1_000_000.0;
 
-/// `Date.now()` when the instance starts: 2025-01-01T00:00:00Z.
+/// The earliest `Date.now()` an instance starts at: 2025-01-01T00:00:00Z.
 pub const EPOCH_MS: f64 = 1_735_689_600_000.0;
+
+/// `Date.now()` when an instance of a scenario whose `Math.random` starts from `seed` starts:
+/// a whole millisecond of 2025 drawn from the seed. The same on every run of the scenario, as
+/// every verdict must be; but no one moment marks every page as the grader's, for code that
+/// would behave only when it is not graded.
+pub fn epoch_ms(seed: u64) -> f64 {
+    const YEAR_MS: u64 = 365 * 24 * 60 * 60 * 1000;
+    // The seed's bits mixed (splitmix64's finaliser), so seeds close together start apart.
+    let mut x = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    EPOCH_MS + (x % YEAR_MS) as f64
+}
 
 pub(super) fn limiter(host: &mut Host) -> &mut Limiter {
     &mut host.limiter

@@ -29,7 +29,7 @@ mod sites;
 mod steps;
 mod values;
 
-pub use host::{EPOCH_MS, FUEL_PER_MS, UnsupportedImport, unsupported_imports};
+pub use host::{EPOCH_MS, FUEL_PER_MS, UnsupportedImport, epoch_ms, unsupported_imports};
 pub use record::*;
 pub(crate) use sites::clean_name;
 
@@ -306,6 +306,21 @@ mod tests {
         );
         let f = encode(&[Value::Float(1.5)], Elem::F64).unwrap();
         assert_eq!(decode(&f, Elem::F64), Value::List(vec![Value::Float(1.5)]));
+    }
+
+    #[test]
+    fn the_clock_starts_in_2025_at_a_moment_the_seed_decides() {
+        let year_end = EPOCH_MS + 365.0 * 24.0 * 60.0 * 60.0 * 1000.0;
+        let starts: Vec<f64> = (0..100).map(epoch_ms).collect();
+        for (seed, start) in starts.iter().enumerate() {
+            assert!((EPOCH_MS..year_end).contains(start), "{seed}: {start}");
+            assert_eq!(start.fract(), 0.0, "{seed}: {start}");
+            assert_eq!(*start, epoch_ms(seed as u64));
+        }
+        let mut distinct = starts.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        assert_eq!(distinct.len(), starts.len());
     }
 
     #[test]

@@ -137,11 +137,11 @@ impl Page {
     }
 
     /// Opens a page on this thread and loads the glue into it.
-    pub(super) fn open(glue: &js::Glue, lockdown: bool) -> Result<Page, String> {
+    pub(super) fn open(glue: &js::Glue, lockdown: bool, epoch: f64) -> Result<Page, String> {
         let bytecode = glue.bytecode()?;
         let (runtime, context) = js::runtime(&glue.snippets)?;
         runtime.set_interrupt_handler(Some(Box::new(interrupt)));
-        let opened = context.with(|ctx| open_in(ctx, &bytecode, lockdown));
+        let opened = context.with(|ctx| open_in(ctx, &bytecode, lockdown, epoch));
         let page = Page {
             context: Some(context),
             runtime,
@@ -190,7 +190,7 @@ impl Page {
     }
 }
 
-fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8], lockdown: bool) -> Result<(), String> {
+fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8], lockdown: bool, epoch: f64) -> Result<(), String> {
     let fail = |what: &str| format!("{what}: {}", js::exception_text(&ctx));
     let state = Object::new(ctx.clone()).map_err(|e| e.to_string())?;
     let set = |k: &str, v: Value<'js>| state.set(k, v).map_err(|e| e.to_string());
@@ -224,8 +224,12 @@ fn open_in<'js>(ctx: Ctx<'js>, bytecode: &[u8], lockdown: bool) -> Result<(), St
     if previous.is_some() {
         return Err("a page is already open on this thread".into());
     }
-    let page = js::install(&ctx, natives(&ctx).map_err(|e| e.to_string())?, lockdown)
-        .map_err(|_| fail("the page script failed"))?;
+    let page = js::install(
+        &ctx,
+        natives(&ctx, epoch).map_err(|e| e.to_string())?,
+        lockdown,
+    )
+    .map_err(|_| fail("the page script failed"))?;
     set("page", page.into_value())?;
     // SAFETY: the bytecode is the glue's own compilation, kept by the page past its runtime.
     let glue =
@@ -649,10 +653,11 @@ fn call_import(
     }
 }
 
-/// The page's natives: the `host` object the page script is a function of.
-fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+/// The page's natives: the `host` object the page script is a function of. `epoch` is
+/// `Date.now()` when the page opens.
+fn natives<'js>(ctx: &Ctx<'js>, epoch: f64) -> rquickjs::Result<Object<'js>> {
     let host = Object::new(ctx.clone())?;
-    host.set("epoch", EPOCH_MS)?;
+    host.set("epoch", epoch)?;
     host.set(
         "instantiate",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, imports: Object<'js>| {

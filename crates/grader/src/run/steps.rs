@@ -92,7 +92,8 @@ impl Runner {
             None
         } else {
             store.data_mut().page.module = Some(module.clone());
-            let page = Page::open(glue, lockdown).map_err(Fault::Trap)?;
+            let epoch = epoch_ms(store.data().js.seed);
+            let page = Page::open(glue, lockdown, epoch).map_err(Fault::Trap)?;
             page.init(store)?;
             Some(page)
         };
