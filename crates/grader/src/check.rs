@@ -335,13 +335,13 @@ fn problem_check(problem: &Problem) -> CheckName {
 }
 
 /// What a wrong result made of the bytes the grader fills memory with says: the code read
-/// memory it allocated and never wrote, or memory it had freed. Recognised as bytes, and as
-/// 32-bit words, unsigned and signed.
+/// memory it allocated and never wrote, or memory it had freed. Recognised as three bytes in a
+/// row (two could be a coincidence), and as 32-bit words, unsigned and signed.
 fn filler_hint(actual: &str) -> Option<String> {
     let shows = |byte: u8| {
         let word = u32::from_ne_bytes([byte; 4]);
         [
-            format!("{byte}, {byte}"),
+            format!("{byte}, {byte}, {byte}"),
             word.to_string(),
             (word as i32).to_string(),
         ]
@@ -1025,11 +1025,11 @@ mod tests {
                 .contains("after it was freed")
         );
         assert!(
-            filler_hint("[221, 221]")
+            filler_hint("[7, 221, 221, 221]")
                 .unwrap()
                 .contains("after it was freed")
         );
-        assert_eq!(filler_hint("[205, 0, 221]"), None);
+        assert_eq!(filler_hint("[205, 205, 0, 221]"), None);
         assert_eq!(filler_hint("1020"), None);
     }
 
