@@ -1,5 +1,5 @@
-//! Broken: leak-free, but every `Words` writes its lengths into one array kept in a `static`:
-//! the pointer a live `Words` handed out shows the next document's lengths.
+//! Broken: leak-free, but every `Words` writes its lengths into one array shared by all of
+//! them: the pointer a live `Words` handed out shows the next document's lengths.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 
 static CREATED: AtomicUsize = AtomicUsize::new(0);
 
-/// One array for every document, in static memory: nothing is allocated, so nothing leaks.
-static LENGTHS: Mutex<[u32; 1024]> = Mutex::new([0; 1024]);
+/// One array for every document, and how many `Words` use it: freed when the last one goes.
+static SHARED: Mutex<(Vec<u32>, usize)> = Mutex::new((Vec::new(), 0));
 
 #[wasm_bindgen]
 pub fn documents_created() -> usize {
@@ -26,10 +26,12 @@ impl Words {
     #[wasm_bindgen(constructor)]
     pub fn new(text: &str) -> Words {
         CREATED.fetch_add(1, Ordering::Relaxed);
-        let mut lengths = LENGTHS.lock().unwrap();
-        for (length, word) in lengths.iter_mut().zip(text.split_whitespace()) {
-            *length = word.chars().count() as u32;
-        }
+        let mut shared = SHARED.lock().unwrap();
+        let (lengths, users) = &mut *shared;
+        *users += 1;
+        lengths.clear();
+        lengths.reserve(1024);
+        lengths.extend(text.split_whitespace().map(|w| w.chars().count() as u32));
         Words {
             text: text.to_owned(),
         }
@@ -50,6 +52,16 @@ impl Words {
     }
 
     pub fn lengths_ptr(&self) -> *const u32 {
-        LENGTHS.lock().unwrap().as_ptr()
+        SHARED.lock().unwrap().0.as_ptr()
+    }
+}
+
+impl Drop for Words {
+    fn drop(&mut self) {
+        let mut shared = SHARED.lock().unwrap();
+        shared.1 -= 1;
+        if shared.1 == 0 {
+            shared.0 = Vec::new();
+        }
     }
 }
