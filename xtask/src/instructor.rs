@@ -327,16 +327,7 @@ mod tests {
                     problems.push(p);
                 }
                 let name = format!("{}__{}", exercise.id, e.variant).replace('/', "__");
-                // A module's size moves by a few bytes with the checkout's path (a path
-                // dependency's metadata hash changes how rustc splits code into units), so
-                // the size report's figures are masked; its shape, origins and functions stay.
-                let filters = vec![
-                    (r"0x[0-9a-f]{3,}", "[address]"),
-                    (r"(\d+(?:\.\d)? (?:KiB|B)) +\d+\.\d%", "$1 [share]"),
-                    (r"\d+\.\d KiB", "[size] KiB"),
-                    (r"\b\d+ B\b", "[size] B"),
-                ];
-                insta::with_settings!({ filters => filters, snapshot_path => "../tests/snapshots", prepend_module_to_snapshot => false }, {
+                insta::with_settings!({ filters => grader::report::MACHINE_DEPENDENT.to_vec(), snapshot_path => "../tests/snapshots", prepend_module_to_snapshot => false }, {
                     insta::assert_snapshot!(name, e.report.render(Render { color: false, show_hidden: true }));
                 });
             }

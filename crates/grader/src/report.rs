@@ -426,6 +426,18 @@ pub(crate) fn plural(n: impl TryInto<u64>, what: &str) -> String {
     }
 }
 
+/// What of a rendered report differs from machine to machine, and what stands in for it in a
+/// snapshot: addresses, and a size report's figures (a module's size moves by a few bytes with
+/// the checkout's path: a path dependency's metadata hash changes how rustc splits code into
+/// units). The size report's shape, origins and functions stay. As `(regex, replacement)`
+/// pairs, applied in order.
+pub const MACHINE_DEPENDENT: [(&str, &str); 4] = [
+    (r"0x[0-9a-f]{3,}", "[address]"),
+    (r"(\d+(?:\.\d)? (?:KiB|B)) +\d+\.\d%", "$1 [share]"),
+    (r"\d+\.\d KiB", "[size] KiB"),
+    (r"\b\d+ B\b", "[size] B"),
+];
+
 /// Rendering choices.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Render {
