@@ -451,6 +451,22 @@ checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
         assert_eq!(registry_packages(b"version = 4\n[[package]\n"), None);
     }
 
+    /// Whether `done` comes true within 20 s, tried every 20 ms: for a lock this test has just
+    /// released, of which a process another test starts in this moment holds a copy until it
+    /// execs.
+    pub(super) fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if done() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A graded chunk leaves nothing of its members in the target directory, whichever output.
     #[test]
     fn discard_removes_every_output_of_its_members_only() {
@@ -496,14 +512,12 @@ checksum = "baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd"
         }
         assert!(leftover.exists(), "removed during a build");
         drop(building);
-        // A process another test starts in this moment holds a copy of the lock until it
-        // execs; the leftover goes at the first call that finds the lock free.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while leftover.exists() && std::time::Instant::now() < deadline {
+        // The leftover goes at the first call that finds the lock free.
+        let gone = eventually(|| {
             discard(&dirs, &[]);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!leftover.exists(), "left after the build");
+            !leftover.exists()
+        });
+        assert!(gone, "left after the build");
         assert!(
             release
                 .join("deps")
